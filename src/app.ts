@@ -1,0 +1,68 @@
+// Builds the Testigo Fastify app (used by the server and by the tests); it neither listens nor migrates.
+import underPressure from '@fastify/under-pressure';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from './config.js';
+import { registryRoutes } from './features/registry/registry.routes.js';
+import type { Database } from './infra/db/client.js';
+import { databasePlugin } from './infra/db/plugin.js';
+import { AppError } from './infra/errors.js';
+import { healthRoutes } from './infra/health.js';
+import { problemsPlugin, sendProblem } from './infra/http/problems.js';
+import { loggerOptions, requestIdFor } from './infra/logger.js';
+import { openapiPlugin } from './infra/openapi.js';
+import { version } from './version.js';
+
+export interface AppOptions {
+  config: Config;
+  database: Database;
+  /** Close the database when the app closes (the server does; tests share one). */
+  closeDatabase?: boolean;
+  logger?: FastifyServerOptions['logger'];
+  /** An existing pino logger (the server's), used instead of `logger`. */
+  loggerInstance?: FastifyBaseLogger;
+}
+
+export async function buildApp({ config, database, closeDatabase = true, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(loggerInstance ? { loggerInstance } : { logger: logger ?? loggerOptions(config.LOG_LEVEL) }),
+    genReqId: requestIdFor,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    trustProxy: config.TRUST_PROXY,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Requests that arrive while the server drains get a problem, not a half-served answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      return sendProblem(request, reply, new AppError('SHUTTING_DOWN', 'The server is shutting down', { headers: { 'retry-after': '1' } }));
+    }
+  });
+
+  await app.register(problemsPlugin);
+  await app.register(databasePlugin, { database, closeWithApp: closeDatabase });
+  if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
+      retryAfter: 5,
+      pressureHandler: (request, reply) => {
+        sendProblem(request, reply, new AppError('SERVICE_OVERLOADED', 'The server is overloaded; retry shortly', { headers: { 'retry-after': '5' } }));
+      },
+    });
+  }
+  await app.register(openapiPlugin, { version, ui: config.DOCS_ENABLED });
+  await app.register(healthRoutes);
+  await app.register(registryRoutes, { importMaxBytes: config.REGISTRY_IMPORT_MAX_BYTES });
+  return app;
+}

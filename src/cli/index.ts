@@ -1,0 +1,69 @@
+// Testigo's command line: `npm run cli -- <command>` (also behind db:migrate, registry:import and demo).
+//   db:migrate              apply pending migrations
+//   registry:import FILE    import a registry CSV (.csv or .csv.gz)
+//   demo                    import the shipped Venezuela 2024 registry (seed/ve2024)
+import { createReadStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from '../config.js';
+import { createRegistryService } from '../features/registry/registry.service.js';
+import { openDatabase } from '../infra/db/bootstrap.js';
+import { AppError } from '../infra/errors.js';
+import { loggerOptions } from '../infra/logger.js';
+
+export const DEMO_REGISTRY = fileURLToPath(new URL('../../seed/ve2024/registry.csv.gz', import.meta.url));
+
+function openFile(file: string): Readable {
+  const stream = createReadStream(file);
+  return file.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
+}
+
+const usage = 'usage: cli db:migrate | registry:import FILE | demo';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  const config = loadConfig();
+  const log = pino(loggerOptions(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL));
+  switch (command) {
+    case 'db:migrate': {
+      const opened = await openDatabase(config, log, { migrate: true, applicationName: 'testigo-cli' });
+      await opened.close();
+      process.stdout.write('migrations applied\n');
+      return 0;
+    }
+    case 'registry:import':
+    case 'demo': {
+      const file = command === 'demo' ? DEMO_REGISTRY : args[0];
+      if (!file) {
+        process.stderr.write(`${usage}\n`);
+        return 2;
+      }
+      const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
+      try {
+        const summary = await createRegistryService(opened.database.prisma).importCsv(openFile(file));
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        return 0;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        process.stderr.write(`${error.code}: ${error.detail}\n`);
+        for (const item of error.extra.errors ?? []) process.stderr.write(`  line ${item.line}: ${item.message}\n`);
+        return 1;
+      } finally {
+        await opened.close();
+      }
+    }
+    default:
+      process.stderr.write(`${usage}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(error instanceof ConfigError ? 78 : 1);
+  },
+);

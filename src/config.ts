@@ -1,0 +1,52 @@
+// The one configuration of Testigo: environment variables parsed once, at start, by a zod schema.
+import { z } from 'zod';
+
+const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: int(3000, 0, 65535),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    DATABASE_URL: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgresql:// URL' }).optional(),
+    ),
+    DATA_DIR: z.string().min(1).default('./data'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATABASE_POOL_MAX: int(10, 1, 200),
+    DATABASE_CONNECT_TIMEOUT_MS: int(3000, 100, 60_000),
+    DATABASE_STATEMENT_TIMEOUT_MS: int(30_000, 100, 3_600_000),
+    DATABASE_IDLE_TIMEOUT_MS: int(30_000, 1000, 3_600_000),
+    MIGRATE_ON_START: bool(true),
+    EMBEDDED_POSTGRES_PORT: int(0, 0, 65535),
+    TRUST_PROXY: bool(false),
+    BODY_LIMIT_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
+    REGISTRY_IMPORT_MAX_BYTES: int(64 * 1_048_576, 1024, 1024 * 1_048_576),
+    SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
+    MAX_EVENT_LOOP_DELAY_MS: int(1000, 0, 60_000),
+    DOCS_ENABLED: bool(true),
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every wrong variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  return parsed.data;
+}

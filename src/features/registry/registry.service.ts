@@ -1,0 +1,146 @@
+// The registry's use cases: importing a CSV as one all-or-nothing upsert, and reading regions and centres.
+import { Transform, type Readable } from 'node:stream';
+import type { PrismaClient } from '../../generated/prisma/client.js';
+import { AppError } from '../../infra/errors.js';
+import { LineErrors, parseRegistryCsv, type Level, type RegistryDraft } from './registry.csv.js';
+import { registryRepository as repo, type UpsertCounts } from './registry.repository.js';
+
+export interface ImportSummary {
+  rows: number;
+  regions: UpsertCounts;
+  centres: UpsertCounts;
+  tables: UpsertCounts;
+  durationMs: number;
+}
+
+const IMPORT_TIMEOUT_MS = 10 * 60_000;
+
+/** Passes bytes through and fails the stream once more than `maxBytes` went by. */
+export function byteLimit(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > maxBytes) callback(new AppError('PAYLOAD_TOO_LARGE', `The file exceeds ${maxBytes} bytes`));
+      else callback(null, chunk);
+    },
+  });
+}
+
+function invalid(errors: LineErrors): AppError {
+  const first = errors.items[0];
+  const more = errors.total > 1 ? ` (and ${errors.total - 1} more)` : '';
+  return new AppError('REGISTRY_CSV_INVALID', `${errors.total} problem${errors.total > 1 ? 's' : ''} in the file; nothing was imported. Line ${first?.line}: ${first?.message}${more}`, {
+    errors: errors.items,
+    errorCount: errors.total,
+  });
+}
+
+/** Problems between the file and what the registry already holds: a code may not change level or parent. */
+async function checkAgainstRegistry(tx: Parameters<typeof repo.lockImports>[0], draft: RegistryDraft, errors: LineErrors): Promise<void> {
+  const regions = [...draft.regions.values()];
+  for (const existing of await repo.existingRegions(tx, regions.map((r) => r.code))) {
+    const incoming = draft.regions.get(existing.code);
+    if (!incoming) continue;
+    if (existing.level !== incoming.level) {
+      errors.add(incoming.line, `Code ${existing.code} is a ${existing.level} in the registry, not a ${incoming.level}`, `${incoming.level}_code`);
+    } else if (existing.parentCode !== incoming.parentCode) {
+      errors.add(incoming.line, `${incoming.level} ${existing.code} changes parent: ${existing.parentCode} in the registry, ${incoming.parentCode} in the file`, `${incoming.level}_code`);
+    }
+  }
+  for (const existing of await repo.existingCentres(tx, [...draft.centres.keys()])) {
+    const incoming = draft.centres.get(existing.code);
+    if (incoming && existing.parishCode !== incoming.parishCode) {
+      errors.add(incoming.line, `Centre ${existing.code} changes parent: parish ${existing.parishCode} in the registry, ${incoming.parishCode} in the file`, 'parish_code');
+    }
+  }
+  for (const code of await repo.codesTakenByOtherKind(tx, regions.map((r) => r.code), [...draft.centres.keys()])) {
+    const line = draft.regions.get(code)?.line ?? draft.centres.get(code)?.line ?? 0;
+    errors.add(line, `Code ${code} is already used by a ${draft.regions.has(code) ? 'centre' : 'region'} in the registry`);
+  }
+}
+
+export function createRegistryService(prisma: PrismaClient) {
+  return {
+    /**
+     * Imports a registry CSV: validates the whole stream first, then upserts everything in one
+     * transaction. Re-importing the same file changes nothing; it never deletes.
+     */
+    async importCsv(input: Readable): Promise<ImportSummary> {
+      const started = performance.now();
+      const errors = new LineErrors();
+      const draft = await parseRegistryCsv(input, errors);
+      if (errors.total > 0) throw invalid(errors);
+      const levels: Level[] = ['state', 'municipality', 'parish'];
+      const result = await prisma.$transaction(
+        async (tx) => {
+          await repo.lockImports(tx);
+          await checkAgainstRegistry(tx, draft, errors);
+          if (errors.total > 0) throw invalid(errors);
+          const regions: UpsertCounts = { created: 0, updated: 0, unchanged: 0 };
+          for (const level of levels) {
+            const counts = await repo.upsertRegions(tx, [...draft.regions.values()].filter((region) => region.level === level));
+            regions.created += counts.created;
+            regions.updated += counts.updated;
+            regions.unchanged += counts.unchanged;
+          }
+          const centres = await repo.upsertCentres(tx, [...draft.centres.values()], { address: draft.hasAddress, coordinates: draft.hasCoordinates });
+          const tables = await repo.upsertTables(tx, draft.tables);
+          return { regions, centres, tables };
+        },
+        { timeout: IMPORT_TIMEOUT_MS, maxWait: IMPORT_TIMEOUT_MS },
+      );
+      return { rows: draft.rows, ...result, durationMs: Math.round(performance.now() - started) };
+    },
+
+    async listRegions(filter: { level?: Level; parent?: string }) {
+      if (filter.parent && !(await repo.findRegion(prisma, filter.parent))) {
+        throw new AppError('NOT_FOUND', `Region ${filter.parent} does not exist`);
+      }
+      // With no filter, the top of the tree.
+      const level = filter.level ?? (filter.parent ? undefined : 'state');
+      return repo.listRegions(prisma, { level, parent: filter.parent });
+    },
+
+    async getRegion(code: string) {
+      const [region] = await repo.listRegions(prisma, { code });
+      if (!region) throw new AppError('NOT_FOUND', `Region ${code} does not exist`);
+      const [path, children] = await Promise.all([repo.ancestors(prisma, code), repo.countChildren(prisma, code)]);
+      return { ...region, path, children };
+    },
+
+    async listCentres(filter: { region?: string; q?: string; after?: string; limit: number }) {
+      let region: { code: string; level: Level } | undefined;
+      if (filter.region) {
+        region = await repo.findRegion(prisma, filter.region);
+        if (!region) throw new AppError('NOT_FOUND', `Region ${filter.region} does not exist`);
+      }
+      const rows = await repo.listCentres(prisma, { region, q: filter.q, after: filter.after, limit: filter.limit + 1 });
+      const items = rows.slice(0, filter.limit);
+      return { items, next: rows.length > filter.limit ? items.at(-1)?.code : undefined };
+    },
+
+    async getCentre(code: string) {
+      const centre = await repo.findCentre(prisma, code);
+      if (!centre) throw new AppError('NOT_FOUND', `Centre ${code} does not exist`);
+      const { tables, parish, municipality, state, createdAt, updatedAt } = centre;
+      return {
+        code: centre.code,
+        name: centre.name,
+        address: centre.address,
+        latitude: centre.latitude,
+        longitude: centre.longitude,
+        state,
+        municipality,
+        parish,
+        tableCount: tables.length,
+        registeredVoters: tables.reduce((sum, table) => sum + table.registeredVoters, 0),
+        tables,
+        createdAt: createdAt.toISOString(),
+        updatedAt: updatedAt.toISOString(),
+      };
+    },
+  };
+}
+
+export type RegistryService = ReturnType<typeof createRegistryService>;

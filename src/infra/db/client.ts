@@ -1,0 +1,62 @@
+// The database client: Prisma 7 over @prisma/adapter-pg, on one bounded pg pool with timeouts,
+// so that a stopped PostgreSQL gives fast errors (mapped to 503) rather than hung requests.
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import { PrismaClient } from '../../generated/prisma/client.js';
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  idleTimeoutMs: number;
+  applicationName?: string;
+}
+
+export interface Database {
+  prisma: PrismaClient;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** The pool settings of the configuration, for the database at `url`. */
+export function databaseOptions(config: Config, url: string, applicationName?: string): DatabaseOptions {
+  return {
+    url,
+    poolMax: config.DATABASE_POOL_MAX,
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    idleTimeoutMs: config.DATABASE_IDLE_TIMEOUT_MS,
+    applicationName,
+  };
+}
+
+export function createDatabase(options: DatabaseOptions, log?: Logger): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: options.idleTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    // A query stuck on a dead socket is abandoned a little after the server-side timeout would fire.
+    query_timeout: options.statementTimeoutMs + 5000,
+    keepAlive: true,
+    application_name: options.applicationName ?? 'testigo',
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', (err) => log?.warn({ err }, 'idle database connection lost'));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  let closed = false;
+  return {
+    prisma,
+    pool,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}

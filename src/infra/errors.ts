@@ -1,0 +1,49 @@
+// The one catalogue of problems Testigo answers with (RFC 9457 application/problem+json).
+// Codes are stable API: add new ones, never rename or reuse one. docs/errors.md is generated from this list.
+
+export const problemCatalogue = {
+  VALIDATION_FAILED: { status: 400, title: 'The request is not valid', description: 'A parameter, header or body field failed validation; `errors[]` lists each one.' },
+  MALFORMED_BODY: { status: 400, title: 'The request body cannot be parsed', description: 'The body is not well-formed for its content type (for example broken JSON).' },
+  BAD_REQUEST: { status: 400, title: 'Bad request', description: 'The request cannot be processed as sent.' },
+  NOT_FOUND: { status: 404, title: 'Not found', description: 'No resource at this address, or none the caller may see.' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route', description: 'No route matches this method and path.' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', description: 'The route exists but not for this method.' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', description: 'The body exceeds the configured limit for this route.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', description: 'The Content-Type of the body is not accepted by this route.' },
+  REGISTRY_CSV_INVALID: { status: 422, title: 'The registry file is not valid', description: 'The CSV has a missing column, a bad value, a duplicate table, or a code that contradicts the registry; `errors[]` names each line. Nothing was written.' },
+  REGISTRY_FILE_MISSING: { status: 400, title: 'No registry file', description: 'A multipart import needs a `file` part; a text/csv import needs a body.' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests', description: 'Slow down; `Retry-After` says when to try again.' },
+  INTERNAL: { status: 500, title: 'Internal server error', description: 'An unexpected error. Its details are logged under the request id, never returned.' },
+  SERVICE_OVERLOADED: { status: 503, title: 'The service is overloaded', description: 'The server sheds load to stay responsive; retry after `Retry-After` seconds.' },
+  DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable', description: 'PostgreSQL cannot be reached or timed out; retry later.' },
+  NOT_READY: { status: 503, title: 'Not ready', description: 'The database is unreachable or its migrations are not applied.' },
+  SHUTTING_DOWN: { status: 503, title: 'The server is shutting down', description: 'Retry on another instance or in a moment.' },
+} as const satisfies Record<string, { status: number; title: string; description: string }>;
+
+export type ProblemCode = keyof typeof problemCatalogue;
+
+/** One entry of `errors[]`: where the problem is and what is wrong. */
+export interface ProblemDetailItem {
+  message: string;
+  /** Where: `body`, `querystring`, `params`, `headers`, or `line` for files. */
+  in?: string;
+  path?: string;
+  line?: number;
+  [key: string]: unknown;
+}
+
+/** An error that becomes a problem+json response; throw it anywhere below a route. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail?: string,
+    readonly extra: { errors?: ProblemDetailItem[]; headers?: Record<string, string>; [key: string]: unknown } = {},
+  ) {
+    super(detail ?? problemCatalogue[code].title);
+    this.name = 'AppError';
+    this.status = problemCatalogue[code].status;
+  }
+}
+
+export const problemType = (code: ProblemCode): string => `urn:testigo:problem:${code.toLowerCase().replaceAll('_', '-')}`;

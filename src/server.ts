@@ -1,0 +1,40 @@
+// Runs Testigo: reads the configuration, opens (or starts) the database, migrates, listens, and on
+// SIGTERM/SIGINT finishes in-flight requests before closing the database and the embedded server.
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './infra/db/bootstrap.js';
+import { loggerOptions } from './infra/logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const log = pino(loggerOptions(config.LOG_LEVEL));
+  const started = performance.now();
+  const opened = await openDatabase(config, log, { applicationName: 'testigo-api' });
+  const app = await buildApp({ config, database: opened.database, loggerInstance: log });
+
+  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an error');
+    else log.info({ signal }, 'shutting down');
+    await app.close();
+    await opened.close();
+  });
+
+  await app.listen({ port: config.PORT, host: config.HOST });
+  log.info({ event: 'server.ready', ms: Math.round(performance.now() - started), embedded: Boolean(opened.embedded) }, 'Testigo is ready');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Testigo failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});

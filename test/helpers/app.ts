@@ -1,0 +1,29 @@
+// Builds the real Testigo app on its own test database; closes both after the file's tests.
+import type { FastifyInstance } from 'fastify';
+import { afterAll } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: TestDatabase;
+  config: Config;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/nonexistent-testigo-data', ...env });
+}
+
+export async function setupTestApp(options: { env?: Record<string, string>; migrated?: boolean; databaseUrl?: string } = {}): Promise<TestApp> {
+  const db = await createTestDatabase({ migrated: options.migrated });
+  const config = testConfig({ DATABASE_URL: options.databaseUrl ?? db.url, ...options.env });
+  const database = createDatabase(databaseOptions(config, config.DATABASE_URL!));
+  const app = await buildApp({ config, database });
+  afterAll(async () => {
+    await app.close();
+    await db.drop();
+  });
+  return { app, db, config };
+}
