@@ -2,23 +2,13 @@
 //   db:migrate              apply pending migrations
 //   registry:import FILE    import a registry CSV (.csv or .csv.gz)
 //   demo                    import the shipped Venezuela 2024 registry (seed/ve2024)
-import { createReadStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { createRegistryService } from '../features/registry/registry.service.js';
 import { openDatabase } from '../infra/db/bootstrap.js';
 import { AppError } from '../infra/errors.js';
 import { loggerOptions } from '../infra/logger.js';
-
-export const DEMO_REGISTRY = fileURLToPath(new URL('../../seed/ve2024/registry.csv.gz', import.meta.url));
-
-function openFile(file: string): Readable {
-  const stream = createReadStream(file);
-  return file.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
-}
+import { DEMO_REGISTRY, openFile } from './registry-files.js';
 
 const usage = 'usage: cli db:migrate | registry:import FILE | demo';
 
