@@ -6,11 +6,72 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 
-/** Routes whose body is a raw stream (CSV, multipart) declare it for the document through `config.rawBody`. */
+/** Routes whose body is a raw stream (CSV, multipart) describe it for the document through `config.rawBody`. */
 declare module 'fastify' {
   interface FastifyContextConfig {
-    rawBody?: { description: string; contentTypes: string[] };
+    rawBody?: { description: string; content: Record<string, { schema: Record<string, unknown> }> };
   }
+}
+
+type Json = Record<string, unknown>;
+
+const reasons: Record<string, string> = {
+  200: 'OK', 201: 'Created', 204: 'No content', 304: 'Not modified', 400: 'Bad request: `VALIDATION_FAILED` or a more specific code',
+  401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
+  422: 'Unprocessable content', 429: 'Too many requests', 500: 'Internal error (`INTERNAL`); details are logged under the request id',
+  503: 'Unavailable: `DATABASE_UNAVAILABLE`, `SERVICE_OVERLOADED`, `SHUTTING_DOWN` or `NOT_READY`; see `Retry-After`',
+};
+
+function walk(node: unknown, visit: (object: Json) => void): void {
+  if (Array.isArray(node)) node.forEach((item) => walk(item, visit));
+  else if (node && typeof node === 'object') {
+    visit(node as Json);
+    Object.values(node).forEach((value) => walk(value, visit));
+  }
+}
+
+/**
+ * Finishes the generated document: problem responses as application/problem+json, 500 and 503 on every
+ * operation, reason phrases as descriptions, no ±2^53 bounds that zod adds to every integer, and no
+ * component schemas that nothing references.
+ */
+export function polishDocument(document: Json): Json {
+  const problemRef = { $ref: '#/components/schemas/Problem' };
+  const paths = (document.paths ?? {}) as Record<string, Record<string, Json>>;
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      const responses = (operation.responses ?? {}) as Record<string, Json>;
+      for (const status of ['500', '503']) responses[status] ??= { content: { 'application/json': { schema: problemRef } } };
+      for (const [status, response] of Object.entries(responses)) {
+        response.description = reasons[status] ?? 'Response';
+        const content = response.content as Record<string, unknown> | undefined;
+        if (Number(status) >= 400 && content?.['application/json']) {
+          response.content = { 'application/problem+json': content['application/json'] };
+        }
+      }
+      operation.responses = responses;
+    }
+  }
+  walk(document, (object) => {
+    if (object.type === 'integer') {
+      if (object.minimum === Number.MIN_SAFE_INTEGER) delete object.minimum;
+      if (object.maximum === Number.MAX_SAFE_INTEGER) delete object.maximum;
+    }
+  });
+  const schemas = ((document.components as Json | undefined)?.schemas ?? {}) as Record<string, unknown>;
+  for (;;) {
+    const referenced = new Set<string>();
+    walk({ ...document, components: { ...(document.components as Json), schemas: {} } }, (object) => {
+      if (typeof object.$ref === 'string') referenced.add(object.$ref.replace('#/components/schemas/', ''));
+    });
+    walk(schemas, (object) => {
+      if (typeof object.$ref === 'string') referenced.add(object.$ref.replace('#/components/schemas/', ''));
+    });
+    const unused = Object.keys(schemas).filter((name) => !referenced.has(name));
+    if (unused.length === 0) break;
+    for (const name of unused) delete schemas[name];
+  }
+  return document;
 }
 
 export const openapiPlugin = fp(
@@ -21,7 +82,9 @@ export const openapiPlugin = fp(
         info: {
           title: 'Testigo API',
           version: options.version,
-          description: 'Election observation reports, evidence and summaries. Errors are application/problem+json (RFC 9457) with a stable `code`.',
+          description:
+            'Election observation: the registry of regions, polling centres and tables. Errors are application/problem+json ' +
+            '(RFC 9457) with a stable `code` (docs/errors.md) and the `requestId` echoed in the `x-request-id` header.',
           license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
         },
         tags: [
@@ -33,20 +96,14 @@ export const openapiPlugin = fp(
         const output = jsonSchemaTransform(input);
         const rawBody = input.route.config?.rawBody;
         if (rawBody) {
-          output.schema = {
-            ...output.schema,
-            consumes: rawBody.contentTypes,
-            body: { type: 'string', description: rawBody.description },
-          } as typeof output.schema;
+          output.schema = { ...output.schema, body: { description: rawBody.description, content: rawBody.content } } as typeof output.schema;
         }
         return output;
       },
-      transformObject: jsonSchemaTransformObject,
+      transformObject: (input) => polishDocument(jsonSchemaTransformObject(input) as Json) as ReturnType<typeof jsonSchemaTransformObject>,
     });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    if (options.ui) {
-      await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: '/openapi.json' } as Record<string, unknown> });
-    }
+    if (options.ui) await app.register(swaggerUi, { routePrefix: '/docs' });
   },
   { name: 'openapi', fastify: '5.x' },
 );

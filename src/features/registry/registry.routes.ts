@@ -13,6 +13,10 @@ import {
 import { byteLimit, createRegistryService } from './registry.service.js';
 import { z } from 'zod';
 
+const REGISTRY_CSV_EXAMPLE =
+  'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters\n' +
+  '01,DTTO. CAPITAL,0101,MP. LIBERTADOR,010101,PQ. ALTAGRACIA,010101001,ESCUELA MADARIAGA,1,760\n';
+
 export interface RegistryRoutesOptions {
   importMaxBytes: number;
 }
@@ -55,7 +59,12 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
       config: {
         rawBody: {
           description: 'The registry CSV, one row per table (see the README), as a text/csv body or a multipart part named `file`.',
-          contentTypes: ['text/csv', 'multipart/form-data'],
+          content: {
+            'text/csv': { schema: { type: 'string', examples: [REGISTRY_CSV_EXAMPLE] } },
+            'multipart/form-data': {
+              schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] },
+            },
+          },
         },
       },
       bodyLimit: options.importMaxBytes,
