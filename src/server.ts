@@ -4,7 +4,8 @@ import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './infra/db/bootstrap.js';
+import type { FastifyInstance } from 'fastify';
+import { openDatabase, type OpenedDatabase } from './infra/db/bootstrap.js';
 import { loggerOptions } from './infra/logger.js';
 
 async function main(): Promise<void> {
@@ -20,15 +21,18 @@ async function main(): Promise<void> {
   }
   const log = pino(loggerOptions(config.LOG_LEVEL));
   const started = performance.now();
-  const opened = await openDatabase(config, log, { applicationName: 'testigo-api' });
-  const app = await buildApp({ config, database: opened.database, loggerInstance: log });
-
+  // Installed first, so that a signal during start-up still stops what has been started so far.
+  let app: FastifyInstance | undefined;
+  let opened: OpenedDatabase | undefined;
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: log }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down');
-    await app.close();
-    await opened.close();
+    await app?.close();
+    await opened?.close();
   });
+
+  opened = await openDatabase(config, log, { applicationName: 'testigo-api' });
+  app = await buildApp({ config, database: opened.database, loggerInstance: log });
 
   await app.listen({ port: config.PORT, host: config.HOST });
   log.info({ event: 'server.ready', ms: Math.round(performance.now() - started), embedded: Boolean(opened.embedded) }, 'Testigo is ready');

