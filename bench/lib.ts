@@ -1,0 +1,62 @@
+// Shared pieces of the benchmarks: a PostgreSQL to run on, fresh databases, process memory, and the
+// side-by-side table every benchmark prints (and writes as JSON under bench/results/).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { ROOT } from '../test/helpers/server-process.js';
+
+/** The PostgreSQL server the benchmarks create their databases on. */
+export const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/test';
+
+export function urlFor(database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+const created: string[] = [];
+
+/** An empty database (the server migrates it at start), dropped by dropDatabases(). */
+export async function freshDatabase(label: string): Promise<string> {
+  const name = `testigo_bench_${label}_${randomBytes(3).toString('hex')}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  created.push(name);
+  return urlFor(name);
+}
+
+export async function dropDatabases(): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  for (const name of created.splice(0)) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await client.end();
+}
+
+/** Resident and peak resident memory of a process, in MB, from /proc (Linux). */
+export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
+export type Row = Record<string, string | number>;
+
+/** Prints rows as an aligned table and writes them, with the run's context, to bench/results/NAME.json. */
+export async function report(name: string, title: string, rows: Row[], notes: string[] = []): Promise<void> {
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cell = (value: string | number | undefined) => (typeof value === 'number' ? (Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2)) : (value ?? ''));
+  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(cell(row[column])).length)));
+  const line = (values: string[]) => `| ${values.map((value, i) => value.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(`\n${title}`);
+  console.log(line(columns));
+  console.log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(columns.map((column) => String(cell(row[column])))));
+  for (const note of notes) console.log(note);
+  const dir = join(ROOT, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${name}.json`), `${JSON.stringify({ name, title, at: new Date().toISOString(), node: process.version, rows, notes }, null, 2)}\n`);
+}

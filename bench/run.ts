@@ -1,0 +1,13 @@
+// Runs the benchmarks: all of them, or those named (npm run bench -- startup registry-import).
+import { registryImportBench } from './registry-import.js';
+import { startupBench } from './startup.js';
+
+const benches: Record<string, () => Promise<void>> = { startup: startupBench, 'registry-import': registryImportBench };
+const names = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
+for (const name of names) {
+  if (!(name in benches)) {
+    console.error(`unknown benchmark ${name}; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+}
+for (const name of names.length > 0 ? names : Object.keys(benches)) await benches[name]!();
