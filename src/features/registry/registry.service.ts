@@ -2,7 +2,8 @@
 import { Transform, type Readable } from 'node:stream';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import { AppError } from '../../infra/errors.js';
-import { LineErrors, parseRegistryCsv, type Level, type RegistryDraft } from './registry.csv.js';
+import { LineErrors } from '../../infra/csv.js';
+import { parseRegistryCsv, type Level, type RegistryDraft } from './registry.csv.js';
 import { registryRepository as repo, type UpsertCounts } from './registry.repository.js';
 
 export interface ImportSummary {
