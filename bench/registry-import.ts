@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import pg from 'pg';
 import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
 import { migrate } from '../src/infra/db/migrator.js';
-import { ensureBuilt, killAllServers, startServer, waitForOk } from '../test/helpers/server-process.js';
+import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk } from '../test/helpers/server-process.js';
 import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
 
 const national = gunzipSync(readFileSync(DEMO_REGISTRY)).toString('utf8');
@@ -28,7 +28,7 @@ async function timedImport(base: string, csv: string): Promise<{ seconds: number
   const started = performance.now();
   const response = await fetch(`${base}/v1/registry/import`, {
     method: 'POST',
-    headers: { 'content-type': 'text/csv' },
+    headers: { 'content-type': 'text/csv', ...adminHeaders },
     body: Readable.toWeb(Readable.from([Buffer.from(csv)], { objectMode: false })) as ReadableStream,
     duplex: 'half',
   } as RequestInit);

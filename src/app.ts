@@ -1,4 +1,6 @@
 // Builds the Testigo Fastify app (used by the server and by the tests); it neither listens nor migrates.
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -8,6 +10,10 @@ import type { Database } from './infra/db/client.js';
 import { databasePlugin } from './infra/db/plugin.js';
 import { AppError } from './infra/errors.js';
 import { healthRoutes } from './infra/health.js';
+import { authPlugin } from './infra/auth/auth.plugin.js';
+import { rateLimitOptions } from './infra/http/rate-limit.js';
+import { usersRoutes } from './features/users/users.routes.js';
+import { auditRoutes } from './features/audit/audit.routes.js';
 import { problemsPlugin, sendProblem } from './infra/http/problems.js';
 import { loggerOptions, requestIdFor } from './infra/logger.js';
 import { openapiPlugin } from './infra/openapi.js';
@@ -61,8 +67,14 @@ export async function buildApp({ config, database, closeDatabase = true, logger,
       },
     });
   }
+  await app.register(rateLimit, rateLimitOptions(config));
+  await app.register(authPlugin, { lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS });
+  // Uploads stream; each import route passes its own size limit to request.parts().
+  await app.register(multipart, { limits: { files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
   await app.register(openapiPlugin, { version, ui: config.DOCS_ENABLED });
   await app.register(healthRoutes);
   await app.register(registryRoutes, { importMaxBytes: config.REGISTRY_IMPORT_MAX_BYTES });
+  await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
+  await app.register(auditRoutes);
   return app;
 }

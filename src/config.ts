@@ -31,6 +31,15 @@ export const configSchema = z
     SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
     MAX_EVENT_LOOP_DELAY_MS: int(1000, 0, 60_000),
     DOCS_ENABLED: bool(true),
+    ADMIN_TOKEN: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.string().min(32, 'must be at least 32 characters').max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+    ),
+    RATE_LIMIT_PER_TOKEN: int(1200, 0, 1_000_000),
+    RATE_LIMIT_PER_IP: int(600, 0, 1_000_000),
+    RATE_LIMIT_WINDOW_MS: int(60_000, 1000, 3_600_000),
+    TOKEN_LAST_USED_FLUSH_MS: int(30_000, 100, 3_600_000),
+    USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -2,15 +2,19 @@
 //   db:migrate              apply pending migrations
 //   registry:import FILE    import a registry CSV (.csv or .csv.gz)
 //   demo                    import the shipped Venezuela 2024 registry (seed/ve2024)
+//   token:create --role ROLE --name NAME [--scope REGION]   create a user and print its first token
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { createRegistryService } from '../features/registry/registry.service.js';
+import { createUsersService } from '../features/users/users.service.js';
+import { ROLES, systemContext } from '../infra/auth/actor.js';
 import { openDatabase } from '../infra/db/bootstrap.js';
 import { AppError } from '../infra/errors.js';
 import { loggerOptions } from '../infra/logger.js';
 import { DEMO_REGISTRY, openFile } from './registry-files.js';
 
-const usage = 'usage: cli db:migrate | registry:import FILE | demo';
+const usage = 'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer --name NAME [--scope REGION]';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -32,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
       try {
-        const summary = await createRegistryService(opened.database.prisma).importCsv(openFile(file));
+        const summary = await createRegistryService(opened.database.prisma).importCsv(systemContext(`cli ${command}`), openFile(file));
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return 0;
       } catch (error) {
@@ -40,6 +44,25 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`${error.code}: ${error.detail}\n`);
         for (const item of error.extra.errors ?? []) process.stderr.write(`  line ${item.line}: ${item.message}\n`);
         return 1;
+      } finally {
+        await opened.close();
+      }
+    }
+    case 'token:create': {
+      const { values } = parseArgs({ args, options: { role: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string' } } });
+      const role = ROLES.find((known) => known === values.role);
+      if (!role || !values.name?.trim()) {
+        process.stderr.write(`${usage}\n`);
+        return 2;
+      }
+      const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
+      try {
+        const { user, token } = await createUsersService(opened.database.prisma).createWithToken(systemContext('cli token:create'), {
+          name: values.name.trim(), role, scopeRegion: values.scope ?? null,
+        });
+        process.stderr.write(`created ${user.role} ${user.name} (${user.id}); the token is shown once:\n`);
+        process.stdout.write(`${token.token}\n`);
+        return 0;
       } finally {
         await opened.close();
       }

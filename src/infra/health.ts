@@ -17,13 +17,14 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
 
   route.get(
     '/healthz',
-    { schema: { tags: ['health'], operationId: 'health.live', summary: 'The process is alive', response: { 200: healthSchema } } },
+    { config: { public: true }, schema: { tags: ['health'], operationId: 'health.live', summary: 'The process is alive', response: { 200: healthSchema } } },
     async () => ({ status: 'ok' as const }),
   );
 
   route.get(
     '/readyz',
     {
+      config: { public: true },
       schema: {
         tags: ['health'],
         operationId: 'health.ready',

@@ -83,17 +83,23 @@ export const openapiPlugin = fp(
           title: 'Testigo API',
           version: options.version,
           description:
-            'Election observation: the registry of regions, polling centres and tables. Errors are application/problem+json ' +
+            'Election observation: the registry of regions, polling centres and tables; users, tokens and the audit trail. ' +
+            'Every route but health, readiness and these docs needs `Authorization: Bearer <token>`. Errors are application/problem+json ' +
             '(RFC 9457) with a stable `code` (docs/errors.md) and the `requestId` echoed in the `x-request-id` header.',
           license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
         },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An opaque token (tg_…)' } } },
+        security: [{ bearer: [] }],
         tags: [
           { name: 'health', description: 'Liveness and readiness' },
           { name: 'registry', description: 'Regions, polling centres and tables' },
+          { name: 'users', description: 'Users, tokens, assignments and the caller' },
+          { name: 'audit', description: 'The audit trail' },
         ],
       },
       transform: (input) => {
         const output = jsonSchemaTransform(input);
+        if (input.route.config?.public) output.schema = { ...output.schema, security: [] } as typeof output.schema;
         const rawBody = input.route.config?.rawBody;
         if (rawBody) {
           output.schema = { ...output.schema, body: { description: rawBody.description, content: rawBody.content } } as typeof output.schema;
@@ -102,8 +108,14 @@ export const openapiPlugin = fp(
       },
       transformObject: (input) => polishDocument(jsonSchemaTransformObject(input) as Json) as ReturnType<typeof jsonSchemaTransformObject>,
     });
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-    if (options.ui) await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+    if (options.ui) {
+      // The reference page and its assets are public, like the document.
+      app.addHook('onRoute', (route) => {
+        if (route.url.startsWith('/docs')) route.config = { ...route.config, public: true };
+      });
+      await app.register(swaggerUi, { routePrefix: '/docs' });
+    }
   },
   { name: 'openapi', fastify: '5.x' },
 );

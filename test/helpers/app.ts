@@ -4,12 +4,15 @@ import { afterAll } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
+import { createActor, type TestActor } from './actors.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export interface TestApp {
   app: FastifyInstance;
   db: TestDatabase;
   config: Config;
+  /** An admin with a token (created unless the database is unmigrated or unreachable). */
+  admin: TestActor;
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
@@ -25,5 +28,7 @@ export async function setupTestApp(options: { env?: Record<string, string>; migr
     await app.close();
     await db.drop();
   });
-  return { app, db, config };
+  const usable = options.migrated !== false && !options.databaseUrl;
+  const admin = usable ? await createActor(app, 'admin', { name: 'Test admin' }) : (undefined as unknown as TestActor);
+  return { app, db, config, admin };
 }

@@ -159,14 +159,18 @@ export interface ServerProcess {
 
 const children = new Set<ServerProcess>();
 
+/** The ADMIN_TOKEN every started server bootstraps its first admin with, and the header that uses it. */
+export const TEST_ADMIN_TOKEN = 'tg_process-test-admin-token-0123456789abcdef';
+export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
+
 /** Starts `node dist/server.js` with exactly `env` (plus PATH/HOME), never the test runner's database variables. */
 export function startServer(env: Record<string, string>): ServerProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   // Only what this test sets: no DATABASE_URL, TEST_DATABASE_URL, PORT or DATA_DIR leaks from the runner.
-  for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL', 'PORT', 'HOST', 'DATA_DIR', 'LOG_LEVEL', 'MIGRATE_ON_START', 'EMBEDDED_POSTGRES_PORT']) {
+  for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL', 'PORT', 'HOST', 'DATA_DIR', 'LOG_LEVEL', 'MIGRATE_ON_START', 'EMBEDDED_POSTGRES_PORT', 'ADMIN_TOKEN']) {
     delete childEnv[name];
   }
-  Object.assign(childEnv, { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env });
+  Object.assign(childEnv, { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env });
   const child = spawn(process.execPath, [SERVER_JS], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let stderr = '';

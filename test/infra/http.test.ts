@@ -50,7 +50,7 @@ describe('a stopped PostgreSQL gives fast 503s, not hung requests', async () => 
     ['silent', hung.app],
   ])('%s: GET /v1/regions › 503 DATABASE_UNAVAILABLE, /readyz › 503, /healthz › 200', async (_name, app) => {
     const started = Date.now();
-    const response = await app.inject('/v1/regions');
+    const response = await app.inject({ url: '/v1/regions', headers: { authorization: 'Bearer tg_any-token-the-database-would-check' } });
     expect(response.statusCode).toBe(503);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
@@ -73,10 +73,10 @@ describe('problems, request ids and logs', async () => {
   const config = testConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'info' });
   const database = createDatabase(databaseOptions(config, db.url));
   const app = await buildApp({ config, database, logger: { level: 'info', stream, redact: ['req.headers.authorization'] } });
-  app.get('/test/boom', async () => {
+  app.get('/test/boom', { config: { public: true } }, async () => {
     throw new Error('secret internal detail: password=hunter2');
   });
-  app.post('/test/echo', async (request) => request.body);
+  app.post('/test/echo', { config: { public: true } }, async (request) => request.body);
   afterAll(() => app.close());
 
   it('echoes a client x-request-id in the header, the problem and the log', async () => {

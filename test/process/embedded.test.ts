@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMigrations } from '../../src/infra/db/migrator.js';
 import {
-  ensureBuilt, isAlive, killAllServers, livePostmaster, startServer, stopLeftoverPostmaster, waitForOk, within, type ServerProcess,
+  adminHeaders, ensureBuilt, isAlive, killAllServers, livePostmaster, startServer, stopLeftoverPostmaster, waitForOk, within, type ServerProcess,
 } from '../helpers/server-process.js';
 
 const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url));
@@ -49,18 +50,18 @@ describe('embedded default (no DATABASE_URL)', () => {
     expect(server.logs.some((line) => line.msg === 'embedded PostgreSQL started')).toBe(true);
 
     const ready = await waitForOk(`${base}/readyz`, 30_000);
-    expect(await ready.json()).toEqual({ status: 'ready', migrations: 1 });
+    expect(await ready.json()).toEqual({ status: 'ready', migrations: (await readMigrations()).length });
 
     const imported = await fetch(`${base}/v1/registry/import`, {
       method: 'POST',
-      headers: { 'content-type': 'text/csv' },
+      headers: { 'content-type': 'text/csv', ...adminHeaders },
       body: sample,
       signal: AbortSignal.timeout(20_000),
     });
     expect(imported.status).toBe(200);
     expect(await imported.json()).toMatchObject({ rows: 8, tables: { created: 8 } });
 
-    const centre = await fetch(`${base}/v1/centres/010101001`, { signal: AbortSignal.timeout(10_000) });
+    const centre = await fetch(`${base}/v1/centres/010101001`, { headers: adminHeaders, signal: AbortSignal.timeout(10_000) });
     expect(centre.status).toBe(200);
     const body = (await centre.json()) as { code: string; tables: { number: number }[] };
     expect(body.code).toBe('010101001');
@@ -76,7 +77,7 @@ describe('embedded default (no DATABASE_URL)', () => {
     expect(server.logs.some((line) => /initialising/.test(line.msg ?? ''))).toBe(false);
     await waitForOk(`${base}/readyz`, 30_000);
 
-    const regions = await fetch(`${base}/v1/regions?level=parish`, { signal: AbortSignal.timeout(10_000) });
+    const regions = await fetch(`${base}/v1/regions?level=parish`, { headers: adminHeaders, signal: AbortSignal.timeout(10_000) });
     expect(regions.status).toBe(200);
     const { items } = (await regions.json()) as { items: { code: string; level: string }[] };
     expect(items.map((item) => item.code).sort()).toEqual(['010101', '010102', '130101', '130201']);
@@ -98,7 +99,7 @@ describe('embedded default (no DATABASE_URL)', () => {
     const base = await server.listening(90_000);
     expect(server.logs.some((line) => /adopting an orphaned embedded PostgreSQL/.test(line.msg ?? ''))).toBe(true);
     expect(livePostmaster(dataDir)).toBe(orphan);
-    const regions = await fetch(`${base}/v1/regions?level=parish`, { signal: AbortSignal.timeout(10_000) });
+    const regions = await fetch(`${base}/v1/regions?level=parish`, { headers: adminHeaders, signal: AbortSignal.timeout(10_000) });
     expect(((await regions.json()) as { items: unknown[] }).items).toHaveLength(4);
 
     const exit = await server.stop('SIGTERM', 15_000);

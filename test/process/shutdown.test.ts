@@ -4,7 +4,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { ensureBuilt, killAllServers, startServer, waitForOk, within, type ServerProcess } from '../helpers/server-process.js';
+import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, within, type ServerProcess } from '../helpers/server-process.js';
 
 const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const lines = sample.trimEnd().split('\n');
@@ -61,7 +61,7 @@ describe('graceful shutdown', () => {
     const upload = httpRequest(`${base}/v1/registry/import`, {
       method: 'POST',
       agent: false,
-      headers: { 'content-type': 'text/csv', 'transfer-encoding': 'chunked', 'x-request-id': 'in-flight-import' },
+      headers: { 'content-type': 'text/csv', 'transfer-encoding': 'chunked', 'x-request-id': 'in-flight-import', ...adminHeaders },
     });
     openRequests.add(upload);
     const answered = new Promise<Answer>((resolve, reject) => {

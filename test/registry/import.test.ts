@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { setupTestApp } from '../helpers/app.js';
 
-const { app, db } = await setupTestApp();
+const { app, db, admin } = await setupTestApp();
 const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const header = sample.split('\n')[0]!;
 const requiredHeader = 'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters';
 
 const importCsv = (body: string | Buffer, contentType = 'text/csv') =>
-  app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': contentType }, body });
+  app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': contentType, ...admin.headers }, body });
 
 function multipart(fields: { name: string; filename?: string; content: string }[]) {
   const boundary = '----testigo-test-boundary';
@@ -149,7 +149,7 @@ describe('POST /v1/registry/import', () => {
       expect(response.statusCode).toBeLessThan(500);
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
       const problem = response.json();
-      expect(['REGISTRY_CSV_INVALID', 'REGISTRY_FILE_MISSING']).toContain(problem.code);
+      expect(['REGISTRY_CSV_INVALID', 'IMPORT_FILE_MISSING']).toContain(problem.code);
       expect(problem.requestId).toBe(response.headers['x-request-id']);
       expect(problem.detail).toMatch(message);
       if (problem.code === 'REGISTRY_CSV_INVALID') expect(problem.errors[0].line).toBe(line);
@@ -179,7 +179,7 @@ describe('POST /v1/registry/import', () => {
     const form = multipart([{ name: 'other', content: 'x' }]);
     const response = await importCsv(form.body, form.contentType);
     expect(response.statusCode).toBe(400);
-    expect(response.json().code).toBe('REGISTRY_FILE_MISSING');
+    expect(response.json().code).toBe('IMPORT_FILE_MISSING');
   });
 });
 
@@ -188,7 +188,7 @@ describe('POST /v1/registry/import › size limit', async () => {
   const big = `${requiredHeader}\n${Array.from({ length: 100 }, (_, i) => `01,DTTO. CAPITAL,0101,MP. LIBERTADOR,010101,PQ. ALTAGRACIA,010101001,ESCUELA,${i + 1},5`).join('\n')}\n`;
 
   it('answers 413 PAYLOAD_TOO_LARGE and writes nothing for a CSV body over the limit', async () => {
-    const response = await small.app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: big });
+    const response = await small.app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...small.admin.headers }, body: big });
     expect(response.statusCode).toBe(413);
     expect(response.json().code).toBe('PAYLOAD_TOO_LARGE');
     expect(await small.db.query('SELECT 1 FROM polling_tables')).toHaveLength(0);
@@ -197,7 +197,7 @@ describe('POST /v1/registry/import › size limit', async () => {
   it('answers 413 for a chunked body over the limit, which has no Content-Length', async () => {
     const { Readable } = await import('node:stream');
     const response = await small.app.inject({
-      method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' },
+      method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...small.admin.headers },
       payload: Readable.from([Buffer.from(big.slice(0, 1500)), Buffer.from(big.slice(1500))]),
     });
     expect(response.statusCode).toBe(413);
@@ -207,7 +207,7 @@ describe('POST /v1/registry/import › size limit', async () => {
   it('answers 413 for a multipart file over the limit', async () => {
     const form = multipart([{ name: 'file', filename: 'r.csv', content: big }]);
     const response = await small.app.inject({
-      method: 'POST', url: '/v1/registry/import', headers: { 'content-type': form.contentType }, body: form.body,
+      method: 'POST', url: '/v1/registry/import', headers: { 'content-type': form.contentType, ...small.admin.headers }, body: form.body,
     });
     expect(response.statusCode).toBe(413);
     expect(response.json().code).toBe('PAYLOAD_TOO_LARGE');

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupTestApp } from '../helpers/app.js';
 
-const { app } = await setupTestApp();
+const { app, admin } = await setupTestApp();
 const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
-const get = (url: string) => app.inject({ method: 'GET', url });
+const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
 
 beforeAll(async () => {
-  const response = await app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample });
+  const response = await app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...admin.headers }, body: sample });
   expect(response.statusCode).toBe(200);
 });
 

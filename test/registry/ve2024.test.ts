@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { DEMO_REGISTRY } from '../../src/cli/registry-files.js';
 import { setupTestApp } from '../helpers/app.js';
 
-const { app, db } = await setupTestApp();
+const { app, db, admin } = await setupTestApp();
 const csv = gunzipSync(readFileSync(DEMO_REGISTRY));
-const importRegistry = () => app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: csv });
+const importRegistry = () => app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...admin.headers }, body: csv });
+const get = (url: string) => app.inject({ url, headers: admin.headers });
 const sum = (items: { registeredVoters: number }[]) => items.reduce((total, item) => total + item.registeredVoters, 0);
 
 describe('the 2024 registry', () => {
@@ -20,9 +21,9 @@ describe('the 2024 registry', () => {
       centres: { created: 12_817 },
       tables: { created: 24_532 },
     });
-    const states = (await app.inject('/v1/regions?level=state')).json().items;
-    const municipalities = (await app.inject('/v1/regions?level=municipality')).json().items;
-    const parishes = (await app.inject('/v1/regions?level=parish')).json().items;
+    const states = (await get('/v1/regions?level=state')).json().items;
+    const municipalities = (await get('/v1/regions?level=municipality')).json().items;
+    const parishes = (await get('/v1/regions?level=parish')).json().items;
     expect([states.length, municipalities.length, parishes.length]).toEqual([24, 326, 1072]);
     for (const level of [states, municipalities, parishes]) {
       expect(sum(level)).toBe(17_745_239);
@@ -52,7 +53,7 @@ describe('the 2024 registry', () => {
       ['parish'],
     );
     expect(row!.n).toBeGreaterThan(0);
-    const capital = (await app.inject('/v1/regions/01')).json();
+    const capital = (await get('/v1/regions/01')).json();
     expect(capital).toMatchObject({ name: 'DTTO. CAPITAL', level: 'state', children: 1 });
   });
 });

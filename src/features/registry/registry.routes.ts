@@ -1,16 +1,15 @@
 // HTTP routes of the registry: import (CSV body or multipart file) and reads of regions and centres.
-import type { Readable } from 'node:stream';
-import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { AppError } from '../../infra/errors.js';
+import { contextOf } from '../../infra/auth/actor.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
+import { acceptCsvStreams, requireCsvUpload, uploadedFile } from '../../infra/http/upload.js';
 import {
   centreDetailSchema, centreListQuery, centrePageSchema, codeParams, importSummarySchema, regionDetailSchema,
   regionListQuery, regionSchema,
 } from './registry.schemas.js';
-import { byteLimit, createRegistryService } from './registry.service.js';
+import { createRegistryService } from './registry.service.js';
 import { z } from 'zod';
 
 const REGISTRY_CSV_EXAMPLE =
@@ -25,38 +24,14 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
   const service = createRegistryService(app.db.prisma);
   const route = app.withTypeProvider<ZodTypeProvider>();
 
-  // The CSV body is handed to the route as a stream; the import reads it once, under its own size limit.
-  app.addContentTypeParser(['text/csv', 'application/csv'], (_request, payload, done) => done(null, payload));
-  await app.register(multipart, {
-    limits: { fileSize: options.importMaxBytes, files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 },
-  });
-
-  async function importStream(request: FastifyRequest): Promise<Readable> {
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > options.importMaxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `The file exceeds ${options.importMaxBytes} bytes`);
-    if (request.isMultipart()) {
-      for await (const part of request.parts()) {
-        if (part.type === 'file' && part.fieldname === 'file') return part.file;
-        if (part.type === 'file') part.file.resume();
-      }
-      throw new AppError('REGISTRY_FILE_MISSING', 'The multipart body has no part named "file"');
-    }
-    if (!request.body) throw new AppError('REGISTRY_FILE_MISSING', 'The request has no body');
-    return (request.body as Readable).pipe(byteLimit(options.importMaxBytes));
-  }
-
-  const importTypes = /^(text\/csv|application\/csv|multipart\/form-data)\s*(;|$)/i;
+  acceptCsvStreams(app);
 
   route.post(
     '/v1/registry/import',
     {
-      // Decided before any body parser runs, so that JSON or anything else is a 415, not a parse error.
-      onRequest: async (request) => {
-        if (!importTypes.test(request.headers['content-type'] ?? '')) {
-          throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the registry as a text/csv body or a multipart/form-data part named "file"');
-        }
-      },
+      onRequest: requireCsvUpload,
       config: {
+        roles: ['admin'],
         rawBody: {
           description: 'The registry CSV, one row per table (see the README), as a text/csv body or a multipart part named `file`.',
           content: {
@@ -75,11 +50,11 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
         description:
           'All or nothing: a file with any problem is rejected with every problem and its line number, and nothing is written. ' +
           'Re-importing the same file changes nothing; a corrected file updates names, addresses, coordinates and registered voters. Nothing is ever deleted.',
-        response: { 200: importSummarySchema, ...problemResponses(400, 413, 415, 422, 503) },
+        response: { 200: importSummarySchema, ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503) },
       },
     },
     async (request) => {
-      const summary = await service.importCsv(await importStream(request));
+      const summary = await service.importCsv(contextOf(request), await uploadedFile(request, options.importMaxBytes));
       request.log.info({ event: 'registry.imported', ...summary }, 'registry imported');
       return summary;
     },
@@ -94,7 +69,7 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
         summary: 'List regions with their counts of centres, tables and registered voters',
         description: 'Filters by `level` and/or `parent`; with neither, lists the states.',
         querystring: regionListQuery,
-        response: { 200: z.object({ items: z.array(regionSchema) }), ...problemResponses(400, 404, 503) },
+        response: { 200: z.object({ items: z.array(regionSchema) }), ...problemResponses(400, 401, 404, 429, 503) },
       },
     },
     async (request) => ({ items: await service.listRegions(request.query) }),
@@ -108,7 +83,7 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
         operationId: 'regions.get',
         summary: 'One region with its ancestors and counts',
         params: codeParams,
-        response: { 200: regionDetailSchema, ...problemResponses(400, 404, 503) },
+        response: { 200: regionDetailSchema, ...problemResponses(400, 401, 404, 429, 503) },
       },
     },
     async (request) => service.getRegion(request.params.code),
@@ -122,7 +97,7 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
         operationId: 'centres.list',
         summary: 'List polling centres, by region at any level and by name or code',
         querystring: centreListQuery,
-        response: { 200: centrePageSchema, ...problemResponses(400, 404, 503) },
+        response: { 200: centrePageSchema, ...problemResponses(400, 401, 404, 429, 503) },
       },
     },
     async (request) => {
@@ -140,7 +115,7 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
         operationId: 'centres.get',
         summary: 'One polling centre with its tables',
         params: codeParams,
-        response: { 200: centreDetailSchema, ...problemResponses(400, 404, 503) },
+        response: { 200: centreDetailSchema, ...problemResponses(400, 401, 404, 429, 503) },
       },
     },
     async (request) => service.getCentre(request.params.code),

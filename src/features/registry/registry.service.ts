@@ -1,7 +1,9 @@
 // The registry's use cases: importing a CSV as one all-or-nothing upsert, and reading regions and centres.
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { RequestContext } from '../../infra/auth/actor.js';
 import { AppError } from '../../infra/errors.js';
+import { auditRepository as audit } from '../audit/audit.repository.js';
 import { LineErrors } from '../../infra/csv.js';
 import { parseRegistryCsv, type Level, type RegistryDraft } from './registry.csv.js';
 import { registryRepository as repo, type UpsertCounts } from './registry.repository.js';
@@ -15,18 +17,6 @@ export interface ImportSummary {
 }
 
 const IMPORT_TIMEOUT_MS = 10 * 60_000;
-
-/** Passes bytes through and fails the stream once more than `maxBytes` went by. */
-export function byteLimit(maxBytes: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      seen += chunk.length;
-      if (seen > maxBytes) callback(new AppError('PAYLOAD_TOO_LARGE', `The file exceeds ${maxBytes} bytes`));
-      else callback(null, chunk);
-    },
-  });
-}
 
 function invalid(errors: LineErrors): AppError {
   const first = errors.items[0];
@@ -67,7 +57,7 @@ export function createRegistryService(prisma: PrismaClient) {
      * Imports a registry CSV: validates the whole stream first, then upserts everything in one
      * transaction. Re-importing the same file changes nothing; it never deletes.
      */
-    async importCsv(input: Readable): Promise<ImportSummary> {
+    async importCsv(context: RequestContext, input: Readable): Promise<ImportSummary> {
       const started = performance.now();
       const errors = new LineErrors();
       const draft = await parseRegistryCsv(input, errors);
@@ -87,6 +77,7 @@ export function createRegistryService(prisma: PrismaClient) {
           }
           const centres = await repo.upsertCentres(tx, [...draft.centres.values()], { address: draft.hasAddress, coordinates: draft.hasCoordinates });
           const tables = await repo.upsertTables(tx, draft.tables);
+          await audit.record(tx, context, [{ action: 'registry.imported', entityType: 'registry', details: { rows: draft.rows, regions, centres, tables } }]);
           return { regions, centres, tables };
         },
         { timeout: IMPORT_TIMEOUT_MS, maxWait: IMPORT_TIMEOUT_MS },

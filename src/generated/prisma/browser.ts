@@ -32,3 +32,24 @@ export type Centre = Prisma.CentreModel
  * A table (mesa) of a centre, numbered within it, with its registered voters.
  */
 export type PollingTable = Prisma.PollingTableModel
+/**
+ * Model User
+ * A person of the mission. Coordinators and analysts act within their scope region's subtree (analysts
+ * with none: nationally); observers within theirs, on the centres assigned to them.
+ */
+export type User = Prisma.UserModel
+/**
+ * Model ApiToken
+ * A bearer token. Only the sha256 of the secret is stored; the secret is shown once, at creation.
+ */
+export type ApiToken = Prisma.ApiTokenModel
+/**
+ * Model Assignment
+ * A centre an observer reports for.
+ */
+export type Assignment = Prisma.AssignmentModel
+/**
+ * Model AuditEntry
+ * Append-only record of every write: who, what, when, from where. A trigger refuses UPDATE and DELETE.
+ */
+export type AuditEntry = Prisma.AuditEntryModel

@@ -16,3 +16,13 @@ export const RegionLevel = {
 } as const
 
 export type RegionLevel = (typeof RegionLevel)[keyof typeof RegionLevel]
+
+
+export const Role = {
+  admin: 'admin',
+  coordinator: 'coordinator',
+  analyst: 'analyst',
+  observer: 'observer'
+} as const
+
+export type Role = (typeof Role)[keyof typeof Role]

@@ -11,4 +11,8 @@
 export type * from './models/Region.js'
 export type * from './models/Centre.js'
 export type * from './models/PollingTable.js'
+export type * from './models/User.js'
+export type * from './models/ApiToken.js'
+export type * from './models/Assignment.js'
+export type * from './models/AuditEntry.js'
 export type * from './commonInputTypes.js'

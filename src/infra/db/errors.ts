@@ -1,6 +1,6 @@
 // The one place that turns database driver errors into problems of the catalogue. Errors arrive raw from
 // pg (migrator, tests), or wrapped by Prisma (`cause`, `meta.driverAdapterError`) with a `kind` from adapter-pg.
-import { AppError } from '../errors.js';
+import { AppError, type ProblemCode } from '../errors.js';
 
 const unavailableCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN',
@@ -44,10 +44,25 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Unique constraints whose violation is the client's conflict, by a column or constraint name they mention. */
+const uniqueConflicts: [RegExp, ProblemCode, string][] = [
+  [/external_id|externalId/, 'USER_EXTERNAL_ID_TAKEN', 'Another user already has this externalId'],
+];
+
+function isUniqueViolation(item: Record<string, unknown>): boolean {
+  return item.code === '23505' || item.code === 'P2002' || item.kind === 'UniqueConstraintViolation';
+}
+
 /** Maps a database error to an AppError when it has a meaning for the client; else undefined. */
 export function translateDatabaseError(error: unknown): AppError | undefined {
   const retry = { headers: { 'retry-after': '5' } };
   if (isDatabaseUnavailable(error)) return new AppError('DATABASE_UNAVAILABLE', 'The database cannot be reached; retry later.', retry);
+  const items = unwrap(error);
+  if (items.some(isUniqueViolation)) {
+    const text = JSON.stringify(items.map((item) => ({ message: item.message, meta: item.meta, constraint: item.constraint, cause: item.cause })));
+    const conflict = uniqueConflicts.find(([pattern]) => pattern.test(text));
+    if (conflict) return new AppError(conflict[1], conflict[2]);
+  }
   switch (sqlState(error)) {
     case '57014': // query_canceled: statement_timeout
       return new AppError('DATABASE_UNAVAILABLE', 'The database did not answer in time; retry later.', retry);

@@ -264,6 +264,7 @@ export type CentreWhereInput = {
   municipality?: Prisma.XOR<Prisma.RegionScalarRelationFilter, Prisma.RegionWhereInput>
   state?: Prisma.XOR<Prisma.RegionScalarRelationFilter, Prisma.RegionWhereInput>
   tables?: Prisma.PollingTableListRelationFilter
+  assignments?: Prisma.AssignmentListRelationFilter
 }
 
 export type CentreOrderByWithRelationInput = {
@@ -281,6 +282,7 @@ export type CentreOrderByWithRelationInput = {
   municipality?: Prisma.RegionOrderByWithRelationInput
   state?: Prisma.RegionOrderByWithRelationInput
   tables?: Prisma.PollingTableOrderByRelationAggregateInput
+  assignments?: Prisma.AssignmentOrderByRelationAggregateInput
 }
 
 export type CentreWhereUniqueInput = Prisma.AtLeast<{
@@ -301,6 +303,7 @@ export type CentreWhereUniqueInput = Prisma.AtLeast<{
   municipality?: Prisma.XOR<Prisma.RegionScalarRelationFilter, Prisma.RegionWhereInput>
   state?: Prisma.XOR<Prisma.RegionScalarRelationFilter, Prisma.RegionWhereInput>
   tables?: Prisma.PollingTableListRelationFilter
+  assignments?: Prisma.AssignmentListRelationFilter
 }, "code">
 
 export type CentreOrderByWithAggregationInput = {
@@ -349,6 +352,7 @@ export type CentreCreateInput = {
   municipality: Prisma.RegionCreateNestedOneWithoutMunicipalCentresInput
   state: Prisma.RegionCreateNestedOneWithoutStateCentresInput
   tables?: Prisma.PollingTableCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentCreateNestedManyWithoutCentreInput
 }
 
 export type CentreUncheckedCreateInput = {
@@ -363,6 +367,7 @@ export type CentreUncheckedCreateInput = {
   createdAt?: Date | string
   updatedAt?: Date | string
   tables?: Prisma.PollingTableUncheckedCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentUncheckedCreateNestedManyWithoutCentreInput
 }
 
 export type CentreUpdateInput = {
@@ -377,6 +382,7 @@ export type CentreUpdateInput = {
   municipality?: Prisma.RegionUpdateOneRequiredWithoutMunicipalCentresNestedInput
   state?: Prisma.RegionUpdateOneRequiredWithoutStateCentresNestedInput
   tables?: Prisma.PollingTableUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateInput = {
@@ -391,6 +397,7 @@ export type CentreUncheckedUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tables?: Prisma.PollingTableUncheckedUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUncheckedUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreCreateManyInput = {
@@ -641,6 +648,20 @@ export type CentreUpdateOneRequiredWithoutTablesNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.CentreUpdateToOneWithWhereWithoutTablesInput, Prisma.CentreUpdateWithoutTablesInput>, Prisma.CentreUncheckedUpdateWithoutTablesInput>
 }
 
+export type CentreCreateNestedOneWithoutAssignmentsInput = {
+  create?: Prisma.XOR<Prisma.CentreCreateWithoutAssignmentsInput, Prisma.CentreUncheckedCreateWithoutAssignmentsInput>
+  connectOrCreate?: Prisma.CentreCreateOrConnectWithoutAssignmentsInput
+  connect?: Prisma.CentreWhereUniqueInput
+}
+
+export type CentreUpdateOneRequiredWithoutAssignmentsNestedInput = {
+  create?: Prisma.XOR<Prisma.CentreCreateWithoutAssignmentsInput, Prisma.CentreUncheckedCreateWithoutAssignmentsInput>
+  connectOrCreate?: Prisma.CentreCreateOrConnectWithoutAssignmentsInput
+  upsert?: Prisma.CentreUpsertWithoutAssignmentsInput
+  connect?: Prisma.CentreWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.CentreUpdateToOneWithWhereWithoutAssignmentsInput, Prisma.CentreUpdateWithoutAssignmentsInput>, Prisma.CentreUncheckedUpdateWithoutAssignmentsInput>
+}
+
 export type CentreCreateWithoutParishInput = {
   code: string
   name: string
@@ -652,6 +673,7 @@ export type CentreCreateWithoutParishInput = {
   municipality: Prisma.RegionCreateNestedOneWithoutMunicipalCentresInput
   state: Prisma.RegionCreateNestedOneWithoutStateCentresInput
   tables?: Prisma.PollingTableCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentCreateNestedManyWithoutCentreInput
 }
 
 export type CentreUncheckedCreateWithoutParishInput = {
@@ -665,6 +687,7 @@ export type CentreUncheckedCreateWithoutParishInput = {
   createdAt?: Date | string
   updatedAt?: Date | string
   tables?: Prisma.PollingTableUncheckedCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentUncheckedCreateNestedManyWithoutCentreInput
 }
 
 export type CentreCreateOrConnectWithoutParishInput = {
@@ -688,6 +711,7 @@ export type CentreCreateWithoutMunicipalityInput = {
   parish: Prisma.RegionCreateNestedOneWithoutParishCentresInput
   state: Prisma.RegionCreateNestedOneWithoutStateCentresInput
   tables?: Prisma.PollingTableCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentCreateNestedManyWithoutCentreInput
 }
 
 export type CentreUncheckedCreateWithoutMunicipalityInput = {
@@ -701,6 +725,7 @@ export type CentreUncheckedCreateWithoutMunicipalityInput = {
   createdAt?: Date | string
   updatedAt?: Date | string
   tables?: Prisma.PollingTableUncheckedCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentUncheckedCreateNestedManyWithoutCentreInput
 }
 
 export type CentreCreateOrConnectWithoutMunicipalityInput = {
@@ -724,6 +749,7 @@ export type CentreCreateWithoutStateInput = {
   parish: Prisma.RegionCreateNestedOneWithoutParishCentresInput
   municipality: Prisma.RegionCreateNestedOneWithoutMunicipalCentresInput
   tables?: Prisma.PollingTableCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentCreateNestedManyWithoutCentreInput
 }
 
 export type CentreUncheckedCreateWithoutStateInput = {
@@ -737,6 +763,7 @@ export type CentreUncheckedCreateWithoutStateInput = {
   createdAt?: Date | string
   updatedAt?: Date | string
   tables?: Prisma.PollingTableUncheckedCreateNestedManyWithoutCentreInput
+  assignments?: Prisma.AssignmentUncheckedCreateNestedManyWithoutCentreInput
 }
 
 export type CentreCreateOrConnectWithoutStateInput = {
@@ -824,6 +851,7 @@ export type CentreCreateWithoutTablesInput = {
   parish: Prisma.RegionCreateNestedOneWithoutParishCentresInput
   municipality: Prisma.RegionCreateNestedOneWithoutMunicipalCentresInput
   state: Prisma.RegionCreateNestedOneWithoutStateCentresInput
+  assignments?: Prisma.AssignmentCreateNestedManyWithoutCentreInput
 }
 
 export type CentreUncheckedCreateWithoutTablesInput = {
@@ -837,6 +865,7 @@ export type CentreUncheckedCreateWithoutTablesInput = {
   stateCode: string
   createdAt?: Date | string
   updatedAt?: Date | string
+  assignments?: Prisma.AssignmentUncheckedCreateNestedManyWithoutCentreInput
 }
 
 export type CentreCreateOrConnectWithoutTablesInput = {
@@ -866,6 +895,7 @@ export type CentreUpdateWithoutTablesInput = {
   parish?: Prisma.RegionUpdateOneRequiredWithoutParishCentresNestedInput
   municipality?: Prisma.RegionUpdateOneRequiredWithoutMunicipalCentresNestedInput
   state?: Prisma.RegionUpdateOneRequiredWithoutStateCentresNestedInput
+  assignments?: Prisma.AssignmentUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateWithoutTablesInput = {
@@ -879,6 +909,79 @@ export type CentreUncheckedUpdateWithoutTablesInput = {
   stateCode?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  assignments?: Prisma.AssignmentUncheckedUpdateManyWithoutCentreNestedInput
+}
+
+export type CentreCreateWithoutAssignmentsInput = {
+  code: string
+  name: string
+  address?: string | null
+  latitude?: number | null
+  longitude?: number | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  parish: Prisma.RegionCreateNestedOneWithoutParishCentresInput
+  municipality: Prisma.RegionCreateNestedOneWithoutMunicipalCentresInput
+  state: Prisma.RegionCreateNestedOneWithoutStateCentresInput
+  tables?: Prisma.PollingTableCreateNestedManyWithoutCentreInput
+}
+
+export type CentreUncheckedCreateWithoutAssignmentsInput = {
+  code: string
+  name: string
+  address?: string | null
+  latitude?: number | null
+  longitude?: number | null
+  parishCode: string
+  municipalityCode: string
+  stateCode: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  tables?: Prisma.PollingTableUncheckedCreateNestedManyWithoutCentreInput
+}
+
+export type CentreCreateOrConnectWithoutAssignmentsInput = {
+  where: Prisma.CentreWhereUniqueInput
+  create: Prisma.XOR<Prisma.CentreCreateWithoutAssignmentsInput, Prisma.CentreUncheckedCreateWithoutAssignmentsInput>
+}
+
+export type CentreUpsertWithoutAssignmentsInput = {
+  update: Prisma.XOR<Prisma.CentreUpdateWithoutAssignmentsInput, Prisma.CentreUncheckedUpdateWithoutAssignmentsInput>
+  create: Prisma.XOR<Prisma.CentreCreateWithoutAssignmentsInput, Prisma.CentreUncheckedCreateWithoutAssignmentsInput>
+  where?: Prisma.CentreWhereInput
+}
+
+export type CentreUpdateToOneWithWhereWithoutAssignmentsInput = {
+  where?: Prisma.CentreWhereInput
+  data: Prisma.XOR<Prisma.CentreUpdateWithoutAssignmentsInput, Prisma.CentreUncheckedUpdateWithoutAssignmentsInput>
+}
+
+export type CentreUpdateWithoutAssignmentsInput = {
+  code?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  address?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  latitude?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  longitude?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  parish?: Prisma.RegionUpdateOneRequiredWithoutParishCentresNestedInput
+  municipality?: Prisma.RegionUpdateOneRequiredWithoutMunicipalCentresNestedInput
+  state?: Prisma.RegionUpdateOneRequiredWithoutStateCentresNestedInput
+  tables?: Prisma.PollingTableUpdateManyWithoutCentreNestedInput
+}
+
+export type CentreUncheckedUpdateWithoutAssignmentsInput = {
+  code?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  address?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  latitude?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  longitude?: Prisma.NullableFloatFieldUpdateOperationsInput | number | null
+  parishCode?: Prisma.StringFieldUpdateOperationsInput | string
+  municipalityCode?: Prisma.StringFieldUpdateOperationsInput | string
+  stateCode?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tables?: Prisma.PollingTableUncheckedUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreCreateManyParishInput = {
@@ -928,6 +1031,7 @@ export type CentreUpdateWithoutParishInput = {
   municipality?: Prisma.RegionUpdateOneRequiredWithoutMunicipalCentresNestedInput
   state?: Prisma.RegionUpdateOneRequiredWithoutStateCentresNestedInput
   tables?: Prisma.PollingTableUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateWithoutParishInput = {
@@ -941,6 +1045,7 @@ export type CentreUncheckedUpdateWithoutParishInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tables?: Prisma.PollingTableUncheckedUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUncheckedUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateManyWithoutParishInput = {
@@ -966,6 +1071,7 @@ export type CentreUpdateWithoutMunicipalityInput = {
   parish?: Prisma.RegionUpdateOneRequiredWithoutParishCentresNestedInput
   state?: Prisma.RegionUpdateOneRequiredWithoutStateCentresNestedInput
   tables?: Prisma.PollingTableUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateWithoutMunicipalityInput = {
@@ -979,6 +1085,7 @@ export type CentreUncheckedUpdateWithoutMunicipalityInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tables?: Prisma.PollingTableUncheckedUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUncheckedUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateManyWithoutMunicipalityInput = {
@@ -1004,6 +1111,7 @@ export type CentreUpdateWithoutStateInput = {
   parish?: Prisma.RegionUpdateOneRequiredWithoutParishCentresNestedInput
   municipality?: Prisma.RegionUpdateOneRequiredWithoutMunicipalCentresNestedInput
   tables?: Prisma.PollingTableUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateWithoutStateInput = {
@@ -1017,6 +1125,7 @@ export type CentreUncheckedUpdateWithoutStateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tables?: Prisma.PollingTableUncheckedUpdateManyWithoutCentreNestedInput
+  assignments?: Prisma.AssignmentUncheckedUpdateManyWithoutCentreNestedInput
 }
 
 export type CentreUncheckedUpdateManyWithoutStateInput = {
@@ -1038,10 +1147,12 @@ export type CentreUncheckedUpdateManyWithoutStateInput = {
 
 export type CentreCountOutputType = {
   tables: number
+  assignments: number
 }
 
 export type CentreCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tables?: boolean | CentreCountOutputTypeCountTablesArgs
+  assignments?: boolean | CentreCountOutputTypeCountAssignmentsArgs
 }
 
 /**
@@ -1061,6 +1172,13 @@ export type CentreCountOutputTypeCountTablesArgs<ExtArgs extends runtime.Types.E
   where?: Prisma.PollingTableWhereInput
 }
 
+/**
+ * CentreCountOutputType without action
+ */
+export type CentreCountOutputTypeCountAssignmentsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.AssignmentWhereInput
+}
+
 
 export type CentreSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   code?: boolean
@@ -1077,6 +1195,7 @@ export type CentreSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   municipality?: boolean | Prisma.RegionDefaultArgs<ExtArgs>
   state?: boolean | Prisma.RegionDefaultArgs<ExtArgs>
   tables?: boolean | Prisma.Centre$tablesArgs<ExtArgs>
+  assignments?: boolean | Prisma.Centre$assignmentsArgs<ExtArgs>
   _count?: boolean | Prisma.CentreCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["centre"]>
 
@@ -1131,6 +1250,7 @@ export type CentreInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   municipality?: boolean | Prisma.RegionDefaultArgs<ExtArgs>
   state?: boolean | Prisma.RegionDefaultArgs<ExtArgs>
   tables?: boolean | Prisma.Centre$tablesArgs<ExtArgs>
+  assignments?: boolean | Prisma.Centre$assignmentsArgs<ExtArgs>
   _count?: boolean | Prisma.CentreCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type CentreIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1151,6 +1271,7 @@ export type $CentrePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     municipality: Prisma.$RegionPayload<ExtArgs>
     state: Prisma.$RegionPayload<ExtArgs>
     tables: Prisma.$PollingTablePayload<ExtArgs>[]
+    assignments: Prisma.$AssignmentPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     code: string
@@ -1561,6 +1682,7 @@ export interface Prisma__CentreClient<T, Null = never, ExtArgs extends runtime.T
   municipality<T extends Prisma.RegionDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.RegionDefaultArgs<ExtArgs>>): Prisma.Prisma__RegionClient<runtime.Types.Result.GetResult<Prisma.$RegionPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   state<T extends Prisma.RegionDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.RegionDefaultArgs<ExtArgs>>): Prisma.Prisma__RegionClient<runtime.Types.Result.GetResult<Prisma.$RegionPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   tables<T extends Prisma.Centre$tablesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Centre$tablesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$PollingTablePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  assignments<T extends Prisma.Centre$assignmentsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Centre$assignmentsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AssignmentPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2022,6 +2144,30 @@ export type Centre$tablesArgs<ExtArgs extends runtime.Types.Extensions.InternalA
   take?: number
   skip?: number
   distinct?: Prisma.PollingTableScalarFieldEnum | Prisma.PollingTableScalarFieldEnum[]
+}
+
+/**
+ * Centre.assignments
+ */
+export type Centre$assignmentsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Assignment
+   */
+  select?: Prisma.AssignmentSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Assignment
+   */
+  omit?: Prisma.AssignmentOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.AssignmentInclude<ExtArgs> | null
+  where?: Prisma.AssignmentWhereInput
+  orderBy?: Prisma.AssignmentOrderByWithRelationInput | Prisma.AssignmentOrderByWithRelationInput[]
+  cursor?: Prisma.AssignmentWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.AssignmentScalarFieldEnum | Prisma.AssignmentScalarFieldEnum[]
 }
 
 /**

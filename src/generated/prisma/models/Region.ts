@@ -195,6 +195,7 @@ export type RegionWhereInput = {
   parishCentres?: Prisma.CentreListRelationFilter
   municipalCentres?: Prisma.CentreListRelationFilter
   stateCentres?: Prisma.CentreListRelationFilter
+  scopedUsers?: Prisma.UserListRelationFilter
 }
 
 export type RegionOrderByWithRelationInput = {
@@ -209,6 +210,7 @@ export type RegionOrderByWithRelationInput = {
   parishCentres?: Prisma.CentreOrderByRelationAggregateInput
   municipalCentres?: Prisma.CentreOrderByRelationAggregateInput
   stateCentres?: Prisma.CentreOrderByRelationAggregateInput
+  scopedUsers?: Prisma.UserOrderByRelationAggregateInput
 }
 
 export type RegionWhereUniqueInput = Prisma.AtLeast<{
@@ -226,6 +228,7 @@ export type RegionWhereUniqueInput = Prisma.AtLeast<{
   parishCentres?: Prisma.CentreListRelationFilter
   municipalCentres?: Prisma.CentreListRelationFilter
   stateCentres?: Prisma.CentreListRelationFilter
+  scopedUsers?: Prisma.UserListRelationFilter
 }, "code">
 
 export type RegionOrderByWithAggregationInput = {
@@ -263,6 +266,7 @@ export type RegionCreateInput = {
   parishCentres?: Prisma.CentreCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionUncheckedCreateInput = {
@@ -276,6 +280,7 @@ export type RegionUncheckedCreateInput = {
   parishCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserUncheckedCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionUpdateInput = {
@@ -289,6 +294,7 @@ export type RegionUpdateInput = {
   parishCentres?: Prisma.CentreUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUncheckedUpdateInput = {
@@ -302,6 +308,7 @@ export type RegionUncheckedUpdateInput = {
   parishCentres?: Prisma.CentreUncheckedUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUncheckedUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUncheckedUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUncheckedUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionCreateManyInput = {
@@ -493,6 +500,22 @@ export type RegionUpdateOneRequiredWithoutStateCentresNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.RegionUpdateToOneWithWhereWithoutStateCentresInput, Prisma.RegionUpdateWithoutStateCentresInput>, Prisma.RegionUncheckedUpdateWithoutStateCentresInput>
 }
 
+export type RegionCreateNestedOneWithoutScopedUsersInput = {
+  create?: Prisma.XOR<Prisma.RegionCreateWithoutScopedUsersInput, Prisma.RegionUncheckedCreateWithoutScopedUsersInput>
+  connectOrCreate?: Prisma.RegionCreateOrConnectWithoutScopedUsersInput
+  connect?: Prisma.RegionWhereUniqueInput
+}
+
+export type RegionUpdateOneWithoutScopedUsersNestedInput = {
+  create?: Prisma.XOR<Prisma.RegionCreateWithoutScopedUsersInput, Prisma.RegionUncheckedCreateWithoutScopedUsersInput>
+  connectOrCreate?: Prisma.RegionCreateOrConnectWithoutScopedUsersInput
+  upsert?: Prisma.RegionUpsertWithoutScopedUsersInput
+  disconnect?: Prisma.RegionWhereInput | boolean
+  delete?: Prisma.RegionWhereInput | boolean
+  connect?: Prisma.RegionWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.RegionUpdateToOneWithWhereWithoutScopedUsersInput, Prisma.RegionUpdateWithoutScopedUsersInput>, Prisma.RegionUncheckedUpdateWithoutScopedUsersInput>
+}
+
 export type RegionCreateWithoutChildrenInput = {
   code: string
   name: string
@@ -503,6 +526,7 @@ export type RegionCreateWithoutChildrenInput = {
   parishCentres?: Prisma.CentreCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionUncheckedCreateWithoutChildrenInput = {
@@ -515,6 +539,7 @@ export type RegionUncheckedCreateWithoutChildrenInput = {
   parishCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserUncheckedCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionCreateOrConnectWithoutChildrenInput = {
@@ -532,6 +557,7 @@ export type RegionCreateWithoutParentInput = {
   parishCentres?: Prisma.CentreCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionUncheckedCreateWithoutParentInput = {
@@ -544,6 +570,7 @@ export type RegionUncheckedCreateWithoutParentInput = {
   parishCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserUncheckedCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionCreateOrConnectWithoutParentInput = {
@@ -577,6 +604,7 @@ export type RegionUpdateWithoutChildrenInput = {
   parishCentres?: Prisma.CentreUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUncheckedUpdateWithoutChildrenInput = {
@@ -589,6 +617,7 @@ export type RegionUncheckedUpdateWithoutChildrenInput = {
   parishCentres?: Prisma.CentreUncheckedUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUncheckedUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUncheckedUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUncheckedUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUpsertWithWhereUniqueWithoutParentInput = {
@@ -629,6 +658,7 @@ export type RegionCreateWithoutParishCentresInput = {
   children?: Prisma.RegionCreateNestedManyWithoutParentInput
   municipalCentres?: Prisma.CentreCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionUncheckedCreateWithoutParishCentresInput = {
@@ -641,6 +671,7 @@ export type RegionUncheckedCreateWithoutParishCentresInput = {
   children?: Prisma.RegionUncheckedCreateNestedManyWithoutParentInput
   municipalCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutMunicipalityInput
   stateCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserUncheckedCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionCreateOrConnectWithoutParishCentresInput = {
@@ -658,6 +689,7 @@ export type RegionCreateWithoutMunicipalCentresInput = {
   children?: Prisma.RegionCreateNestedManyWithoutParentInput
   parishCentres?: Prisma.CentreCreateNestedManyWithoutParishInput
   stateCentres?: Prisma.CentreCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionUncheckedCreateWithoutMunicipalCentresInput = {
@@ -670,6 +702,7 @@ export type RegionUncheckedCreateWithoutMunicipalCentresInput = {
   children?: Prisma.RegionUncheckedCreateNestedManyWithoutParentInput
   parishCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutParishInput
   stateCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutStateInput
+  scopedUsers?: Prisma.UserUncheckedCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionCreateOrConnectWithoutMunicipalCentresInput = {
@@ -687,6 +720,7 @@ export type RegionCreateWithoutStateCentresInput = {
   children?: Prisma.RegionCreateNestedManyWithoutParentInput
   parishCentres?: Prisma.CentreCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreCreateNestedManyWithoutMunicipalityInput
+  scopedUsers?: Prisma.UserCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionUncheckedCreateWithoutStateCentresInput = {
@@ -699,6 +733,7 @@ export type RegionUncheckedCreateWithoutStateCentresInput = {
   children?: Prisma.RegionUncheckedCreateNestedManyWithoutParentInput
   parishCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutParishInput
   municipalCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutMunicipalityInput
+  scopedUsers?: Prisma.UserUncheckedCreateNestedManyWithoutScopeRegionInput
 }
 
 export type RegionCreateOrConnectWithoutStateCentresInput = {
@@ -727,6 +762,7 @@ export type RegionUpdateWithoutParishCentresInput = {
   children?: Prisma.RegionUpdateManyWithoutParentNestedInput
   municipalCentres?: Prisma.CentreUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUncheckedUpdateWithoutParishCentresInput = {
@@ -739,6 +775,7 @@ export type RegionUncheckedUpdateWithoutParishCentresInput = {
   children?: Prisma.RegionUncheckedUpdateManyWithoutParentNestedInput
   municipalCentres?: Prisma.CentreUncheckedUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUncheckedUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUncheckedUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUpsertWithoutMunicipalCentresInput = {
@@ -762,6 +799,7 @@ export type RegionUpdateWithoutMunicipalCentresInput = {
   children?: Prisma.RegionUpdateManyWithoutParentNestedInput
   parishCentres?: Prisma.CentreUpdateManyWithoutParishNestedInput
   stateCentres?: Prisma.CentreUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUncheckedUpdateWithoutMunicipalCentresInput = {
@@ -774,6 +812,7 @@ export type RegionUncheckedUpdateWithoutMunicipalCentresInput = {
   children?: Prisma.RegionUncheckedUpdateManyWithoutParentNestedInput
   parishCentres?: Prisma.CentreUncheckedUpdateManyWithoutParishNestedInput
   stateCentres?: Prisma.CentreUncheckedUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUncheckedUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUpsertWithoutStateCentresInput = {
@@ -797,6 +836,7 @@ export type RegionUpdateWithoutStateCentresInput = {
   children?: Prisma.RegionUpdateManyWithoutParentNestedInput
   parishCentres?: Prisma.CentreUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUpdateManyWithoutMunicipalityNestedInput
+  scopedUsers?: Prisma.UserUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUncheckedUpdateWithoutStateCentresInput = {
@@ -809,6 +849,75 @@ export type RegionUncheckedUpdateWithoutStateCentresInput = {
   children?: Prisma.RegionUncheckedUpdateManyWithoutParentNestedInput
   parishCentres?: Prisma.CentreUncheckedUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUncheckedUpdateManyWithoutMunicipalityNestedInput
+  scopedUsers?: Prisma.UserUncheckedUpdateManyWithoutScopeRegionNestedInput
+}
+
+export type RegionCreateWithoutScopedUsersInput = {
+  code: string
+  name: string
+  level: $Enums.RegionLevel
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  parent?: Prisma.RegionCreateNestedOneWithoutChildrenInput
+  children?: Prisma.RegionCreateNestedManyWithoutParentInput
+  parishCentres?: Prisma.CentreCreateNestedManyWithoutParishInput
+  municipalCentres?: Prisma.CentreCreateNestedManyWithoutMunicipalityInput
+  stateCentres?: Prisma.CentreCreateNestedManyWithoutStateInput
+}
+
+export type RegionUncheckedCreateWithoutScopedUsersInput = {
+  code: string
+  name: string
+  level: $Enums.RegionLevel
+  parentCode?: string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  children?: Prisma.RegionUncheckedCreateNestedManyWithoutParentInput
+  parishCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutParishInput
+  municipalCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutMunicipalityInput
+  stateCentres?: Prisma.CentreUncheckedCreateNestedManyWithoutStateInput
+}
+
+export type RegionCreateOrConnectWithoutScopedUsersInput = {
+  where: Prisma.RegionWhereUniqueInput
+  create: Prisma.XOR<Prisma.RegionCreateWithoutScopedUsersInput, Prisma.RegionUncheckedCreateWithoutScopedUsersInput>
+}
+
+export type RegionUpsertWithoutScopedUsersInput = {
+  update: Prisma.XOR<Prisma.RegionUpdateWithoutScopedUsersInput, Prisma.RegionUncheckedUpdateWithoutScopedUsersInput>
+  create: Prisma.XOR<Prisma.RegionCreateWithoutScopedUsersInput, Prisma.RegionUncheckedCreateWithoutScopedUsersInput>
+  where?: Prisma.RegionWhereInput
+}
+
+export type RegionUpdateToOneWithWhereWithoutScopedUsersInput = {
+  where?: Prisma.RegionWhereInput
+  data: Prisma.XOR<Prisma.RegionUpdateWithoutScopedUsersInput, Prisma.RegionUncheckedUpdateWithoutScopedUsersInput>
+}
+
+export type RegionUpdateWithoutScopedUsersInput = {
+  code?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  level?: Prisma.EnumRegionLevelFieldUpdateOperationsInput | $Enums.RegionLevel
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  parent?: Prisma.RegionUpdateOneWithoutChildrenNestedInput
+  children?: Prisma.RegionUpdateManyWithoutParentNestedInput
+  parishCentres?: Prisma.CentreUpdateManyWithoutParishNestedInput
+  municipalCentres?: Prisma.CentreUpdateManyWithoutMunicipalityNestedInput
+  stateCentres?: Prisma.CentreUpdateManyWithoutStateNestedInput
+}
+
+export type RegionUncheckedUpdateWithoutScopedUsersInput = {
+  code?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  level?: Prisma.EnumRegionLevelFieldUpdateOperationsInput | $Enums.RegionLevel
+  parentCode?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  children?: Prisma.RegionUncheckedUpdateManyWithoutParentNestedInput
+  parishCentres?: Prisma.CentreUncheckedUpdateManyWithoutParishNestedInput
+  municipalCentres?: Prisma.CentreUncheckedUpdateManyWithoutMunicipalityNestedInput
+  stateCentres?: Prisma.CentreUncheckedUpdateManyWithoutStateNestedInput
 }
 
 export type RegionCreateManyParentInput = {
@@ -829,6 +938,7 @@ export type RegionUpdateWithoutParentInput = {
   parishCentres?: Prisma.CentreUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUncheckedUpdateWithoutParentInput = {
@@ -841,6 +951,7 @@ export type RegionUncheckedUpdateWithoutParentInput = {
   parishCentres?: Prisma.CentreUncheckedUpdateManyWithoutParishNestedInput
   municipalCentres?: Prisma.CentreUncheckedUpdateManyWithoutMunicipalityNestedInput
   stateCentres?: Prisma.CentreUncheckedUpdateManyWithoutStateNestedInput
+  scopedUsers?: Prisma.UserUncheckedUpdateManyWithoutScopeRegionNestedInput
 }
 
 export type RegionUncheckedUpdateManyWithoutParentInput = {
@@ -861,6 +972,7 @@ export type RegionCountOutputType = {
   parishCentres: number
   municipalCentres: number
   stateCentres: number
+  scopedUsers: number
 }
 
 export type RegionCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -868,6 +980,7 @@ export type RegionCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions
   parishCentres?: boolean | RegionCountOutputTypeCountParishCentresArgs
   municipalCentres?: boolean | RegionCountOutputTypeCountMunicipalCentresArgs
   stateCentres?: boolean | RegionCountOutputTypeCountStateCentresArgs
+  scopedUsers?: boolean | RegionCountOutputTypeCountScopedUsersArgs
 }
 
 /**
@@ -908,6 +1021,13 @@ export type RegionCountOutputTypeCountStateCentresArgs<ExtArgs extends runtime.T
   where?: Prisma.CentreWhereInput
 }
 
+/**
+ * RegionCountOutputType without action
+ */
+export type RegionCountOutputTypeCountScopedUsersArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.UserWhereInput
+}
+
 
 export type RegionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   code?: boolean
@@ -921,6 +1041,7 @@ export type RegionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   parishCentres?: boolean | Prisma.Region$parishCentresArgs<ExtArgs>
   municipalCentres?: boolean | Prisma.Region$municipalCentresArgs<ExtArgs>
   stateCentres?: boolean | Prisma.Region$stateCentresArgs<ExtArgs>
+  scopedUsers?: boolean | Prisma.Region$scopedUsersArgs<ExtArgs>
   _count?: boolean | Prisma.RegionCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["region"]>
 
@@ -960,6 +1081,7 @@ export type RegionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   parishCentres?: boolean | Prisma.Region$parishCentresArgs<ExtArgs>
   municipalCentres?: boolean | Prisma.Region$municipalCentresArgs<ExtArgs>
   stateCentres?: boolean | Prisma.Region$stateCentresArgs<ExtArgs>
+  scopedUsers?: boolean | Prisma.Region$scopedUsersArgs<ExtArgs>
   _count?: boolean | Prisma.RegionCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type RegionIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -977,6 +1099,7 @@ export type $RegionPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     parishCentres: Prisma.$CentrePayload<ExtArgs>[]
     municipalCentres: Prisma.$CentrePayload<ExtArgs>[]
     stateCentres: Prisma.$CentrePayload<ExtArgs>[]
+    scopedUsers: Prisma.$UserPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     code: string
@@ -1384,6 +1507,7 @@ export interface Prisma__RegionClient<T, Null = never, ExtArgs extends runtime.T
   parishCentres<T extends Prisma.Region$parishCentresArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Region$parishCentresArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$CentrePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   municipalCentres<T extends Prisma.Region$municipalCentresArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Region$municipalCentresArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$CentrePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   stateCentres<T extends Prisma.Region$stateCentresArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Region$stateCentresArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$CentrePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  scopedUsers<T extends Prisma.Region$scopedUsersArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Region$scopedUsersArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$UserPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1932,6 +2056,30 @@ export type Region$stateCentresArgs<ExtArgs extends runtime.Types.Extensions.Int
   take?: number
   skip?: number
   distinct?: Prisma.CentreScalarFieldEnum | Prisma.CentreScalarFieldEnum[]
+}
+
+/**
+ * Region.scopedUsers
+ */
+export type Region$scopedUsersArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the User
+   */
+  select?: Prisma.UserSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the User
+   */
+  omit?: Prisma.UserOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.UserInclude<ExtArgs> | null
+  where?: Prisma.UserWhereInput
+  orderBy?: Prisma.UserOrderByWithRelationInput | Prisma.UserOrderByWithRelationInput[]
+  cursor?: Prisma.UserWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.UserScalarFieldEnum | Prisma.UserScalarFieldEnum[]
 }
 
 /**

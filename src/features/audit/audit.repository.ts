@@ -1,0 +1,55 @@
+// The audit trail: one append-only row per write, inserted in the transaction of the write itself.
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import type { RequestContext } from '../../infra/auth/actor.js';
+
+type Sql = PrismaClient | Prisma.TransactionClient;
+
+export interface AuditEvent {
+  action: string;
+  entityType: string;
+  entityId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  id: bigint; at: Date; actorId: string | null; actorRole: string | null; action: string; entityType: string;
+  entityId: string | null; requestId: string | null; ip: string | null; details: Record<string, unknown>;
+}
+
+export const auditRepository = {
+  /** Records events done under `context`, in one statement, inside the caller's transaction. */
+  async record(tx: Sql, context: RequestContext, events: AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((event) => ({
+      actor_id: context.actor?.userId ?? null,
+      actor_role: context.actor?.role ?? null,
+      action: event.action,
+      entity_type: event.entityType,
+      entity_id: event.entityId ?? null,
+      request_id: context.requestId,
+      ip: context.ip,
+      details: event.details ?? {},
+    }));
+    await tx.$executeRaw`
+      INSERT INTO audit_entries (actor_id, actor_role, action, entity_type, entity_id, request_id, ip, details)
+      SELECT actor_id, actor_role, action, entity_type, entity_id, request_id, ip, details
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS x(actor_id uuid, actor_role text, action text, entity_type text, entity_id text, request_id text, ip text, details jsonb)`;
+  },
+
+  async list(db: Sql, filter: { actor?: string; action?: string; entityId?: string; since?: Date; until?: Date; before?: bigint; limit: number }): Promise<AuditRow[]> {
+    const conditions = [
+      filter.actor ? Prisma.sql`actor_id = ${filter.actor}::uuid` : undefined,
+      filter.action ? Prisma.sql`(action = ${filter.action} OR action LIKE ${`${filter.action.replace(/[\\%_]/g, (ch) => `\\${ch}`)}.%`})` : undefined,
+      filter.entityId ? Prisma.sql`entity_id = ${filter.entityId}` : undefined,
+      filter.since ? Prisma.sql`at >= ${filter.since}` : undefined,
+      filter.until ? Prisma.sql`at < ${filter.until}` : undefined,
+      filter.before !== undefined ? Prisma.sql`id < ${filter.before}` : undefined,
+    ].filter((condition): condition is Prisma.Sql => condition !== undefined);
+    const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}` : Prisma.empty;
+    return db.$queryRaw`
+      SELECT id, at, actor_id AS "actorId", actor_role AS "actorRole", action, entity_type AS "entityType",
+             entity_id AS "entityId", request_id AS "requestId", ip, details
+      FROM audit_entries ${where} ORDER BY id DESC LIMIT ${filter.limit}`;
+  },
+};

@@ -1,0 +1,29 @@
+// Who is calling, and from where: what the auth hook attaches to each request, and what services and
+// the audit trail receive.
+import type { FastifyRequest } from 'fastify';
+
+export type Role = 'admin' | 'coordinator' | 'analyst' | 'observer';
+export const ROLES = ['admin', 'coordinator', 'analyst', 'observer'] as const satisfies readonly Role[];
+
+export interface Actor {
+  userId: string;
+  name: string;
+  role: Role;
+  /** The root of the region subtree the actor acts in; null means nationally (admins, national analysts). */
+  scopeRegionCode: string | null;
+  tokenId: string;
+}
+
+/** What a write needs for its audit entry. A null actor is the system (CLI, start-up bootstrap). */
+export interface RequestContext {
+  actor: Actor | null;
+  requestId: string | null;
+  ip: string | null;
+}
+
+export function contextOf(request: FastifyRequest): RequestContext & { actor: Actor } {
+  if (!request.actor) throw new Error('contextOf() on a request without an authenticated actor');
+  return { actor: request.actor, requestId: request.id, ip: request.ip };
+}
+
+export const systemContext = (via: string): RequestContext => ({ actor: null, requestId: via, ip: null });

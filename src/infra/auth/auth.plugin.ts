@@ -1,0 +1,89 @@
+// Authentication and role checks for every route, in one place. Routes are private unless their config
+// says `public: true`; `roles` limits a route to some roles (403 otherwise). Scope checks (which region,
+// which user) belong to src/infra/auth/policy.ts, called by the services.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../errors.js';
+import type { Actor, Role } from './actor.js';
+import { hashToken } from './tokens.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor | null;
+  }
+  interface FastifyContextConfig {
+    /** No token needed (health, readiness, API docs). */
+    public?: boolean;
+    /** Only these roles may call the route. */
+    roles?: readonly Role[];
+  }
+}
+
+const challenge = 'Bearer realm="testigo"';
+
+/** Remembers when each token was last used and writes it in one statement now and then, never per request. */
+function lastUsedTracker(app: FastifyInstance, flushMs: number) {
+  let pending = new Map<string, Date>();
+  const flush = async () => {
+    if (pending.size === 0) return;
+    const batch = [...pending].map(([id, at]) => ({ id, at: at.toISOString() }));
+    pending = new Map();
+    try {
+      await app.db.prisma.$executeRaw`
+        UPDATE api_tokens t SET last_used_at = x.at
+        FROM jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) AS x(id uuid, at timestamptz)
+        WHERE t.id = x.id AND (t.last_used_at IS NULL OR t.last_used_at < x.at)`;
+    } catch (error) {
+      app.log.warn({ err: error }, 'could not record token last-used times');
+    }
+  };
+  const timer = setInterval(() => void flush(), flushMs);
+  timer.unref();
+  app.addHook('preClose', async () => {
+    clearInterval(timer);
+    await flush();
+  });
+  return { touch: (tokenId: string) => pending.set(tokenId, new Date()), flush };
+}
+
+export const authPlugin = fp(
+  async (app: FastifyInstance, options: { lastUsedFlushMs: number }) => {
+    const tracker = lastUsedTracker(app, options.lastUsedFlushMs);
+    app.decorate('flushTokenUse', tracker.flush);
+    app.decorateRequest('actor', null);
+
+    app.addHook('onRequest', async (request) => {
+      const config = request.routeOptions.config;
+      // Unknown routes (404) and public ones need no token.
+      if (!request.routeOptions.url || config?.public) return;
+      const header = request.headers.authorization;
+      if (!header) throw new AppError('AUTH_REQUIRED', 'This route needs a bearer token', { headers: { 'www-authenticate': challenge } });
+      const match = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(header);
+      const rows = match
+        ? await app.db.prisma.$queryRaw<Actor[]>`
+            SELECT u.id AS "userId", u.name, u.role::text AS role, u.scope_region_code AS "scopeRegionCode", t.id AS "tokenId"
+            FROM api_tokens t JOIN users u ON u.id = t.user_id
+            WHERE t.hash = ${hashToken(match[1]!)} AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`
+        : [];
+      const actor = rows[0];
+      if (!actor) {
+        throw new AppError('AUTH_INVALID_TOKEN', 'The token is unknown, expired or revoked', {
+          headers: { 'www-authenticate': `${challenge}, error="invalid_token"` },
+        });
+      }
+      request.actor = actor;
+      tracker.touch(actor.tokenId);
+      if (config?.roles && !config.roles.includes(actor.role)) {
+        throw new AppError('FORBIDDEN', `This route is not open to the ${actor.role} role`);
+      }
+    });
+  },
+  { name: 'auth', fastify: '5.x', dependencies: ['database'] },
+);
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Writes pending token last-used times now (tests, shutdown). */
+    flushTokenUse(): Promise<void>;
+  }
+}
