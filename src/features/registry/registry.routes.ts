@@ -29,7 +29,7 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
   route.post(
     '/v1/registry/import',
     {
-      onRequest: requireCsvUpload,
+      preParsing: requireCsvUpload,
       config: {
         roles: ['admin'],
         rawBody: {

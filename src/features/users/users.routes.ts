@@ -145,7 +145,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
   route.post(
     '/v1/users/import',
     {
-      onRequest: requireCsvUpload,
+      preParsing: requireCsvUpload,
       bodyLimit: options.importMaxBytes,
       config: {
         roles: managers,

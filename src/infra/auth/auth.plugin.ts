@@ -1,7 +1,7 @@
 // Authentication and role checks for every route, in one place. Routes are private unless their config
 // says `public: true`; `roles` limits a route to some roles (403 otherwise). Scope checks (which region,
 // which user) belong to src/infra/auth/policy.ts, called by the services.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { Actor, Role } from './actor.js';
@@ -52,10 +52,9 @@ export const authPlugin = fp(
     app.decorate('flushTokenUse', tracker.flush);
     app.decorateRequest('actor', null);
 
-    app.addHook('onRequest', async (request) => {
+    const authenticate: onRequestAsyncHookHandler = async (request) => {
       const config = request.routeOptions.config;
-      // Unknown routes (404) and public ones need no token.
-      if (!request.routeOptions.url || config?.public) return;
+      if (config?.public) return;
       const header = request.headers.authorization;
       if (!header) throw new AppError('AUTH_REQUIRED', 'This route needs a bearer token', { headers: { 'www-authenticate': challenge } });
       const match = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(header);
@@ -76,6 +75,11 @@ export const authPlugin = fp(
       if (config?.roles && !config.roles.includes(actor.role)) {
         throw new AppError('FORBIDDEN', `This route is not open to the ${actor.role} role`);
       }
+    };
+    // A route-level hook, added after the rate limiter's: a limited client costs no token lookup.
+    app.addHook('onRoute', (route) => {
+      const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+      route.onRequest = [...existing, authenticate];
     });
   },
   { name: 'auth', fastify: '5.x', dependencies: ['database'] },

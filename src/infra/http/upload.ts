@@ -1,7 +1,7 @@
 // File uploads for imports: a CSV body (text/csv) or one multipart part named `file`, streamed, under a
 // size limit that holds with or without Content-Length.
 import { Transform, type Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import type {} from '@fastify/multipart';
 import { AppError } from '../errors.js';
 
@@ -13,11 +13,12 @@ export function acceptCsvStreams(app: FastifyInstance): void {
   app.addContentTypeParser(CSV_TYPES, (_request, payload, done) => done(null, payload));
 }
 
-/** Route hook: anything but CSV or multipart is a 415, decided before any body parser runs. */
-export const requireCsvUpload: onRequestAsyncHookHandler = async (request) => {
+/** Route hook: anything but CSV or multipart is a 415, decided after authentication and before any body parser runs. */
+export const requireCsvUpload: preParsingAsyncHookHandler = async (request, _reply, payload) => {
   if (!ACCEPTED.test(request.headers['content-type'] ?? '')) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the file as a text/csv body or a multipart/form-data part named "file"');
   }
+  return payload;
 };
 
 /** Passes bytes through and fails the stream once more than `maxBytes` went by. */

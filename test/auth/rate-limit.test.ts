@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { as, createActor } from '../helpers/actors.js';
+import { setupTestApp } from '../helpers/app.js';
+
+const { app, admin } = await setupTestApp({ env: { RATE_LIMIT_PER_TOKEN: '5', RATE_LIMIT_PER_IP: '3', RATE_LIMIT_WINDOW_MS: '60000' } });
+
+describe('rate limits', () => {
+  it('limits each token on its own, with 429 RATE_LIMITED and Retry-After', async () => {
+    const statuses = [];
+    for (let i = 0; i < 6; i += 1) statuses.push((await as(app, admin)('/v1/me')).statusCode);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const limited = await as(app, admin)('/v1/me');
+    expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(limited.json()).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // Another token is not affected.
+    const other = await createActor(app, 'analyst');
+    expect((await as(app, other)('/v1/me')).statusCode).toBe(200);
+  });
+
+  it('limits calls without a token per client IP', async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await app.inject({ url: '/v1/regions', remoteAddress: '203.0.113.9' })).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    expect((await app.inject({ url: '/v1/regions', remoteAddress: '203.0.113.10' })).statusCode).toBe(401);
+  });
+
+  it('never limits health and readiness probes', async () => {
+    for (let i = 0; i < 10; i += 1) expect((await app.inject({ url: '/healthz', remoteAddress: '203.0.113.11' })).statusCode).toBe(200);
+  });
+});
