@@ -1,8 +1,9 @@
 // Runs the benchmarks: all of them, or those named (npm run bench -- startup registry-import).
+import { authBench } from './auth.js';
 import { registryImportBench } from './registry-import.js';
 import { startupBench } from './startup.js';
 
-const benches: Record<string, () => Promise<void>> = { startup: startupBench, 'registry-import': registryImportBench };
+const benches: Record<string, () => Promise<void>> = { startup: startupBench, 'registry-import': registryImportBench, auth: authBench };
 const names = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
 for (const name of names) {
   if (!(name in benches)) {
