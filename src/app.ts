@@ -68,7 +68,7 @@ export async function buildApp({ config, database, closeDatabase = true, logger,
     });
   }
   await app.register(rateLimit, rateLimitOptions(config));
-  await app.register(authPlugin, { lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS });
+  await app.register(authPlugin, { lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS, databaseUrl: database.url });
   // Uploads stream; each import route passes its own size limit to request.parts().
   await app.register(multipart, { limits: { files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
   await app.register(openapiPlugin, { version, ui: config.DOCS_ENABLED });

@@ -38,6 +38,7 @@ export const configSchema = z
     RATE_LIMIT_PER_TOKEN: int(1200, 0, 1_000_000),
     RATE_LIMIT_PER_IP: int(600, 0, 1_000_000),
     RATE_LIMIT_WINDOW_MS: int(60_000, 1000, 3_600_000),
+    AUTH_CACHE_TTL_MS: int(30_000, 0, 600_000),
     TOKEN_LAST_USED_FLUSH_MS: int(30_000, 100, 3_600_000),
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
   });

@@ -7,11 +7,13 @@ import { z } from 'zod';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { canManage, regionWithin } from '../../infra/auth/policy.js';
+import { notifyAccessChanged } from '../../infra/auth/token-cache.js';
 import { newToken } from '../../infra/auth/tokens.js';
 import { CODE_PATTERN, LineErrors, readCsv } from '../../infra/csv.js';
 import { AppError } from '../../infra/errors.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
 import { usersRepository as repo } from './users.repository.js';
+import type { UsersServiceOptions } from './users.service.js';
 
 const COLUMNS = { required: ['external_id', 'name'], optional: ['phone', 'email', 'scope_region', 'centres'] } as const;
 const MAX_ROWS = 20_000;
@@ -54,7 +56,7 @@ async function parseRows(input: Readable, errors: LineErrors): Promise<Row[]> {
   return rows;
 }
 
-export function createUsersImporter(prisma: PrismaClient) {
+export function createUsersImporter(prisma: PrismaClient, options: UsersServiceOptions = {}) {
   return async function importObservers(context: RequestContext & { actor: Actor }, input: Readable) {
     const { actor } = context;
     const errors = new LineErrors();
@@ -62,7 +64,8 @@ export function createUsersImporter(prisma: PrismaClient) {
     if (errors.total > 0) throw invalid(errors);
     const rows = parsed.map((row) => ({ ...row, scopeRegion: row.scopeRegion ?? (actor.role === 'coordinator' ? actor.scopeRegionCode : null) }));
 
-    return prisma.$transaction(
+    const changedUsers: string[] = [];
+    const result = await prisma.$transaction(
       async (tx) => {
         await repo.lockUsers(tx);
         // Scope regions: known, and inside what the caller may hand out.
@@ -142,6 +145,8 @@ export function createUsersImporter(prisma: PrismaClient) {
             FROM jsonb_to_recordset(${JSON.stringify(tokens)}::jsonb) AS x(id uuid, user_id uuid, hash text, prefix text)`;
         }
         if (updated.length > 0) {
+          changedUsers.push(...updated.map((user) => String(user.id)));
+          await notifyAccessChanged(tx, changedUsers);
           await tx.$executeRaw`
             UPDATE users u SET name = x.name, phone = x.phone, email = x.email, scope_region_code = x.scope_region_code, updated_at = now()
             FROM jsonb_to_recordset(${JSON.stringify(updated)}::jsonb)
@@ -170,6 +175,8 @@ export function createUsersImporter(prisma: PrismaClient) {
       },
       { timeout: 120_000, maxWait: 30_000 },
     );
+    options.accessChanged?.(changedUsers);
+    return result;
   };
 }
 

@@ -17,8 +17,9 @@ const managers = ['admin', 'coordinator'] as const;
 const USERS_CSV_EXAMPLE = 'external_id,name,phone,email,scope_region,centres\nV-12345678,Ana Pérez,+58 412 5550101,,0101,010101001;010101002\n';
 
 export async function usersRoutes(app: FastifyInstance, options: { importMaxBytes: number }): Promise<void> {
-  const service = createUsersService(app.db.prisma);
-  const importObservers = createUsersImporter(app.db.prisma);
+  const access = { accessChanged: (ids: string[]) => app.forgetAccess(ids) };
+  const service = createUsersService(app.db.prisma, access);
+  const importObservers = createUsersImporter(app.db.prisma, access);
   const route = app.withTypeProvider<ZodTypeProvider>();
   acceptCsvStreams(app);
 

@@ -3,6 +3,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext, Role } from '../../infra/auth/actor.js';
 import { canManage, checkCentres, regionWithin } from '../../infra/auth/policy.js';
+import { notifyAccessChanged } from '../../infra/auth/token-cache.js';
 import { hashToken, newToken } from '../../infra/auth/tokens.js';
 import { AppError } from '../../infra/errors.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
@@ -49,8 +50,23 @@ export async function checkAssignableCentres(db: Tx | PrismaClient, centres: str
   throw new AppError('ASSIGNMENT_INVALID', errors.map((error) => error.message).join('; '), { errors });
 }
 
-export function createUsersService(prisma: PrismaClient) {
+export interface UsersServiceOptions {
+  /** Called after a commit that changed who may use which token (this process's auth cache). */
+  accessChanged?: (userIds: string[]) => void;
+}
+
+export function createUsersService(prisma: PrismaClient, options: UsersServiceOptions = {}) {
   const transaction = <T>(run: (tx: Tx) => Promise<T>) => prisma.$transaction(run);
+  /** Runs a write that changes access: NOTIFYs other processes in the transaction, and this one after it. */
+  async function changingAccess<T>(userIds: () => string[], run: (tx: Tx) => Promise<T>): Promise<T> {
+    const result = await transaction(async (tx) => {
+      const value = await run(tx);
+      await notifyAccessChanged(tx, userIds());
+      return value;
+    });
+    options.accessChanged?.(userIds());
+    return result;
+  }
 
   /** The target, if the actor may see it; 404 otherwise (never reveal what is out of scope). */
   async function visible(actor: Actor, id: string, db: Tx | PrismaClient = prisma): Promise<UserRow> {
@@ -128,7 +144,7 @@ export function createUsersService(prisma: PrismaClient) {
       name?: string; role?: Role; scopeRegion?: string | null; phone?: string | null; email?: string | null; externalId?: string | null; active?: boolean;
     }) {
       const { actor } = context;
-      return transaction(async (tx) => {
+      return changingAccess(() => [id], async (tx) => {
         await repo.lockUsers(tx);
         const user = await manageable(actor, id, tx);
         if (body.role !== undefined && body.role !== user.role && actor.role !== 'admin') throw new AppError('FORBIDDEN', 'Only admins change roles');
@@ -185,12 +201,14 @@ export function createUsersService(prisma: PrismaClient) {
 
     /** Revokes a token of the caller's own, or of a user the caller manages; revoking twice is a no-op. */
     async revokeToken(context: ActorContext, tokenId: string): Promise<void> {
-      await transaction(async (tx) => {
+      let ownerId = '';
+      await changingAccess(() => (ownerId ? [ownerId] : []), async (tx) => {
         const token = await tx.apiToken.findUnique({ where: { id: tokenId } });
         const owner = token && (await repo.findVisible(tx, context.actor, token.userId));
         if (!token || !owner) throw new AppError('NOT_FOUND', `Token ${tokenId} does not exist`);
         if (owner.id !== context.actor.userId && !canManage(context.actor, owner)) throw new AppError('FORBIDDEN', 'You may not revoke this token');
         if (token.revokedAt) return;
+        ownerId = owner.id;
         await tx.apiToken.update({ where: { id: tokenId }, data: { revokedAt: new Date() } });
         await audit.record(tx, context, [{ action: 'token.revoked', entityType: 'token', entityId: tokenId, details: { userId: owner.id, prefix: token.prefix } }]);
       });

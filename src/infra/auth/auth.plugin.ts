@@ -5,7 +5,9 @@ import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { Actor, Role } from './actor.js';
+import { TokenCache } from './token-cache.js';
 import { hashToken } from './tokens.js';
+import type { Logger } from 'pino';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,8 +49,28 @@ function lastUsedTracker(app: FastifyInstance, flushMs: number) {
 }
 
 export const authPlugin = fp(
-  async (app: FastifyInstance, options: { lastUsedFlushMs: number }) => {
+  async (app: FastifyInstance, options: { lastUsedFlushMs: number; cacheTtlMs: number; databaseUrl: string }) => {
     const tracker = lastUsedTracker(app, options.lastUsedFlushMs);
+    const cache = new TokenCache({ url: options.databaseUrl, ttlMs: options.cacheTtlMs, log: app.log as unknown as Logger });
+    app.decorate('forgetAccess', (userIds: string[]) => userIds.forEach((id) => cache.forgetUser(id)));
+    app.addHook('onReady', () => cache.start());
+    app.addHook('onClose', () => cache.close());
+
+    async function lookup(secret: string): Promise<Actor | undefined> {
+      const hash = hashToken(secret);
+      const cached = cache.get(hash);
+      if (cached) return cached;
+      const rows = await app.db.prisma.$queryRaw<(Actor & { expiresAt: Date | null })[]>`
+        SELECT u.id AS "userId", u.name, u.role::text AS role, u.scope_region_code AS "scopeRegionCode", t.id AS "tokenId", t.expires_at AS "expiresAt"
+        FROM api_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.hash = ${hash} AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`;
+      const row = rows[0];
+      if (!row) return undefined;
+      const { expiresAt, ...actor } = row;
+      cache.set(hash, actor, expiresAt);
+      return actor;
+    }
+
     app.decorate('flushTokenUse', tracker.flush);
     app.decorateRequest('actor', null);
 
@@ -58,13 +80,7 @@ export const authPlugin = fp(
       const header = request.headers.authorization;
       if (!header) throw new AppError('AUTH_REQUIRED', 'This route needs a bearer token', { headers: { 'www-authenticate': challenge } });
       const match = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(header);
-      const rows = match
-        ? await app.db.prisma.$queryRaw<Actor[]>`
-            SELECT u.id AS "userId", u.name, u.role::text AS role, u.scope_region_code AS "scopeRegionCode", t.id AS "tokenId"
-            FROM api_tokens t JOIN users u ON u.id = t.user_id
-            WHERE t.hash = ${hashToken(match[1]!)} AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`
-        : [];
-      const actor = rows[0];
+      const actor = match ? await lookup(match[1]!) : undefined;
       if (!actor) {
         throw new AppError('AUTH_INVALID_TOKEN', 'The token is unknown, expired or revoked', {
           headers: { 'www-authenticate': `${challenge}, error="invalid_token"` },
@@ -89,5 +105,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Writes pending token last-used times now (tests, shutdown). */
     flushTokenUse(): Promise<void>;
+    /** Drops this process's cached token lookups of these users (other processes learn it by NOTIFY). */
+    forgetAccess(userIds: string[]): void;
   }
 }

@@ -16,6 +16,7 @@ export interface DatabaseOptions {
 }
 
 export interface Database {
+  url: string;
   prisma: PrismaClient;
   pool: pg.Pool;
   close(): Promise<void>;
@@ -50,6 +51,7 @@ export function createDatabase(options: DatabaseOptions, log?: Logger): Database
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closed = false;
   return {
+    url: options.url,
     prisma,
     pool,
     async close() {

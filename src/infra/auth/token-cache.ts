@@ -1,0 +1,93 @@
+// A short-lived, per-process cache of token lookups, emptied for a user the moment anything that decides
+// their access changes (token revoked, user deactivated, role or scope changed): the change NOTIFYs
+// `testigo_auth` in its transaction, and every process LISTENs. While the listening connection is down
+// the cache is off, so a missed notification can never keep a revoked token alive.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { Actor } from './actor.js';
+
+export const AUTH_CHANNEL = 'testigo_auth';
+const MAX_ENTRIES = 100_000;
+
+interface Entry { actor: Actor; tokenExpiresAt: number | null; cachedUntil: number }
+
+/** Tells every process (this one included) that `userId`'s access changed; takes effect at commit. */
+export async function notifyAccessChanged(tx: PrismaClient | Prisma.TransactionClient, userIds: string[]): Promise<void> {
+  for (const userId of new Set(userIds)) await tx.$executeRaw`SELECT pg_notify(${AUTH_CHANNEL}, ${userId})`;
+}
+
+export class TokenCache {
+  private readonly entries = new Map<string, Entry>();
+  private listener: pg.Client | undefined;
+  private listening = false;
+  private closed = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: { url: string; ttlMs: number; log: Logger }) {}
+
+  get enabled(): boolean {
+    return this.options.ttlMs > 0 && this.listening;
+  }
+
+  get(hash: string): Actor | undefined {
+    if (!this.enabled) return undefined;
+    const entry = this.entries.get(hash);
+    if (!entry) return undefined;
+    const now = Date.now();
+    if (entry.cachedUntil <= now || (entry.tokenExpiresAt !== null && entry.tokenExpiresAt <= now)) {
+      this.entries.delete(hash);
+      return undefined;
+    }
+    return entry.actor;
+  }
+
+  set(hash: string, actor: Actor, tokenExpiresAt: Date | null): void {
+    if (!this.enabled) return;
+    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+    this.entries.set(hash, { actor, tokenExpiresAt: tokenExpiresAt?.getTime() ?? null, cachedUntil: Date.now() + this.options.ttlMs });
+  }
+
+  forgetUser(userId: string): void {
+    for (const [hash, entry] of this.entries) if (entry.actor.userId === userId) this.entries.delete(hash);
+  }
+
+  async start(): Promise<void> {
+    if (this.options.ttlMs <= 0 || this.closed) return;
+    const client = new pg.Client({ connectionString: this.options.url, application_name: 'testigo-auth-listener', keepAlive: true, connectionTimeoutMillis: 5000 });
+    const lost = (error?: Error) => {
+      if (this.listener !== client) return;
+      this.listening = false;
+      this.entries.clear();
+      this.listener = undefined;
+      client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.options.log.warn({ err: error }, 'auth cache off: lost the notification connection; retrying');
+      this.retry = setTimeout(() => void this.start(), 2000);
+      this.retry.unref();
+    };
+    this.listener = client;
+    client.on('error', lost);
+    client.on('end', () => lost());
+    client.on('notification', (message) => {
+      if (message.payload) this.forgetUser(message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${AUTH_CHANNEL}`);
+      this.listening = !this.closed;
+    } catch (error) {
+      lost(error as Error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listening = false;
+    clearTimeout(this.retry);
+    this.entries.clear();
+    const client = this.listener;
+    this.listener = undefined;
+    await client?.end().catch(() => undefined);
+  }
+}
