@@ -19,7 +19,8 @@ const usage = 'usage: cli db:migrate | registry:import FILE | demo | token:creat
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const config = loadConfig();
-  const log = pino(loggerOptions(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL));
+  // Logs go to stderr: stdout carries only the command's result (a token, a summary).
+  const log = pino(loggerOptions(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL), pino.destination(2));
   switch (command) {
     case 'db:migrate': {
       const opened = await openDatabase(config, log, { migrate: true, applicationName: 'testigo-cli' });

@@ -106,7 +106,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port?: n
       log.warn({ pgdata, ...running }, 'adopting an orphaned embedded PostgreSQL on DATA_DIR; it stops with this process');
       return { url: urlFor(running.port), owned: true, stop: () => stopPostmaster(running.pid) };
     }
-    log.warn({ pgdata, ...running }, 'reusing the embedded PostgreSQL that another process runs on DATA_DIR');
+    log.info({ pgdata, ...running }, 'reusing the embedded PostgreSQL that another process runs on DATA_DIR');
     return { url: urlFor(running.port), owned: false, stop: async () => undefined };
   }
 
