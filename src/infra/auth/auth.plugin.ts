@@ -56,6 +56,10 @@ export const authPlugin = fp(
     app.addHook('onReady', () => cache.start());
     app.addHook('onClose', () => cache.close());
 
+    // Hashes of tokens that authenticated in this process: only those get a rate-limit bucket of their own.
+    let known = new Set<string>();
+    app.decorate('isKnownToken', (hash: string) => known.has(hash));
+
     async function lookup(secret: string): Promise<Actor | undefined> {
       const hash = hashToken(secret);
       const cached = cache.get(hash);
@@ -66,6 +70,8 @@ export const authPlugin = fp(
         WHERE t.hash = ${hash} AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`;
       const row = rows[0];
       if (!row) return undefined;
+      if (known.size >= 200_000) known = new Set();
+      known.add(hash);
       const { expiresAt, ...actor } = row;
       cache.set(hash, actor, expiresAt);
       return actor;
@@ -105,6 +111,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Writes pending token last-used times now (tests, shutdown). */
     flushTokenUse(): Promise<void>;
+    /** Whether a token with this hash has authenticated in this process (it then has its own rate limit). */
+    isKnownToken(hash: string): boolean;
     /** Drops this process's cached token lookups of these users (other processes learn it by NOTIFY). */
     forgetAccess(userIds: string[]): void;
   }

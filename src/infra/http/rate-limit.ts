@@ -1,5 +1,6 @@
-// Rate limits: per bearer token for authenticated calls, per client IP for the rest, answered with
-// 429 RATE_LIMITED and Retry-After. Counters live in each process (several processes each allow the limit).
+// Rate limits: per bearer token for tokens that have authenticated, per client IP for everything else
+// (no token, or a token never seen valid: made-up tokens share their sender's IP bucket, so guessing is
+// bounded), answered with 429 RATE_LIMITED and Retry-After. Counters live in each process.
 import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
@@ -19,7 +20,8 @@ export function rateLimitOptions(config: Config): RateLimitPluginOptions {
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
     keyGenerator: (request) => {
       const token = bearer(request);
-      return token ? `token:${hashToken(token).slice(0, 32)}` : `ip:${request.ip}`;
+      const hash = token ? hashToken(token) : undefined;
+      return hash && request.server.isKnownToken(hash) ? `token:${hash.slice(0, 32)}` : `ip:${request.ip}`;
     },
     max: (_request, key) => (key.startsWith('token:') ? config.RATE_LIMIT_PER_TOKEN : config.RATE_LIMIT_PER_IP) || UNLIMITED,
     // Health and readiness probes are never limited.
