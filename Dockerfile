@@ -2,7 +2,10 @@
 # Build: docker build -t testigo .   Run: see docker-compose.yml (API + PostgreSQL).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json prisma.config.ts ./
+COPY scripts/generate-prisma-client.mjs ./scripts/
+COPY prisma ./prisma
+# postinstall generates the Prisma client into src/generated, which the build compiles into dist/.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -12,6 +15,7 @@ FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/var/lib/testigo
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY scripts/generate-prisma-client.mjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY prisma ./prisma
