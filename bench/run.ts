@@ -2,8 +2,9 @@
 import { authBench } from './auth.js';
 import { registryImportBench } from './registry-import.js';
 import { startupBench } from './startup.js';
+import { usersImportBench } from './users-import.js';
 
-const benches: Record<string, () => Promise<void>> = { startup: startupBench, 'registry-import': registryImportBench, auth: authBench };
+const benches: Record<string, () => Promise<void>> = { startup: startupBench, 'registry-import': registryImportBench, auth: authBench, 'users-import': usersImportBench };
 const names = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
 for (const name of names) {
   if (!(name in benches)) {
