@@ -53,7 +53,11 @@ export const authPlugin = fp(
     const tracker = lastUsedTracker(app, options.lastUsedFlushMs);
     const cache = new TokenCache({ url: options.databaseUrl, ttlMs: options.cacheTtlMs, log: app.log as unknown as Logger });
     app.decorate('forgetAccess', (userIds: string[]) => userIds.forEach((id) => cache.forgetUser(id)));
-    app.addHook('onReady', () => cache.start());
+    // Connected in the background: until it listens the cache is simply off, and a slow or unreachable
+    // database never holds up start-up.
+    app.addHook('onReady', async () => {
+      void cache.start();
+    });
     app.addHook('onClose', () => cache.close());
 
     // Hashes of tokens that authenticated in this process: only those get a rate-limit bucket of their own.
