@@ -14,6 +14,8 @@ import { authPlugin } from './infra/auth/auth.plugin.js';
 import { rateLimitOptions } from './infra/http/rate-limit.js';
 import { usersRoutes } from './features/users/users.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
+import { electionRoutes } from './features/election/election.routes.js';
+import { reportsRoutes } from './features/reports/reports.routes.js';
 import { problemsPlugin, sendProblem } from './infra/http/problems.js';
 import { loggerOptions, requestIdFor } from './infra/logger.js';
 import { openapiPlugin } from './infra/openapi.js';
@@ -76,5 +78,7 @@ export async function buildApp({ config, database, closeDatabase = true, logger,
   await app.register(registryRoutes, { importMaxBytes: config.REGISTRY_IMPORT_MAX_BYTES });
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
+  await app.register(electionRoutes);
+  await app.register(reportsRoutes, { maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS, batchMaxBytes: config.REPORT_BATCH_MAX_BYTES });
   return app;
 }

@@ -147,3 +147,14 @@ function readHeader(
   if (missing.length > 0) errors.add(line, `Missing column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
   return errors.total === before ? index : undefined;
 }
+
+/** One CSV line (RFC 4180 quoting), CRLF-terminated; null and undefined are empty cells. */
+export function csvLine(values: readonly unknown[]): string {
+  return `${values
+    .map((value) => {
+      if (value === null || value === undefined) return '';
+      const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+      return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+    })
+    .join(',')}\r\n`;
+}

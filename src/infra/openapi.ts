@@ -95,6 +95,8 @@ export const openapiPlugin = fp(
           { name: 'registry', description: 'Regions, polling centres and tables' },
           { name: 'users', description: 'Users, tokens, assignments and the caller' },
           { name: 'audit', description: 'The audit trail' },
+          { name: 'election', description: 'The election and its candidates' },
+          { name: 'reports', description: 'Observation reports: forms, submission, revisions, reviews, exports' },
         ],
       },
       transform: (input) => {

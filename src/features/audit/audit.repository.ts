@@ -17,6 +17,18 @@ export interface AuditRow {
 }
 
 export const auditRepository = {
+  /**
+   * An INSERT of one audit row per row of the CTE `source` (its `id` column is the entity id), to add to a
+   * write statement, so that the change and its audit entry are one statement and one round trip.
+   */
+  insertFrom(context: RequestContext, source: string, event: Omit<AuditEvent, 'entityId'>): Prisma.Sql {
+    return Prisma.sql`
+      INSERT INTO audit_entries (actor_id, actor_role, action, entity_type, entity_id, request_id, ip, details)
+      SELECT ${context.actor?.userId ?? null}::uuid, ${context.actor?.role ?? null}, ${event.action}, ${event.entityType}, ${Prisma.raw(source)}.id::text,
+             ${context.requestId}, ${context.ip}, ${JSON.stringify(event.details ?? {})}::jsonb
+      FROM ${Prisma.raw(source)}`;
+  },
+
   /** Records events done under `context`, in one statement, inside the caller's transaction. */
   async record(tx: Sql, context: RequestContext, events: AuditEvent[]): Promise<void> {
     if (events.length === 0) return;

@@ -45,3 +45,16 @@ export async function checkCentres(db: Sql, codes: string[], root: string | null
     outside: codes.filter((code) => found.get(code) === false),
   };
 }
+
+/** Reports the actor may read: admins and national analysts all; observers their own; others their subtree. */
+export function visibleReports(actor: Actor, alias = Prisma.raw('r')): Prisma.Sql {
+  if (actor.role === 'observer') return Prisma.sql`${alias}.observer_id = ${actor.userId}::uuid`;
+  if (actor.role === 'admin' || actor.scopeRegionCode === null) return Prisma.sql`TRUE`;
+  return Prisma.sql`${actor.scopeRegionCode} IN (${alias}.state_code, ${alias}.municipality_code, ${alias}.parish_code)`;
+}
+
+/** Whether a centre with these region codes lies in the actor's region (everywhere for admins and national roles). */
+export function centreInScope(actor: Actor, centre: { stateCode: string; municipalityCode: string; parishCode: string }): boolean {
+  if (actor.role === 'admin' || actor.scopeRegionCode === null) return true;
+  return [centre.stateCode, centre.municipalityCode, centre.parishCode].includes(actor.scopeRegionCode);
+}

@@ -1,0 +1,40 @@
+// The election singleton: read by report validation (candidates) and set by admins, audited.
+import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { RequestContext } from '../../infra/auth/actor.js';
+import { AppError } from '../../infra/errors.js';
+import { auditRepository as audit } from '../audit/audit.repository.js';
+
+export interface Candidate { code: string; name: string; party?: string }
+export interface Election { name: string; date: string; timeZone: string; candidates: Candidate[]; updatedAt: string }
+
+export function createElectionService(prisma: PrismaClient) {
+  async function find(): Promise<Election | undefined> {
+    const row = await prisma.election.findUnique({ where: { id: 1 } });
+    return row ? { name: row.name, date: row.date, timeZone: row.timeZone, candidates: row.candidates as unknown as Candidate[], updatedAt: row.updatedAt.toISOString() } : undefined;
+  }
+
+  return {
+    find,
+    async get(): Promise<Election> {
+      const election = await find();
+      if (!election) throw new AppError('ELECTION_NOT_SET', 'No election is set yet');
+      return election;
+    },
+    async put(context: RequestContext, body: Omit<Election, 'updatedAt'>): Promise<Election> {
+      await prisma.$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('testigo.election'))`;
+        const codes = body.candidates.map((candidate) => candidate.code);
+        const inUse = await tx.$queryRaw<{ code: string }[]>`
+          SELECT DISTINCT key AS code FROM reports, jsonb_object_keys(answers->'votes') AS key
+          WHERE kind = 'results' AND NOT (key IN (SELECT jsonb_array_elements_text(${JSON.stringify(codes)}::jsonb)))`;
+        if (inUse.length > 0) {
+          throw new AppError('ELECTION_CANDIDATE_IN_USE', `Results count votes for ${inUse.map((row) => row.code).join(', ')}; keep them among the candidates`);
+        }
+        const data = { name: body.name, date: body.date, timeZone: body.timeZone, candidates: body.candidates as object[], updatedAt: new Date() };
+        await tx.election.upsert({ where: { id: 1 }, create: { id: 1, ...data }, update: data });
+        await audit.record(tx, context, [{ action: 'election.set', entityType: 'election', entityId: '1', details: { name: body.name, date: body.date, candidates: codes } }]);
+      });
+      return (await find())!;
+    },
+  };
+}

@@ -1,0 +1,195 @@
+// HTTP routes of reports: forms, submission (single and batch), revisions, reviews, reads and exports.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { contextOf } from '../../infra/auth/actor.js';
+import { AppError } from '../../infra/errors.js';
+import { problemResponses, toAppError } from '../../infra/http/problems.js';
+import { encodeCursor } from '../../infra/http/pagination.js';
+import { exportStream } from './reports.export.js';
+import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
+import type { ReportFilter } from './reports.repository.js';
+import {
+  batchInput, batchResult, formsSchema, reportDetailSchema, reportExportQuery, reportIdParams, reportInput, reportListQuery, reportPageSchema,
+  reportSchema, reviewInput, revisionInput, revisionSchema,
+} from './reports.schemas.js';
+import { createReportsService } from './reports.service.js';
+
+const writers = ['admin', 'coordinator', 'observer'] as const;
+
+function filterOf(query: z.infer<typeof reportExportQuery>): ReportFilter {
+  return {
+    region: query.region, centre: query.centre, table: query.table, kind: query.kind, review: query.review, flag: query.flag,
+    observer: query.observer, since: query.since ? new Date(query.since) : undefined, until: query.until ? new Date(query.until) : undefined,
+    time: query.time,
+  };
+}
+
+export async function reportsRoutes(app: FastifyInstance, options: { maxClockSkewMs: number; batchMaxBytes: number }): Promise<void> {
+  const service = createReportsService(app.db.prisma, { maxClockSkewMs: options.maxClockSkewMs });
+  const route = app.withTypeProvider<ZodTypeProvider>();
+  const formDocument = {
+    items: REPORT_KINDS.map((kind) => ({ kind, version: forms[kind].version, title: forms[kind].title, schema: z.toJSONSchema(forms[kind].schema, { io: 'input' }) as Record<string, unknown> })),
+    incidentCategories: [...INCIDENT_CATEGORIES],
+  };
+
+  route.get(
+    '/v1/forms',
+    { schema: { tags: ['reports'], operationId: 'forms.list', summary: 'Every report kind with its version and JSON Schema', response: { 200: formsSchema, ...problemResponses(401, 429) } } },
+    async () => formDocument,
+  );
+
+  route.post(
+    '/v1/reports',
+    {
+      config: { roles: writers },
+      schema: {
+        tags: ['reports'], operationId: 'reports.create', summary: 'Submit a report (retry-safe)',
+        description:
+          '201 with the stored report. The same `id` with the same content again — a retry — is 200 with the same report, however often and ' +
+          'whoever sends it; the same `id` with other content is 409 REPORT_CONFLICT naming the differing fields.',
+        body: reportInput,
+        response: { 200: reportSchema, 201: reportSchema, ...problemResponses(400, 401, 403, 409, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const result = await service.submit(contextOf(request), request.body);
+      if (result.status === 'created') request.log.info({ event: 'report.accepted', reportId: result.report.id, kind: result.report.kind }, 'report accepted');
+      return reply.code(result.status === 'created' ? 201 : 200).send(result.report);
+    },
+  );
+
+  route.post(
+    '/v1/reports/batch',
+    {
+      bodyLimit: options.batchMaxBytes,
+      config: { roles: writers },
+      schema: {
+        tags: ['reports'], operationId: 'reports.batch', summary: 'Submit up to 500 reports, each on its own',
+        description: 'Each item gets its own status (created, replayed, conflict, invalid with its problem); one bad item never sinks the others.',
+        body: batchInput,
+        response: { 200: batchResult, ...problemResponses(400, 401, 403, 413, 429) },
+      },
+    },
+    async (request) => {
+      const context = contextOf(request);
+      const election = (await service.elections.find()) ?? null;
+      const results: z.infer<typeof batchResult>['results'] = [];
+      for (const [index, item] of request.body.reports.entries()) {
+        const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
+        const parsed = reportInput.safeParse(item);
+        try {
+          if (!parsed.success) {
+            const errors = parsed.error.issues.map((issue) => ({ in: 'body', path: issue.path.join('.'), message: issue.message }));
+            throw new AppError('VALIDATION_FAILED', errors.map((error) => `${error.path}: ${error.message}`).join('; '), { errors });
+          }
+          const result = await service.submit(context, parsed.data, election);
+          results.push({ index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report });
+        } catch (error) {
+          const problem = toAppError(error as Error);
+          if (problem.status >= 500) throw error;
+          const { headers: _headers, ...extra } = problem.extra;
+          results.push({
+            index, id, status: problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid', httpStatus: problem.status,
+            problem: { type: `urn:testigo:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`, title: problem.message, status: problem.status, detail: problem.detail, code: problem.code, requestId: request.id, ...extra },
+          });
+        }
+      }
+      const created = results.filter((result) => result.status === 'created').length;
+      const replayed = results.filter((result) => result.status === 'replayed').length;
+      request.log.info({ event: 'reports.batch', items: results.length, created, replayed }, 'report batch');
+      return { created, replayed, failed: results.length - created - replayed, results };
+    },
+  );
+
+  route.get(
+    '/v1/reports',
+    {
+      schema: {
+        tags: ['reports'], operationId: 'reports.list', summary: 'Reports the caller may read, newest first',
+        description: 'Ordered by receivedAt then id, newest first: reports that arrive while a client pages never shift the pages after the first.',
+        querystring: reportListQuery,
+        response: { 200: reportPageSchema, ...problemResponses(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const { cursor, limit, ...query } = request.query;
+      const page = await service.list(request.actor!, { ...filterOf({ ...query, format: 'ndjson' }), before: cursor ? { at: new Date(cursor.at), id: cursor.id } : undefined }, limit);
+      return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+    },
+  );
+
+  route.get(
+    '/v1/reports/export',
+    {
+      schema: {
+        tags: ['reports'], operationId: 'reports.export', summary: 'Every report matching the filters, streamed as NDJSON or CSV',
+        querystring: reportExportQuery,
+        response: { 200: z.string().meta({ description: 'application/x-ndjson, or text/csv with the answers flattened' }), ...problemResponses(400, 401, 429) },
+      },
+    },
+    async (request, reply) => {
+      const candidates = ((await service.elections.find())?.candidates ?? []).map((candidate) => candidate.code);
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      const csv = request.query.format === 'csv';
+      return reply
+        .type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+        .header('content-disposition', `attachment; filename="reports-${stamp}.${csv ? 'csv' : 'ndjson'}"`)
+        .send(exportStream(service, request.actor!, filterOf(request.query), request.query.format, candidates) as unknown as string);
+    },
+  );
+
+  route.get(
+    '/v1/reports/:id',
+    {
+      schema: {
+        tags: ['reports'], operationId: 'reports.get', summary: 'One report, as last revised, with its reviews',
+        params: reportIdParams,
+        response: { 200: reportDetailSchema, ...problemResponses(400, 401, 404, 429) },
+      },
+    },
+    async (request) => service.get(request.actor!, request.params.id),
+  );
+
+  route.get(
+    '/v1/reports/:id/revisions',
+    {
+      schema: {
+        tags: ['reports'], operationId: 'reports.revisions', summary: 'Every version of a report, the original first',
+        params: reportIdParams,
+        response: { 200: z.object({ items: z.array(revisionSchema) }), ...problemResponses(400, 401, 404, 429) },
+      },
+    },
+    async (request) => ({ items: await service.revisions(request.actor!, request.params.id) }),
+  );
+
+  route.post(
+    '/v1/reports/:id/revisions',
+    {
+      config: { roles: writers },
+      schema: {
+        tags: ['reports'], operationId: 'reports.revise', summary: 'Correct a report with a reason (the author, or a coordinator in scope)',
+        description: 'Adds a revision; the report shows the latest. Sending the current content again changes nothing (200).',
+        params: reportIdParams, body: revisionInput,
+        response: { 200: reportSchema, 201: reportSchema, ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const result = await service.revise(contextOf(request), request.params.id, request.body);
+      return reply.code(result.status === 'created' ? 201 : 200).send(result.report);
+    },
+  );
+
+  route.post(
+    '/v1/reports/:id/review',
+    {
+      config: { roles: ['admin', 'coordinator'] },
+      schema: {
+        tags: ['reports'], operationId: 'reports.review', summary: 'Verify, flag or reject a report',
+        params: reportIdParams, body: reviewInput,
+        response: { 200: reportDetailSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
+      },
+    },
+    async (request) => service.review(contextOf(request), request.params.id, request.body),
+  );
+}

@@ -1,0 +1,244 @@
+// Observation reports: validation against the kind's form, plausibility flags, retry-safe creation (the
+// primary key decides), revisions, reviews and reads. Each write is one transaction with its audit row.
+import type { z } from 'zod';
+import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { Actor, RequestContext } from '../../infra/auth/actor.js';
+import { centreInScope } from '../../infra/auth/policy.js';
+import { AppError, type ProblemDetailItem } from '../../infra/errors.js';
+import { createElectionService, type Election } from '../election/election.service.js';
+import { contentHash, differingFields, type ReportContent } from './canonical.js';
+import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
+import { reportsRepository as repo, type CentreFacts, type ReportFilter, type ReportRow, type RevisionRow } from './reports.repository.js';
+
+type ActorContext = RequestContext & { actor: Actor };
+type Location = { lat: number; lon: number; accuracy?: number | undefined };
+
+export interface ReportInput {
+  id: string; kind: ReportKind; centreCode: string; table?: number | undefined; observedAt: string;
+  answers: Record<string, unknown>; notes?: string | undefined; location?: Location | undefined;
+}
+export interface RevisionInput {
+  observedAt?: string | undefined; answers: Record<string, unknown>; notes?: string | null | undefined; location?: Location | null | undefined; reason: string;
+}
+
+const iso = (date: Date) => date.toISOString();
+const normaliseLocation = (location: Location | null | undefined) => (location ? { lat: location.lat, lon: location.lon, accuracy: location.accuracy ?? null } : null);
+
+export function toReport(row: ReportRow) {
+  return {
+    id: row.id, kind: row.kind, centreCode: row.centreCode, table: row.tableNumber,
+    region: { stateCode: row.stateCode, municipalityCode: row.municipalityCode, parishCode: row.parishCode },
+    observerId: row.observerId, observedAt: iso(row.observedAt), receivedAt: iso(row.receivedAt), formVersion: row.formVersion,
+    answers: row.answers, notes: row.notes,
+    location: row.latitude === null || row.longitude === null ? null : { lat: row.latitude, lon: row.longitude, accuracy: row.accuracy },
+    submissionHash: row.submissionHash, contentHash: row.contentHash, revision: row.revision, reviewState: row.reviewState,
+    flags: row.flags, updatedAt: iso(row.updatedAt),
+  };
+}
+
+export const toRevision = (row: RevisionRow) => ({
+  number: row.number, observedAt: iso(row.observedAt), answers: row.answers, notes: row.notes,
+  location: row.latitude === null || row.longitude === null ? null : { lat: row.latitude, lon: row.longitude, accuracy: row.accuracy },
+  contentHash: row.contentHash, reason: row.reason, authorId: row.authorId, createdAt: iso(row.createdAt),
+});
+
+/** The answers parsed by the kind's form, or VALIDATION_FAILED naming each bad field under `answers`. */
+function parseAnswers(kind: ReportKind, answers: Record<string, unknown>): Record<string, unknown> {
+  const parsed = (forms[kind].schema as z.ZodType).safeParse(answers);
+  if (parsed.success) return parsed.data as Record<string, unknown>;
+  const errors = parsed.error.issues.map((issue) => ({ in: 'body', path: ['answers', ...issue.path].join('.'), message: issue.message }));
+  throw new AppError('VALIDATION_FAILED', errors.map((error) => `${error.path}: ${error.message}`).join('; '), { errors });
+}
+
+function invalid(errors: ProblemDetailItem[]): AppError {
+  return new AppError('REPORT_INVALID', errors.map((error) => error.message).join('; '), { errors });
+}
+
+/** Plausibility of a tally sheet: reasons to look again, never reasons to refuse it. */
+export function resultsFlags(answers: ResultsAnswers, tableVoters: number | null): string[] {
+  const flags: string[] = [];
+  const sum = Object.values(answers.votes).reduce((total, votes) => total + votes, 0);
+  if (sum !== answers.validVotes) flags.push('votes_sum_mismatch');
+  if (answers.validVotes + answers.nullVotes + (answers.blankVotes ?? 0) > answers.registeredVoters) flags.push('over_registered');
+  if (tableVoters !== null && tableVoters !== answers.registeredVoters) flags.push('registered_voters_mismatch');
+  return flags;
+}
+
+export function createReportsService(prisma: PrismaClient, options: { maxClockSkewMs: number }) {
+  const elections = createElectionService(prisma);
+
+  /** Rules that depend on the registry, the election and the caller; problems are collected, then thrown. */
+  function check(actor: Actor, kind: ReportKind, table: number | null, observedAt: string, answers: Record<string, unknown>, centre: CentreFacts, election: Election | undefined) {
+    const problems: ProblemDetailItem[] = [];
+    if (actor.role === 'observer' && !centre.assigned) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is not assigned to you` });
+    if (actor.role !== 'observer' && !centreInScope(actor, centre)) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is outside your region` });
+    if (table !== null && centre.tableVoters === null) problems.push({ in: 'body', path: 'table', message: `Centre ${centre.code} has no table ${table}` });
+    if (Date.parse(observedAt) > Date.now() + options.maxClockSkewMs) problems.push({ in: 'body', path: 'observedAt', message: 'observedAt is in the future' });
+    if (kind === 'results') {
+      if (!election) throw new AppError('ELECTION_NOT_SET', 'Results need the election and its candidates: an admin must PUT /v1/election');
+      const known = new Set(election.candidates.map((candidate) => candidate.code));
+      for (const code of Object.keys((answers as ResultsAnswers).votes)) {
+        if (!known.has(code)) problems.push({ in: 'body', path: `answers.votes.${code}`, message: `${code} is not a candidate of the election` });
+      }
+    }
+    if (problems.length > 0) throw invalid(problems);
+  }
+
+  async function view(id: string) {
+    const row = await repo.find(prisma, id);
+    if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
+    return toReport(row);
+  }
+
+  /** The stored original, when `id` exists: 200 with the report if `hash` matches, 409 naming the differences if not. */
+  async function replay(id: string, hash: string, content: ReportContent) {
+    const row = await repo.find(prisma, id);
+    if (!row) return undefined;
+    if (row.submissionHash === hash) return { status: 'replayed' as const, report: toReport(row) };
+    const [original] = await repo.revisions(prisma, id, 1);
+    const stored: ReportContent = {
+      kind: row.kind, centreCode: row.centreCode, table: row.tableNumber, observedAt: iso(original!.observedAt), answers: original!.answers,
+      notes: original!.notes, location: original!.latitude === null ? null : { lat: original!.latitude, lon: original!.longitude!, accuracy: original!.accuracy },
+    };
+    const fields = differingFields(stored, content);
+    throw new AppError('REPORT_CONFLICT', `Report ${id} exists with other content: ${fields.join(', ')}`, { fields });
+  }
+
+  return {
+    /** Creates a report, or replays the stored one for a retry of the same content. */
+    async submit(context: ActorContext, input: ReportInput, election?: Election | null): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
+      const { actor } = context;
+      const form = forms[input.kind];
+      const table = input.table ?? null;
+      if (input.kind === 'results' && table === null) {
+        throw new AppError('VALIDATION_FAILED', 'table: required for results', { errors: [{ in: 'body', path: 'table', message: 'required for results' }] });
+      }
+      const answers = parseAnswers(input.kind, input.answers);
+      const content: ReportContent = {
+        kind: input.kind, centreCode: input.centreCode, table, observedAt: new Date(input.observedAt).toISOString(), answers,
+        notes: input.notes ?? null, location: normaliseLocation(input.location),
+      };
+      const hash = contentHash(content);
+      const centre = await repo.centreFacts(prisma, input.centreCode, table, actor.userId);
+      try {
+        if (!centre) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
+        check(actor, input.kind, table, content.observedAt, answers, centre, election === undefined ? await elections.find() : election ?? undefined);
+      } catch (error) {
+        // A retry of a report accepted earlier is answered as such, even if the rules changed since.
+        const earlier = await replay(input.id, hash, content);
+        if (earlier) return earlier;
+        throw error;
+      }
+      const flags = input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre.tableVoters) : [];
+      const insert = repo.insertStatement(context, {
+        id: input.id, kind: input.kind, centre, table, observerId: actor.userId, observedAt: content.observedAt, formVersion: form.version,
+        answers, notes: content.notes, location: content.location, hash, flags,
+      });
+      let inserted: boolean;
+      if (input.kind === 'results' && table !== null) {
+        const [, rows] = await prisma.$transaction([
+          prisma.$queryRaw(repo.lockTable(centre.code, table)),
+          prisma.$queryRaw<{ id: string }[]>(insert),
+          prisma.$executeRaw(repo.conflictStatement(centre.code, table)),
+        ]);
+        inserted = rows.length > 0;
+      } else {
+        inserted = (await prisma.$queryRaw<{ id: string }[]>(insert)).length > 0;
+      }
+      if (inserted) return { status: 'created', report: await view(input.id) };
+      const earlier = await replay(input.id, hash, content);
+      if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
+      return earlier;
+    },
+
+    async get(actor: Actor, id: string) {
+      const row = await repo.findVisible(prisma, actor, id);
+      if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
+      const reviews = await repo.reviews(prisma, id);
+      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })) };
+    },
+
+    async revisions(actor: Actor, id: string) {
+      if (!(await repo.findVisible(prisma, actor, id))) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
+      return (await repo.revisions(prisma, id)).map(toRevision);
+    },
+
+    /** Adds a revision (the author, or a coordinator or admin in scope); the same content again is a no-op. */
+    async revise(context: ActorContext, id: string, input: RevisionInput): Promise<{ status: 'created' | 'unchanged'; report: ReturnType<typeof toReport> }> {
+      const { actor } = context;
+      const current = await repo.findVisible(prisma, actor, id);
+      if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
+      if (actor.role === 'analyst' || (actor.role === 'observer' && current.observerId !== actor.userId)) {
+        throw new AppError('FORBIDDEN', 'Only the author, or a coordinator or admin in scope, may revise a report');
+      }
+      const answers = parseAnswers(current.kind, input.answers);
+      const content: ReportContent = {
+        kind: current.kind, centreCode: current.centreCode, table: current.tableNumber,
+        observedAt: new Date(input.observedAt ?? current.observedAt).toISOString(), answers,
+        notes: input.notes === undefined ? current.notes : input.notes,
+        location: input.location === undefined ? normaliseLocation(current.latitude === null ? null : { lat: current.latitude, lon: current.longitude!, accuracy: current.accuracy ?? undefined }) : normaliseLocation(input.location),
+      };
+      const hash = contentHash(content);
+      if (hash === current.contentHash) return { status: 'unchanged', report: toReport(current) };
+      const centre = await repo.centreFacts(prisma, current.centreCode, current.tableNumber, actor.userId);
+      const election = await elections.find();
+      if (actor.role === 'observer') centre!.assigned = true; // the author keeps the right to correct it
+      check(actor, current.kind, current.tableNumber, content.observedAt, answers, centre!, election);
+      const flags = current.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre!.tableVoters) : [];
+      const statement = repo.reviseStatement(context, current, {
+        number: current.revision + 1, observedAt: content.observedAt, answers, notes: content.notes, location: content.location, hash, flags,
+        reason: input.reason, authorId: actor.userId,
+      });
+      const table = current.tableNumber;
+      const results = current.kind === 'results' && table !== null
+        ? await prisma.$transaction([prisma.$queryRaw(repo.lockTable(current.centreCode, table)), prisma.$queryRaw<{ id: string }[]>(statement), prisma.$executeRaw(repo.conflictStatement(current.centreCode, table))])
+        : [null, await prisma.$queryRaw<{ id: string }[]>(statement)];
+      if ((results[1] as { id: string }[]).length === 0) {
+        throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; fetch it and try again`, { fields: ['revision'] });
+      }
+      return { status: 'created', report: await view(id) };
+    },
+
+    async review(context: ActorContext, id: string, input: { state: 'verified' | 'flagged' | 'rejected'; note?: string | undefined }) {
+      const { actor } = context;
+      const current = await repo.findVisible(prisma, actor, id);
+      if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
+      if (current.observerId === actor.userId) throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews their own report');
+      const statement = repo.reviewStatement(context, id, { state: input.state, note: input.note ?? null, reviewerId: actor.userId });
+      if (current.kind === 'results' && current.tableNumber !== null) {
+        await prisma.$transaction([
+          prisma.$queryRaw(repo.lockTable(current.centreCode, current.tableNumber)),
+          prisma.$queryRaw(statement),
+          prisma.$executeRaw(repo.conflictStatement(current.centreCode, current.tableNumber)),
+        ]);
+      } else {
+        await prisma.$queryRaw(statement);
+      }
+      return this.get(actor, id);
+    },
+
+    async list(actor: Actor, filter: ReportFilter, limit: number) {
+      const rows = await repo.list(prisma, actor, filter, limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return { items: items.map(toReport), next: rows.length > limit && last ? { at: iso(last.receivedAt), id: last.id } : undefined };
+    },
+
+    /** Every report matching `filter`, newest first, in pages of `pageSize` (for streaming exports). */
+    async *stream(actor: Actor, filter: ReportFilter, pageSize = 2000): AsyncGenerator<ReturnType<typeof toReport>[]> {
+      let before: ReportFilter['before'];
+      for (;;) {
+        const rows = await repo.list(prisma, actor, { ...filter, before }, pageSize);
+        if (rows.length === 0) return;
+        yield rows.map(toReport);
+        if (rows.length < pageSize) return;
+        const last = rows.at(-1)!;
+        before = { at: last.receivedAt, id: last.id };
+      }
+    },
+
+    elections,
+  };
+}
+
+export type ReportsService = ReturnType<typeof createReportsService>;
