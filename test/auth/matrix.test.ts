@@ -48,7 +48,12 @@ type Build = (who: Caller | null, scope: Scope) => Promise<Call>;
 const world = {} as {
   coordinator: TestActor; analyst: TestActor; analyst13: TestActor; observer: TestActor; other: TestActor;
   deactivated: TestActor; expiredToken: string; revokedToken: string;
+  /** Reports by the observer (centre 010101001, state 01) and by the other observer (130101001, state 13). */
+  reportIn: string; reportOut: string;
 };
+const election = { name: 'Matrix election', date: '2024-07-28', timeZone: 'America/Caracas', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] };
+const votingAnswers = { queueLength: 'short', waitingMinutes: 5, assistedVotingProblems: false, identificationProblems: false, securityForces: 'absent', propagandaNearby: false };
+const votingReport = (centreCode: string) => ({ id: randomUUID(), kind: 'voting', centreCode, observedAt: '2024-07-28T10:00:00Z', answers: votingAnswers });
 const actorOf = (caller: Caller): TestActor => (caller === 'admin' ? admin : world[caller]);
 
 let sequence = 0;
@@ -174,6 +179,31 @@ function assign(centres: (scope: Scope) => string[], extra: Json = {}, key?: str
 }
 
 const inside01 = (code: string | null) => code !== null && code.startsWith('01');
+
+/** A report of state 01 (`in`, by the observer) or 13 (`out`, by the other observer), new for writes. */
+async function freshReport(where: 'in' | 'out'): Promise<string> {
+  const [author, centre] = where === 'in' ? [world.observer, '010101001'] : [world.other, '130101001'];
+  const payload = votingReport(centre);
+  const response = await send({ method: 'POST', url: '/v1/reports', payload }, author.headers);
+  expect(response.statusCode, response.body).toBe(201);
+  return payload.id;
+}
+
+/** The report a row is about: `in`/`self` inside the caller's reach, `out` outside it, `unknown` a random id. */
+async function reportFor(who: Caller | null, scope: Scope, fresh: boolean): Promise<string> {
+  if (scope === 'unknown') return randomUUID();
+  // State 13 is `in` for the analyst scoped to 13 and `out` for everyone else.
+  const where = who === 'analyst13' ? (scope === 'in' ? 'out' : 'in') : scope === 'out' ? 'out' : 'in';
+  if (fresh) return freshReport(where);
+  return where === 'in' ? world.reportIn : world.reportOut;
+}
+
+function reportRead(path: (id: string) => string, verify: (body: Json, id: string) => void): Build {
+  return async (who, scope) => {
+    const id = await reportFor(who, scope, false);
+    return { method: 'GET', url: path(id), hiddenId: id, verify: (body) => verify(body, id) };
+  };
+}
 
 const routes = {
   'POST /v1/registry/import': async () => ({
@@ -308,6 +338,65 @@ const routes = {
     };
   },
   'GET /v1/audit': async () => ({ method: 'GET', url: '/v1/audit?limit=5', verify: (page) => expect(page.items.length).toBeGreaterThan(0) }),
+
+  'GET /v1/forms': async () => ({ method: 'GET', url: '/v1/forms', verify: (body) => expect(body.items).toHaveLength(6) }),
+  'GET /v1/election': async () => ({ method: 'GET', url: '/v1/election', verify: (body) => expect(body.name).toBe(election.name) }),
+  'PUT /v1/election': async () => ({ method: 'PUT', url: '/v1/election', payload: election, verify: (body) => expect(body.candidates).toHaveLength(2) }),
+  'POST /v1/reports': async (who, scope) => {
+    const payload = votingReport(scope === 'out' ? homes[who ?? 'admin'].centre[1] : '010101001');
+    return {
+      method: 'POST', url: '/v1/reports', payload,
+      verify: (report) => expect(report).toMatchObject({ id: payload.id, observerId: actorOf(who!).id }),
+      unchanged: async () => expect(await db.query('SELECT 1 FROM reports WHERE id = $1', [payload.id])).toEqual([]),
+    };
+  },
+  'POST /v1/reports/batch': async () => {
+    const payload = votingReport('010101001');
+    return { method: 'POST', url: '/v1/reports/batch', payload: { reports: [payload] }, verify: (body) => expect(body).toMatchObject({ created: 1, failed: 0 }) };
+  },
+  'GET /v1/reports': async (who) => ({
+    method: 'GET', url: '/v1/reports?limit=500',
+    verify: (page) => {
+      const ids = page.items.map((report: Json) => report.id);
+      const sees = { in: ids.includes(world.reportIn), out: ids.includes(world.reportOut) };
+      const expected = { admin: { in: true, out: true }, analyst: { in: true, out: true }, coordinator: { in: true, out: false }, analyst13: { in: false, out: true }, observer: { in: true, out: false } }[who!];
+      expect(sees).toEqual(expected);
+      if (who === 'observer') for (const report of page.items) expect(report.observerId).toBe(world.observer.id);
+    },
+  }),
+  'GET /v1/reports/export': async (who) => ({
+    method: 'GET', url: '/v1/reports/export?format=ndjson',
+    verify: (body) => {
+      const ids = String(body.text).trim().split('\n').map((line) => JSON.parse(line).id);
+      expect({ in: ids.includes(world.reportIn), out: ids.includes(world.reportOut) }).toEqual(
+        { admin: { in: true, out: true }, analyst: { in: true, out: true }, coordinator: { in: true, out: false }, analyst13: { in: false, out: true }, observer: { in: true, out: false } }[who!],
+      );
+    },
+  }),
+  'GET /v1/reports/{id}': reportRead((id) => `/v1/reports/${id}`, (report, id) => expect(report.id).toBe(id)),
+  'GET /v1/reports/{id}/revisions': reportRead((id) => `/v1/reports/${id}/revisions`, (body) => expect(body.items[0].number).toBe(1)),
+  'POST /v1/reports/{id}/revisions': async (who, scope) => {
+    const id = who === null ? randomUUID() : await reportFor(who, scope, true);
+    return {
+      method: 'POST', url: `/v1/reports/${id}/revisions`, payload: { answers: { ...votingAnswers, waitingMinutes: 45 }, reason: 'matrix' }, hiddenId: id,
+      verify: (report) => expect(report).toMatchObject({ id, revision: 2 }),
+      unchanged: async () => {
+        const rows = await db.query<{ revision: number }>('SELECT revision FROM reports WHERE id = $1', [id]);
+        if (rows.length > 0) expect(rows[0]!.revision).toBe(1);
+      },
+    };
+  },
+  'POST /v1/reports/{id}/review': async (who, scope) => {
+    const id = who === null ? randomUUID() : await reportFor(who, scope, true);
+    return {
+      method: 'POST', url: `/v1/reports/${id}/review`, payload: { state: 'verified', note: 'matrix' }, hiddenId: id,
+      verify: (report) => expect(report).toMatchObject({ id, reviewState: 'verified' }),
+      unchanged: async () => {
+        const rows = await db.query<{ review_state: string }>('SELECT review_state FROM reports WHERE id = $1', [id]);
+        if (rows.length > 0) expect(rows[0]!.review_state).toBe('unreviewed');
+      },
+    };
+  },
 } satisfies Record<string, Build>;
 
 type Route = keyof typeof routes;
@@ -492,6 +581,74 @@ const matrix: Row[] = [
   ['GET /v1/audit', 'analyst', '-', 403, 'FORBIDDEN'],
   ['GET /v1/audit', 'analyst13', '-', 403, 'FORBIDDEN'],
   ['GET /v1/audit', 'observer', '-', 403, 'FORBIDDEN'],
+
+  // The election: everyone reads it; admins set it.
+  ['GET /v1/forms', 'admin', '-', 200, 'ok'],
+  ['GET /v1/forms', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/forms', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/forms', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/forms', 'observer', '-', 200, 'ok'],
+  ['GET /v1/election', 'admin', '-', 200, 'ok'],
+  ['GET /v1/election', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/election', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/election', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/election', 'observer', '-', 200, 'ok'],
+  ['PUT /v1/election', 'admin', '-', 200, 'audit:election.set'],
+  ['PUT /v1/election', 'coordinator', '-', 403, 'FORBIDDEN'],
+  ['PUT /v1/election', 'analyst', '-', 403, 'FORBIDDEN'],
+  ['PUT /v1/election', 'analyst13', '-', 403, 'FORBIDDEN'],
+  ['PUT /v1/election', 'observer', '-', 403, 'FORBIDDEN'],
+
+  // Reports: observers for their centres, coordinators in their region, admins anywhere; analysts never write.
+  ['POST /v1/reports', 'admin', 'in', 201, 'audit:report.accepted'],
+  ['POST /v1/reports', 'coordinator', 'in', 201, 'audit:report.accepted'],
+  ['POST /v1/reports', 'coordinator', 'out', 422, 'REPORT_INVALID'],
+  ['POST /v1/reports', 'analyst', '-', 403, 'FORBIDDEN'],
+  ['POST /v1/reports', 'analyst13', '-', 403, 'FORBIDDEN'],
+  ['POST /v1/reports', 'observer', 'in', 201, 'audit:report.accepted'],
+  ['POST /v1/reports', 'observer', 'out', 422, 'REPORT_INVALID'],
+  ['POST /v1/reports/batch', 'admin', '-', 200, 'audit:report.accepted'],
+  ['POST /v1/reports/batch', 'coordinator', '-', 200, 'audit:report.accepted'],
+  ['POST /v1/reports/batch', 'analyst', '-', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/batch', 'analyst13', '-', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/batch', 'observer', '-', 200, 'audit:report.accepted'],
+  ['GET /v1/reports', 'admin', '-', 200, 'ok'],
+  ['GET /v1/reports', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/reports', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/reports', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/reports', 'observer', '-', 200, 'ok'],
+  ['GET /v1/reports/export', 'admin', '-', 200, 'ok'],
+  ['GET /v1/reports/export', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/reports/export', 'observer', '-', 200, 'ok'],
+  ['GET /v1/reports/{id}', 'admin', 'in', 200, 'ok'],
+  ['GET /v1/reports/{id}', 'admin', 'unknown', 404, 'NOT_FOUND'],
+  ['GET /v1/reports/{id}', 'coordinator', 'in', 200, 'ok'],
+  ['GET /v1/reports/{id}', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/reports/{id}', 'analyst', 'in', 200, 'ok'],
+  ['GET /v1/reports/{id}', 'analyst13', 'in', 200, 'ok'],
+  ['GET /v1/reports/{id}', 'analyst13', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/reports/{id}', 'observer', 'self', 200, 'ok'],
+  ['GET /v1/reports/{id}', 'observer', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/reports/{id}/revisions', 'admin', 'in', 200, 'ok'],
+  ['GET /v1/reports/{id}/revisions', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/reports/{id}/revisions', 'analyst13', 'in', 200, 'ok'],
+  ['GET /v1/reports/{id}/revisions', 'observer', 'self', 200, 'ok'],
+  ['GET /v1/reports/{id}/revisions', 'observer', 'out', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/revisions', 'admin', 'in', 201, 'audit:report.revised'],
+  ['POST /v1/reports/{id}/revisions', 'admin', 'unknown', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/revisions', 'coordinator', 'in', 201, 'audit:report.revised'],
+  ['POST /v1/reports/{id}/revisions', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/revisions', 'analyst', 'in', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/{id}/revisions', 'analyst13', 'in', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/{id}/revisions', 'observer', 'self', 201, 'audit:report.revised'],
+  ['POST /v1/reports/{id}/revisions', 'observer', 'out', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/review', 'admin', 'in', 200, 'audit:report.reviewed'],
+  ['POST /v1/reports/{id}/review', 'admin', 'unknown', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/review', 'coordinator', 'in', 200, 'audit:report.reviewed'],
+  ['POST /v1/reports/{id}/review', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/review', 'analyst', 'in', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/{id}/review', 'analyst13', 'in', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/{id}/review', 'observer', 'self', 403, 'FORBIDDEN'],
 ];
 
 /** The routes of the API, one request each; every one must refuse a caller without a valid token. */
@@ -499,7 +656,9 @@ const everyRoute: Route[] = [
   'POST /v1/registry/import', 'GET /v1/regions', 'GET /v1/regions/{code}', 'GET /v1/centres', 'GET /v1/centres/{code}',
   'POST /v1/users', 'GET /v1/users', 'GET /v1/users/{id}', 'PATCH /v1/users/{id}', 'POST /v1/users/{id}/tokens',
   'GET /v1/users/{id}/tokens', 'DELETE /v1/tokens/{id}', 'PUT /v1/users/{id}/assignments', 'GET /v1/me',
-  'POST /v1/users/import', 'GET /v1/audit',
+  'POST /v1/users/import', 'GET /v1/audit', 'GET /v1/forms', 'GET /v1/election', 'PUT /v1/election', 'POST /v1/reports',
+  'POST /v1/reports/batch', 'GET /v1/reports', 'GET /v1/reports/export', 'GET /v1/reports/{id}', 'GET /v1/reports/{id}/revisions',
+  'POST /v1/reports/{id}/revisions', 'POST /v1/reports/{id}/review',
 ];
 
 /** Credentials that are present but no good: each answers 401 AUTH_INVALID_TOKEN. */
@@ -545,6 +704,7 @@ async function expectAudited(actor: TestActor, action: string, requestId: string
 beforeAll(async () => {
   const imported = await asAdmin({ method: 'POST', url: '/v1/registry/import', csv: sample });
   expect(imported.statusCode, imported.body).toBe(200);
+  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
   world.coordinator = await createActor(app, 'coordinator', { scopeRegion: '01', name: 'Coordinator 01' });
   world.observer = await createActor(app, 'observer', { scopeRegion: '0101', name: 'Observer 0101' });
   world.other = await createActor(app, 'observer', { scopeRegion: '13', name: 'Observer 13' });
@@ -554,6 +714,8 @@ beforeAll(async () => {
     const response = await asAdmin({ method: 'PUT', url: `/v1/users/${observer.id}/assignments`, payload: { centres: [centre] } });
     expect(response.statusCode, response.body).toBe(200);
   }
+  world.reportIn = await freshReport('in');
+  world.reportOut = await freshReport('out');
 
   // Tokens that are no good any more; the revoked one and the deactivated user's are checked to work first.
   const works = async (secret: string) => expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(200);
@@ -607,7 +769,8 @@ describe('authorization matrix', () => {
       return;
     }
     expect(response.statusCode, response.body).toBe(status);
-    await call.verify?.(status === 204 ? {} : response.json());
+    const ndjson = String(response.headers['content-type']).startsWith('application/x-ndjson');
+    await call.verify?.(status === 204 ? {} : ndjson ? { text: response.body } : response.json());
     if (call.method === 'GET') {
       expect(expected).toBe('ok');
       expect(await auditRowsOf(requestId)).toBe(0);
