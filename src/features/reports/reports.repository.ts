@@ -21,6 +21,8 @@ export interface RevisionRow {
 }
 export interface CentreFacts {
   code: string; parishCode: string; municipalityCode: string; stateCode: string; tableVoters: number | null; assigned: boolean;
+  /** The submission hash of a report already stored under the id being submitted (a retry), if any. */
+  existingHash: string | null;
 }
 
 export interface NewReport {
@@ -42,12 +44,14 @@ const reportColumns = Prisma.sql`
   r.updated_at AS "updatedAt"`;
 
 export const reportsRepository = {
-  async centreFacts(db: Sql, centreCode: string, table: number | null, userId: string): Promise<CentreFacts | undefined> {
-    const rows = await db.$queryRaw<CentreFacts[]>`
+  /** What a submission needs to know, in one round trip: the centre, its table, the assignment, and a stored retry. */
+  async centreFacts(db: Sql, centreCode: string, table: number | null, userId: string, reportId: string): Promise<CentreFacts | undefined> {
+    const rows = await db.$queryRaw<(CentreFacts & { code: string | null })[]>`
       SELECT c.code, c.parish_code AS "parishCode", c.municipality_code AS "municipalityCode", c.state_code AS "stateCode",
              (SELECT t.registered_voters FROM polling_tables t WHERE t.centre_code = c.code AND t.number = ${table}) AS "tableVoters",
-             EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = ${userId}::uuid AND a.centre_code = c.code) AS assigned
-      FROM centres c WHERE c.code = ${centreCode}`;
+             EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = ${userId}::uuid AND a.centre_code = c.code) AS assigned,
+             (SELECT r.submission_hash FROM reports r WHERE r.id = ${reportId}::uuid) AS "existingHash"
+      FROM (SELECT 1) one LEFT JOIN centres c ON c.code = ${centreCode}`;
     return rows[0];
   },
 
@@ -57,11 +61,11 @@ export const reportsRepository = {
     return Prisma.sql`
       WITH ins AS (
         INSERT INTO reports (id, kind, centre_code, table_number, parish_code, municipality_code, state_code, observer_id, observed_at,
-                             form_version, answers, notes, latitude, longitude, accuracy, submission_hash, content_hash, flags)
+                             form_version, answers, notes, latitude, longitude, accuracy, submission_hash, content_hash, flags, received_at)
         VALUES (${report.id}::uuid, ${report.kind}::report_kind, ${centre.code}, ${report.table}, ${centre.parishCode}, ${centre.municipalityCode},
                 ${centre.stateCode}, ${report.observerId}::uuid, ${report.observedAt}::timestamptz, ${report.formVersion},
                 ${JSON.stringify(report.answers)}::jsonb, ${report.notes}, ${location?.lat ?? null}, ${location?.lon ?? null},
-                ${location?.accuracy ?? null}, ${report.hash}, ${report.hash}, ${report.flags}::text[])
+                ${location?.accuracy ?? null}, ${report.hash}, ${report.hash}, ${report.flags}::text[], clock_timestamp())
         ON CONFLICT (id) DO NOTHING
         RETURNING id, received_at),
       rev AS (

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { contextOf } from '../../infra/auth/actor.js';
-import { AppError } from '../../infra/errors.js';
+import { AppError, problemType } from '../../infra/errors.js';
 import { problemResponses, toAppError } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { exportStream } from './reports.export.js';
@@ -16,6 +16,9 @@ import {
 import { createReportsService } from './reports.service.js';
 
 const writers = ['admin', 'coordinator', 'observer'] as const;
+/** Batch items in flight at once: enough to overlap round trips, few enough to leave the pool to others. */
+const BATCH_CONCURRENCY = 4;
+type BatchItem = z.infer<typeof batchResult>['results'][number];
 
 function filterOf(query: z.infer<typeof reportExportQuery>): ReportFilter {
   return {
@@ -74,8 +77,8 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
     async (request) => {
       const context = contextOf(request);
       const election = (await service.elections.find()) ?? null;
-      const results: z.infer<typeof batchResult>['results'] = [];
-      for (const [index, item] of request.body.reports.entries()) {
+      const items = request.body.reports;
+      const handle = async (index: number, item: unknown): Promise<BatchItem> => {
         const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
         const parsed = reportInput.safeParse(item);
         try {
@@ -84,17 +87,28 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
             throw new AppError('VALIDATION_FAILED', errors.map((error) => `${error.path}: ${error.message}`).join('; '), { errors });
           }
           const result = await service.submit(context, parsed.data, election);
-          results.push({ index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report });
+          return { index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report };
         } catch (error) {
           const problem = toAppError(error as Error);
           if (problem.status >= 500) throw error;
           const { headers: _headers, ...extra } = problem.extra;
-          results.push({
+          return {
             index, id, status: problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid', httpStatus: problem.status,
-            problem: { type: `urn:testigo:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`, title: problem.message, status: problem.status, detail: problem.detail, code: problem.code, requestId: request.id, ...extra },
-          });
+            problem: { type: problemType(problem.code), title: problem.message, status: problem.status, detail: problem.detail, code: problem.code, requestId: request.id, ...extra },
+          };
         }
-      }
+      };
+      // A few items at a time (each its own statement or transaction), answers in the order sent.
+      const results: BatchItem[] = new Array(items.length);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(BATCH_CONCURRENCY, items.length) }, async () => {
+          while (next < items.length) {
+            const index = next++;
+            results[index] = await handle(index, items[index]);
+          }
+        }),
+      );
       const created = results.filter((result) => result.status === 'created').length;
       const replayed = results.filter((result) => result.status === 'replayed').length;
       request.log.info({ event: 'reports.batch', items: results.length, created, replayed }, 'report batch');

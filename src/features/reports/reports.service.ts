@@ -119,16 +119,16 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         notes: input.notes ?? null, location: normaliseLocation(input.location),
       };
       const hash = contentHash(content);
-      const centre = await repo.centreFacts(prisma, input.centreCode, table, actor.userId);
-      try {
-        if (!centre) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
-        check(actor, input.kind, table, content.observedAt, answers, centre, election === undefined ? await elections.find() : election ?? undefined);
-      } catch (error) {
-        // A retry of a report accepted earlier is answered as such, even if the rules changed since.
+      const facts = await repo.centreFacts(prisma, input.centreCode, table, actor.userId, input.id);
+      // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
+      // which may have changed since). The primary key still decides between concurrent first sends.
+      if (facts?.existingHash) {
         const earlier = await replay(input.id, hash, content);
         if (earlier) return earlier;
-        throw error;
       }
+      if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
+      const centre = facts;
+      check(actor, input.kind, table, content.observedAt, answers, centre, election === undefined ? await elections.find() : election ?? undefined);
       const flags = input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre.tableVoters) : [];
       const insert = repo.insertStatement(context, {
         id: input.id, kind: input.kind, centre, table, observerId: actor.userId, observedAt: content.observedAt, formVersion: form.version,
@@ -180,7 +180,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       };
       const hash = contentHash(content);
       if (hash === current.contentHash) return { status: 'unchanged', report: toReport(current) };
-      const centre = await repo.centreFacts(prisma, current.centreCode, current.tableNumber, actor.userId);
+      const centre = await repo.centreFacts(prisma, current.centreCode, current.tableNumber, actor.userId, current.id);
       const election = await elections.find();
       if (actor.role === 'observer') centre!.assigned = true; // the author keeps the right to correct it
       check(actor, current.kind, current.tableNumber, content.observedAt, answers, centre!, election);

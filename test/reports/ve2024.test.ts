@@ -1,0 +1,159 @@
+// All 24,532 real tally sheets of Venezuela's 2024 election (../shared/data/ve2024/actas-2024-v1.csv, or
+// $VE2024_DIR) posted as results reports through POST /v1/reports/batch, read back through the NDJSON export,
+// and summed: every candidate's total must equal the file's. Skipped when the file is absent (it is not
+// part of the repository).
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { DEMO_REGISTRY } from '../../src/cli/registry-files.js';
+import { setupTestApp } from '../helpers/app.js';
+import { ROOT } from '../helpers/server-process.js';
+
+const VE2024_DIR = process.env.VE2024_DIR || resolve(ROOT, '../shared/data/ve2024');
+const ACTAS = resolve(VE2024_DIR, 'actas-2024-v1.csv');
+const present = existsSync(ACTAS);
+const CANDIDATES = ['EG', 'NM', 'LM', 'JABE', 'JOBR', 'AE', 'CF', 'DC', 'EM', 'BERA'] as const;
+const CANDIDATE_NAMES: Record<(typeof CANDIDATES)[number], string> = {
+  EG: 'Edmundo González Urrutia', NM: 'Nicolás Maduro Moros', LM: 'Luis Eduardo Martínez', JABE: 'Javier Bertucci', JOBR: 'José Brito',
+  AE: 'Antonio Ecarri', CF: 'Claudio Fermín', DC: 'Daniel Ceballos', EM: 'Enrique Márquez', BERA: 'Benjamín Rausseo',
+};
+const BATCH = 500;
+const SHEETS = 24_532;
+
+if (!present) console.warn(`[ve2024 reports] skipped: ${ACTAS} not found (set VE2024_DIR to the folder holding actas-2024-v1.csv)`);
+
+interface Sheet { centre: string; table: number; re: number; valid: number; nulls: number; votes: Record<string, number> }
+
+/** The tally sheets: UTF-8 with a BOM, comma-separated, no quoting (see the data's README). */
+function readSheets(): Sheet[] {
+  const lines = readFileSync(ACTAS, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/).filter((line) => line.length > 0);
+  const header = lines[0]!.split(',');
+  const column = (name: string) => {
+    const index = header.indexOf(name);
+    if (index < 0) throw new Error(`${ACTAS}: no column ${name}`);
+    return index;
+  };
+  const at = { centre: column('CENTRO'), table: column('MESA'), re: column('RE'), valid: column('VOTOS_VALIDOS'), nulls: column('VOTOS_NULOS') };
+  const candidateAt = CANDIDATES.map((code) => [code, column(code)] as const);
+  return lines.slice(1).map((line) => {
+    const cells = line.split(',');
+    const int = (index: number) => {
+      const value = Number(cells[index]);
+      if (!Number.isInteger(value)) throw new Error(`${ACTAS}: not an integer in ${header[index]}: ${line}`);
+      return value;
+    };
+    return {
+      centre: cells[at.centre]!.padStart(9, '0'), table: int(at.table), re: int(at.re), valid: int(at.valid), nulls: int(at.nulls),
+      votes: Object.fromEntries(candidateAt.map(([code, index]) => [code, int(index)])),
+    };
+  });
+}
+
+/** A deterministic id per (centre, table), laid out as a UUID v4. */
+function sheetId(centre: string, table: number): string {
+  const hex = createHash('sha256').update(`ve2024:${centre}:${table}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+const toReport = (sheet: Sheet) => ({
+  id: sheetId(sheet.centre, sheet.table),
+  kind: 'results',
+  centreCode: sheet.centre,
+  table: sheet.table,
+  observedAt: '2024-07-28T22:00:00Z',
+  answers: { registeredVoters: sheet.re, validVotes: sheet.valid, nullVotes: sheet.nulls, votes: sheet.votes, citizenAudit: false },
+});
+
+const sumVotes = (items: { votes: Record<string, number> }[]) => {
+  const totals: Record<string, number> = Object.fromEntries(CANDIDATES.map((code) => [code, 0]));
+  for (const item of items) for (const [code, votes] of Object.entries(item.votes)) totals[code] = (totals[code] ?? 0) + votes;
+  return totals;
+};
+
+interface BatchResult { created: number; replayed: number; failed: number; results: { index: number; id: string | null; status: string; problem?: unknown }[] }
+
+const context = present ? await setupTestApp() : undefined;
+
+describe.skipIf(!present)(`the 24,532 tally sheets of 2024 as results reports${present ? '' : ` (skipped: ${ACTAS} not found; set VE2024_DIR)`}`, () => {
+  it('are all created through the batch route, export with the file\'s exact sums, and replay', async () => {
+    const { app, db, admin } = context!;
+    const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, headers: admin.headers, payload: payload as Record<string, unknown> });
+
+    const sheets = readSheets();
+    expect(sheets).toHaveLength(SHEETS);
+    expect(new Set(sheets.map((sheet) => `${sheet.centre}#${sheet.table}`)).size).toBe(SHEETS);
+    const fileTotals = sumVotes(sheets);
+    // The published totals of this transcription (README of the data), as a check on the file itself.
+    expect(fileTotals.EG).toBe(7_156_462);
+    expect(fileTotals.NM).toBe(3_241_461);
+    expect(CANDIDATES.slice(2).reduce((total, code) => total + fileTotals[code]!, 0)).toBe(261_205);
+
+    const registry = await app.inject({
+      method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...admin.headers }, body: gunzipSync(readFileSync(DEMO_REGISTRY)),
+    });
+    expect(registry.statusCode, registry.body).toBe(200);
+    expect(registry.json()).toMatchObject({ tables: { created: SHEETS } });
+    const election = await app.inject({
+      method: 'PUT', url: '/v1/election', headers: admin.headers,
+      payload: { name: 'Elección Presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map((code) => ({ code, name: CANDIDATE_NAMES[code] })) },
+    });
+    expect(election.statusCode, election.body).toBe(200);
+
+    const reports = sheets.map(toReport);
+    const batches: (typeof reports)[] = [];
+    for (let start = 0; start < reports.length; start += BATCH) batches.push(reports.slice(start, start + BATCH));
+
+    const started = performance.now();
+    let slowest = 0;
+    for (const [number, batch] of batches.entries()) {
+      const batchStarted = performance.now();
+      const response = await post('/v1/reports/batch', { reports: batch });
+      slowest = Math.max(slowest, performance.now() - batchStarted);
+      expect(response.statusCode, response.body.slice(0, 2000)).toBe(200);
+      const result = response.json<BatchResult>();
+      const notCreated = result.results.filter((item) => item.status !== 'created');
+      expect(notCreated, `batch ${number}: ${JSON.stringify(notCreated.slice(0, 3))}`).toEqual([]);
+      expect(result).toMatchObject({ created: batch.length, replayed: 0, failed: 0 });
+      expect(result.results.map((item) => item.id)).toEqual(batch.map((report) => report.id));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `ve2024 ingest: ${SHEETS} results reports in ${batches.length} batches of ${BATCH} in ${seconds.toFixed(1)} s ` +
+        `= ${(SHEETS / seconds).toFixed(0)} reports/s (slowest batch ${(slowest / 1000).toFixed(2)} s)`,
+    );
+
+    const [counts] = await db.query<{ reports: number; revisions: number; accepted: number; flagged: number }>(
+      `SELECT (SELECT count(*)::int FROM reports WHERE kind = 'results') AS reports,
+              (SELECT count(*)::int FROM report_revisions) AS revisions,
+              (SELECT count(*)::int FROM audit_entries WHERE action = 'report.accepted') AS accepted,
+              (SELECT count(*)::int FROM reports WHERE cardinality(flags) > 0) AS flagged`,
+    );
+    // Every sheet adds up, is within its table's registered voters, and matches the registry: no flags.
+    expect(counts).toEqual({ reports: SHEETS, revisions: SHEETS, accepted: SHEETS, flagged: 0 });
+
+    const exportStarted = performance.now();
+    const exported = await app.inject({ url: '/v1/reports/export?format=ndjson&kind=results', headers: admin.headers });
+    expect(exported.statusCode, exported.body.slice(0, 2000)).toBe(200);
+    expect(exported.headers['content-type']).toMatch(/^application\/x-ndjson/);
+    const lines = exported.body.split('\n').filter((line) => line.length > 0);
+    const items = lines.map((line) => JSON.parse(line) as { id: string; answers: { votes: Record<string, number> } });
+    console.log(`ve2024 export: ${items.length} reports, ${(exported.rawPayload.length / 1_048_576).toFixed(1)} MB of NDJSON in ${((performance.now() - exportStarted) / 1000).toFixed(1)} s`);
+    expect(items).toHaveLength(SHEETS);
+    expect(new Set(items.map((item) => item.id)).size).toBe(SHEETS);
+    expect(sumVotes(items.map((item) => item.answers))).toEqual(fileTotals);
+
+    const replayStarted = performance.now();
+    const again = await post('/v1/reports/batch', { reports: batches[0] });
+    console.log(`ve2024 replay of the first batch (${batches[0]!.length}): ${((performance.now() - replayStarted) / 1000).toFixed(2)} s`);
+    expect(again.statusCode, again.body.slice(0, 2000)).toBe(200);
+    const replayed = again.json<BatchResult>();
+    expect(replayed).toMatchObject({ created: 0, replayed: batches[0]!.length, failed: 0 });
+    expect(replayed.results.every((item) => item.status === 'replayed')).toBe(true);
+    const [after] = await db.query<{ reports: number; accepted: number }>(
+      "SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM audit_entries WHERE action = 'report.accepted') AS accepted",
+    );
+    expect(after).toEqual({ reports: SHEETS, accepted: SHEETS });
+  }, 15 * 60_000);
+});
