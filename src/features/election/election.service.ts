@@ -7,14 +7,24 @@ import { auditRepository as audit } from '../audit/audit.repository.js';
 export interface Candidate { code: string; name: string; party?: string }
 export interface Election { name: string; date: string; timeZone: string; candidates: Candidate[]; updatedAt: string }
 
-export function createElectionService(prisma: PrismaClient) {
+export function createElectionService(prisma: PrismaClient, options: { cacheMs?: number } = {}) {
   async function find(): Promise<Election | undefined> {
     const row = await prisma.election.findUnique({ where: { id: 1 } });
     return row ? { name: row.name, date: row.date, timeZone: row.timeZone, candidates: row.candidates as unknown as Candidate[], updatedAt: row.updatedAt.toISOString() } : undefined;
   }
+  // Report validation reads the election on every results report; it changes a few times per election.
+  let cached: { value: Election | undefined; until: number } | undefined;
 
   return {
     find,
+    /** The election as of at most `cacheMs` ago (another process's change shows within that time). */
+    async current(): Promise<Election | undefined> {
+      if (!options.cacheMs) return find();
+      if (cached && cached.until > Date.now()) return cached.value;
+      const value = await find();
+      cached = { value, until: Date.now() + options.cacheMs };
+      return value;
+    },
     async get(): Promise<Election> {
       const election = await find();
       if (!election) throw new AppError('ELECTION_NOT_SET', 'No election is set yet');
@@ -34,6 +44,7 @@ export function createElectionService(prisma: PrismaClient) {
         await tx.election.upsert({ where: { id: 1 }, create: { id: 1, ...data }, update: data });
         await audit.record(tx, context, [{ action: 'election.set', entityType: 'election', entityId: '1', details: { name: body.name, date: body.date, candidates: codes } }]);
       });
+      cached = undefined;
       return (await find())!;
     },
   };

@@ -67,13 +67,13 @@ export const reportsRepository = {
                 ${JSON.stringify(report.answers)}::jsonb, ${report.notes}, ${location?.lat ?? null}, ${location?.lon ?? null},
                 ${location?.accuracy ?? null}, ${report.hash}, ${report.hash}, ${report.flags}::text[], clock_timestamp())
         ON CONFLICT (id) DO NOTHING
-        RETURNING id, received_at),
+        RETURNING *),
       rev AS (
         INSERT INTO report_revisions (report_id, number, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, author_id, created_at)
         SELECT id, 1, ${report.observedAt}::timestamptz, ${JSON.stringify(report.answers)}::jsonb, ${report.notes}, ${location?.lat ?? null},
                ${location?.lon ?? null}, ${location?.accuracy ?? null}, ${report.hash}, ${report.observerId}::uuid, received_at FROM ins),
       aud AS (${audit.insertFrom(context, 'ins', { action: 'report.accepted', entityType: 'report', details: { kind: report.kind, centre: centre.code, table: report.table, hash: report.hash } })})
-      SELECT id FROM ins`;
+      SELECT ${reportColumns} FROM ins r`;
   },
 
   /** Serialises writes to one table's results (taken first in the transaction). */

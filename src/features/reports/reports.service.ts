@@ -65,7 +65,7 @@ export function resultsFlags(answers: ResultsAnswers, tableVoters: number | null
 }
 
 export function createReportsService(prisma: PrismaClient, options: { maxClockSkewMs: number }) {
-  const elections = createElectionService(prisma);
+  const elections = createElectionService(prisma, { cacheMs: 2000 });
 
   /** Rules that depend on the registry, the election and the caller; problems are collected, then thrown. */
   function check(actor: Actor, kind: ReportKind, table: number | null, observedAt: string, answers: Record<string, unknown>, centre: CentreFacts, election: Election | undefined) {
@@ -128,24 +128,25 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       }
       if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
       const centre = facts;
-      check(actor, input.kind, table, content.observedAt, answers, centre, election === undefined ? await elections.find() : election ?? undefined);
+      check(actor, input.kind, table, content.observedAt, answers, centre, election === undefined ? await elections.current() : election ?? undefined);
       const flags = input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre.tableVoters) : [];
       const insert = repo.insertStatement(context, {
         id: input.id, kind: input.kind, centre, table, observerId: actor.userId, observedAt: content.observedAt, formVersion: form.version,
         answers, notes: content.notes, location: content.location, hash, flags,
       });
-      let inserted: boolean;
+      let created: ReportRow | undefined;
       if (input.kind === 'results' && table !== null) {
-        const [, rows] = await prisma.$transaction([
+        const [, rows, flagged] = await prisma.$transaction([
           prisma.$queryRaw(repo.lockTable(centre.code, table)),
-          prisma.$queryRaw<{ id: string }[]>(insert),
+          prisma.$queryRaw<ReportRow[]>(insert),
           prisma.$executeRaw(repo.conflictStatement(centre.code, table)),
         ]);
-        inserted = rows.length > 0;
+        // The conflict verdict may have changed the new report's flags: then read it again.
+        created = rows[0] && flagged > 0 ? await repo.find(prisma, input.id) : rows[0];
       } else {
-        inserted = (await prisma.$queryRaw<{ id: string }[]>(insert)).length > 0;
+        created = (await prisma.$queryRaw<ReportRow[]>(insert))[0];
       }
-      if (inserted) return { status: 'created', report: await view(input.id) };
+      if (created) return { status: 'created', report: toReport(created) };
       const earlier = await replay(input.id, hash, content);
       if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
       return earlier;
@@ -181,7 +182,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       const hash = contentHash(content);
       if (hash === current.contentHash) return { status: 'unchanged', report: toReport(current) };
       const centre = await repo.centreFacts(prisma, current.centreCode, current.tableNumber, actor.userId, current.id);
-      const election = await elections.find();
+      const election = await elections.current();
       if (actor.role === 'observer') centre!.assigned = true; // the author keeps the right to correct it
       check(actor, current.kind, current.tableNumber, content.observedAt, answers, centre!, election);
       const flags = current.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre!.tableVoters) : [];
