@@ -100,13 +100,11 @@ ALTER TABLE "assignments" ADD CONSTRAINT "assignments_user_id_fkey" FOREIGN KEY 
 ALTER TABLE "assignments" ADD CONSTRAINT "assignments_centre_code_fkey" FOREIGN KEY ("centre_code") REFERENCES "centres"("code") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 
--- The audit trail is append-only: no row is ever changed or removed.
-CREATE FUNCTION "audit_entries_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Append-only tables: rows are added, never changed or removed. The audit trail is the first.
+CREATE FUNCTION "testigo_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'audit_entries is append-only' USING ERRCODE = 'insufficient_privilege';
+  RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
-CREATE TRIGGER "audit_entries_no_update_or_delete" BEFORE UPDATE OR DELETE ON "audit_entries"
-  FOR EACH STATEMENT EXECUTE FUNCTION "audit_entries_append_only"();
-CREATE TRIGGER "audit_entries_no_truncate" BEFORE TRUNCATE ON "audit_entries"
-  FOR EACH STATEMENT EXECUTE FUNCTION "audit_entries_append_only"();
+CREATE TRIGGER "audit_entries_append_only" BEFORE UPDATE OR DELETE OR TRUNCATE ON "audit_entries"
+  FOR EACH STATEMENT EXECUTE FUNCTION "testigo_append_only"();

@@ -110,11 +110,6 @@ ALTER TABLE "report_reviews" ADD CONSTRAINT "report_reviews_report_id_fkey" FORE
 
 
 -- Report history is append-only: revisions and reviews are added, never changed or removed.
-CREATE FUNCTION "testigo_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
-END;
-$$;
 CREATE TRIGGER "report_revisions_append_only" BEFORE UPDATE OR DELETE OR TRUNCATE ON "report_revisions"
   FOR EACH STATEMENT EXECUTE FUNCTION "testigo_append_only"();
 CREATE TRIGGER "report_reviews_append_only" BEFORE UPDATE OR DELETE OR TRUNCATE ON "report_reviews"

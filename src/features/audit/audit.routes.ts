@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemResponses } from '../../infra/http/problems.js';
-import { cursorParam, encodeCursor, limitParam } from '../../infra/http/pagination.js';
+import { cursorParam, encodeCursor, limitParam, pageOf } from '../../infra/http/pagination.js';
 import { auditRepository } from './audit.repository.js';
 
 const auditEntrySchema = z
@@ -48,8 +48,8 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
         actor, action, entityId: entity, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined,
         before: cursor ? BigInt(cursor.before) : undefined, limit: limit + 1,
       });
-      const items = rows.slice(0, limit).map((row) => ({ ...row, id: row.id.toString(), at: row.at.toISOString() }));
-      return { items, nextCursor: rows.length > limit ? encodeCursor({ before: items.at(-1)!.id }) : null };
+      const page = pageOf(rows, limit, (last) => ({ before: last.id.toString() }));
+      return { items: page.items.map((row) => ({ ...row, id: row.id.toString(), at: row.at.toISOString() })), nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
 }

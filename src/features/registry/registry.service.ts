@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
 import { AppError } from '../../infra/errors.js';
+import { pageOf } from '../../infra/http/pagination.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
 import { LineErrors } from '../../infra/csv.js';
 import { parseRegistryCsv, type Level, type RegistryDraft } from './registry.csv.js';
@@ -108,8 +109,7 @@ export function createRegistryService(prisma: PrismaClient) {
         if (!region) throw new AppError('NOT_FOUND', `Region ${filter.region} does not exist`);
       }
       const rows = await repo.listCentres(prisma, { region, q: filter.q, after: filter.after, limit: filter.limit + 1 });
-      const items = rows.slice(0, filter.limit);
-      return { items, next: rows.length > filter.limit ? items.at(-1)?.code : undefined };
+      return pageOf(rows, filter.limit, (last) => last.code);
     },
 
     async getCentre(code: string) {

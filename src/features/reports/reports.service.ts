@@ -5,6 +5,7 @@ import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { centreInScope } from '../../infra/auth/policy.js';
 import { AppError, type ProblemDetailItem } from '../../infra/errors.js';
+import { pageOf } from '../../infra/http/pagination.js';
 import { createElectionService, type Election } from '../election/election.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
 import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
@@ -219,10 +220,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
     },
 
     async list(actor: Actor, filter: ReportFilter, limit: number) {
-      const rows = await repo.list(prisma, actor, filter, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return { items: items.map(toReport), next: rows.length > limit && last ? { at: iso(last.receivedAt), id: last.id } : undefined };
+      const page = pageOf(await repo.list(prisma, actor, filter, limit + 1), limit, (last) => ({ at: iso(last.receivedAt), id: last.id }));
+      return { items: page.items.map(toReport), next: page.next };
     },
 
     /** Every report matching `filter`, newest first, in pages of `pageSize` (for streaming exports). */

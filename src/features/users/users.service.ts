@@ -6,6 +6,7 @@ import { canManage, checkCentres, regionWithin } from '../../infra/auth/policy.j
 import { notifyAccessChanged } from '../../infra/auth/token-cache.js';
 import { hashToken, newToken } from '../../infra/auth/tokens.js';
 import { AppError } from '../../infra/errors.js';
+import { pageOf } from '../../infra/http/pagination.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
 import { usersRepository as repo, type AssignmentRow, type UserRow } from './users.repository.js';
 
@@ -130,10 +131,8 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
       if (filter.region && (await regionWithin(prisma, filter.region, null)) === 'unknown') {
         throw new AppError('NOT_FOUND', `Region ${filter.region} does not exist`);
       }
-      const rows = await repo.list(prisma, actor, { ...filter, limit: filter.limit + 1 });
-      const items = rows.slice(0, filter.limit);
-      const last = items.at(-1);
-      return { items: items.map(toUser), next: rows.length > filter.limit && last ? { at: last.createdAt.toISOString(), id: last.id } : undefined };
+      const page = pageOf(await repo.list(prisma, actor, { ...filter, limit: filter.limit + 1 }), filter.limit, (last) => ({ at: last.createdAt.toISOString(), id: last.id }));
+      return { items: page.items.map(toUser), next: page.next };
     },
 
     async get(actor: Actor, id: string) {

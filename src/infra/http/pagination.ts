@@ -23,3 +23,10 @@ export function cursorParam<T extends z.ZodType>(shape: T) {
 
 export const limitParam = (fallback: number, max: number) =>
   z.coerce.number().int().min(1).max(max).default(fallback).meta({ description: `Page size, 1 to ${max}` });
+
+/** One page out of `limit + 1` fetched rows: the first `limit`, and the key of the last when more follow. */
+export function pageOf<T, K>(rows: T[], limit: number, keyOf: (last: T) => K): { items: T[]; next: K | undefined } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, next: rows.length > limit && last !== undefined ? keyOf(last) : undefined };
+}
