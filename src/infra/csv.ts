@@ -148,12 +148,17 @@ function readHeader(
   return errors.total === before ? index : undefined;
 }
 
-/** One CSV line (RFC 4180 quoting), CRLF-terminated; null and undefined are empty cells. */
+/**
+ * One CSV line (RFC 4180 quoting), CRLF-terminated; null and undefined are empty cells. Text that a
+ * spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) gets a leading
+ * apostrophe: exports carry observers' free text. Numbers are written as they are.
+ */
 export function csvLine(values: readonly unknown[]): string {
   return `${values
     .map((value) => {
       if (value === null || value === undefined) return '';
-      const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+      let text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+      if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
       return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
     })
     .join(',')}\r\n`;

@@ -10,6 +10,8 @@ import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-pro
 declare module 'fastify' {
   interface FastifyContextConfig {
     rawBody?: { description: string; content: Record<string, { schema: Record<string, unknown> }> };
+    /** Routes that stream a 200 in other media types than JSON describe them here. */
+    rawResponse?: { description: string; content: Record<string, { schema: Record<string, unknown> }> };
   }
 }
 
@@ -102,6 +104,11 @@ export const openapiPlugin = fp(
       transform: (input) => {
         const output = jsonSchemaTransform(input);
         if (input.route.config?.public) output.schema = { ...output.schema, security: [] } as typeof output.schema;
+        const rawResponse = input.route.config?.rawResponse;
+        if (rawResponse) {
+          const response = { ...((output.schema as { response?: object }).response ?? {}), 200: rawResponse };
+          output.schema = { ...output.schema, response } as typeof output.schema;
+        }
         const rawBody = input.route.config?.rawBody;
         if (rawBody) {
           output.schema = { ...output.schema, body: { description: rawBody.description, content: rawBody.content } } as typeof output.schema;

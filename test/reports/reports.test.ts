@@ -259,6 +259,11 @@ describe('reading', () => {
     expect(header).toContain('answers.validVotes');
     expect(header!.endsWith('votes.EG,votes.NM,votes.LM')).toBe(true);
     expect(rows).toHaveLength(n);
+    // Free text never reaches a spreadsheet as a formula.
+    const hostile = { ...voting(), notes: '=HYPERLINK("http://evil.example","click")' };
+    expect((await submit(other, hostile)).statusCode).toBe(201);
+    const exported = (await as(app, other)('/v1/reports/export?format=csv')).body;
+    expect(exported).toContain(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
     const observerCsv = await as(app, other)('/v1/reports/export?format=csv');
     expect(observerCsv.body.trim().split('\r\n').slice(1).every((row) => row.includes(other.id))).toBe(true);
   });

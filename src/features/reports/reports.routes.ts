@@ -136,6 +136,12 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
   route.get(
     '/v1/reports/export',
     {
+      config: {
+        rawResponse: {
+          description: 'The reports, newest first: NDJSON (one Report per line) or CSV (one column per answer field and per candidate)',
+          content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } },
+        },
+      },
       schema: {
         tags: ['reports'], operationId: 'reports.export', summary: 'Every report matching the filters, streamed as NDJSON or CSV',
         querystring: reportExportQuery,
