@@ -16,6 +16,10 @@ import { usersRoutes } from './features/users/users.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
 import { reportsRoutes } from './features/reports/reports.routes.js';
+import { photosRoutes } from './features/photos/photos.routes.js';
+import { createStore } from './infra/storage/index.js';
+import { storagePlugin } from './infra/storage/plugin.js';
+import type { BlobStore } from './infra/storage/storage.js';
 import { problemsPlugin, sendProblem } from './infra/http/problems.js';
 import { loggerOptions, requestIdFor } from './infra/logger.js';
 import { openapiPlugin } from './infra/openapi.js';
@@ -24,6 +28,8 @@ import { version } from './version.js';
 export interface AppOptions {
   config: Config;
   database: Database;
+  /** Where photos live; by default the store the configuration names. */
+  store?: BlobStore;
   /** Close the database when the app closes (the server does; tests share one). */
   closeDatabase?: boolean;
   logger?: FastifyServerOptions['logger'];
@@ -31,7 +37,7 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger;
 }
 
-export async function buildApp({ config, database, closeDatabase = true, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, store, closeDatabase = true, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? loggerOptions(config.LOG_LEVEL) }),
     genReqId: requestIdFor,
@@ -60,6 +66,7 @@ export async function buildApp({ config, database, closeDatabase = true, logger,
 
   await app.register(problemsPlugin);
   await app.register(databasePlugin, { database, closeWithApp: closeDatabase });
+  await app.register(storagePlugin, { store: store ?? (await createStore(config)), stagingMaxAgeMs: config.PHOTO_STAGING_MAX_AGE_MS });
   if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {
     await app.register(underPressure, {
       maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
@@ -80,5 +87,6 @@ export async function buildApp({ config, database, closeDatabase = true, logger,
   await app.register(auditRoutes);
   await app.register(electionRoutes);
   await app.register(reportsRoutes, { maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS, batchMaxBytes: config.REPORT_BATCH_MAX_BYTES });
+  await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS, maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M });
   return app;
 }

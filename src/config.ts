@@ -42,7 +42,25 @@ export const configSchema = z
     TOKEN_LAST_USED_FLUSH_MS: int(30_000, 100, 3_600_000),
     REPORT_MAX_CLOCK_SKEW_MS: int(5 * 60_000, 0, 24 * 3_600_000),
     REPORT_BATCH_MAX_BYTES: int(10 * 1_048_576, 1024, 100 * 1_048_576),
+    STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+    S3_ENDPOINT: z.preprocess((value) => (value === '' ? undefined : value), z.url().optional()),
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    S3_BUCKET: z.preprocess((value) => (value === '' ? undefined : value), z.string().min(3).max(63).optional()),
+    S3_ACCESS_KEY_ID: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
+    S3_SECRET_ACCESS_KEY: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
+    S3_FORCE_PATH_STYLE: bool(true),
+    S3_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or path segments each ending in /').default(''),
+    PHOTO_MAX_BYTES: int(15 * 1_048_576, 1024, 200 * 1_048_576),
+    PHOTO_MAX_PIXELS: int(60_000_000, 1_000, 1_000_000_000),
+    PHOTO_MAX_DISTANCE_M: int(1000, 1, 1_000_000),
+    PHOTO_STAGING_MAX_AGE_MS: int(10 * 60_000, 60_000, 24 * 3_600_000),
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
+  })
+  .superRefine((config, ctx) => {
+    if (config.STORAGE_DRIVER === 's3' && !config.S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when STORAGE_DRIVER=s3' });
+    if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['S3_SECRET_ACCESS_KEY'], message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together' });
+    }
   });
 
 export type Config = z.infer<typeof configSchema>;

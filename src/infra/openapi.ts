@@ -99,6 +99,7 @@ export const openapiPlugin = fp(
           { name: 'audit', description: 'The audit trail' },
           { name: 'election', description: 'The election and its candidates' },
           { name: 'reports', description: 'Observation reports: forms, submission, revisions, reviews, exports' },
+          { name: 'photos', description: 'Photo evidence: uploads, originals, thumbnails' },
         ],
       },
       transform: (input) => {

@@ -1,4 +1,7 @@
 // Builds the real Testigo app on its own test database; closes both after the file's tests.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -21,12 +24,14 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 export async function setupTestApp(options: { env?: Record<string, string>; migrated?: boolean; databaseUrl?: string } = {}): Promise<TestApp> {
   const db = await createTestDatabase({ migrated: options.migrated });
-  const config = testConfig({ DATABASE_URL: options.databaseUrl ?? db.url, ...options.env });
+  const dataDir = await mkdtemp(join(tmpdir(), 'testigo-test-data-'));
+  const config = testConfig({ DATABASE_URL: options.databaseUrl ?? db.url, DATA_DIR: dataDir, ...options.env });
   const database = createDatabase(databaseOptions(config, config.DATABASE_URL!));
   const app = await buildApp({ config, database });
   afterAll(async () => {
     await app.close();
     await db.drop();
+    await rm(dataDir, { recursive: true, force: true });
   });
   const usable = options.migrated !== false && !options.databaseUrl;
   const admin = usable ? await createActor(app, 'admin', { name: 'Test admin' }) : (undefined as unknown as TestActor);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
 import { problemSchema } from '../../infra/http/problems.js';
+import { photoSchema } from '../photos/photo.schema.js';
 import { REPORT_KINDS } from './forms.js';
 
 const code = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a centre code');
@@ -66,7 +67,7 @@ export const reportSchema = z
   .meta({ id: 'Report' });
 
 export const reviewSchema = z.object({ state: reviewStateSchema, note: z.string().nullable(), reviewerId: z.uuid(), createdAt: z.iso.datetime() });
-export const reportDetailSchema = reportSchema.extend({ reviews: z.array(reviewSchema) }).meta({ id: 'ReportDetail' });
+export const reportDetailSchema = reportSchema.extend({ reviews: z.array(reviewSchema), photos: z.array(photoSchema) }).meta({ id: 'ReportDetail' });
 export const revisionSchema = z
   .object({
     number: z.number().int(), observedAt: z.iso.datetime(), answers: z.record(z.string(), z.unknown()), notes: z.string().nullable(),

@@ -7,6 +7,8 @@ import { centreInScope } from '../../infra/auth/policy.js';
 import { AppError, type ProblemDetailItem } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
 import { createElectionService, type Election } from '../election/election.service.js';
+import { photosRepository } from '../photos/photos.repository.js';
+import { toPhoto } from '../photos/photos.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
 import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
 import { reportsRepository as repo, type CentreFacts, type ReportFilter, type ReportRow, type RevisionRow } from './reports.repository.js';
@@ -156,8 +158,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
     async get(actor: Actor, id: string) {
       const row = await repo.findVisible(prisma, actor, id);
       if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-      const reviews = await repo.reviews(prisma, id);
-      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })) };
+      const [reviews, photos] = await Promise.all([repo.reviews(prisma, id), photosRepository.ofReport(prisma, id)]);
+      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })), photos: photos.map(toPhoto) };
     },
 
     async revisions(actor: Actor, id: string) {

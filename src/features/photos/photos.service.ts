@@ -1,0 +1,131 @@
+// Photo evidence: who may attach (the report's author, a coordinator or admin in scope), what the bytes
+// are, where they go (committed under their sha256 before any row points at them), what their EXIF says
+// against the centre and election day, and the derived thumbnails.
+import sharp from 'sharp';
+import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { Actor, RequestContext } from '../../infra/auth/actor.js';
+import { AppError } from '../../infra/errors.js';
+import { originalKey, thumbnailKey, type BlobStore, type StagedObject } from '../../infra/storage/storage.js';
+import type { Election } from '../election/election.service.js';
+import { reportsRepository } from '../reports/reports.repository.js';
+import { distanceMetres, inspect, localDate, wallClockToInstant } from './inspect.js';
+import { photosRepository as repo, type PhotoRow } from './photos.repository.js';
+
+type ActorContext = RequestContext & { actor: Actor };
+export interface PhotoFields { caption?: string | undefined; capturedAt?: string | undefined; kind?: string | undefined }
+
+export const PHOTO_KINDS = ['tally_sheet', 'queue', 'incident', 'machine', 'centre', 'other'] as const;
+const THUMBNAIL_SIZE = 320;
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+export function toPhoto(row: PhotoRow) {
+  return {
+    id: row.id, reportId: row.reportId, sha256: row.sha256, size: row.size, contentType: row.contentType, width: row.width, height: row.height,
+    kind: row.kind, caption: row.caption, clientCapturedAt: iso(row.clientCapturedAt), exifCapturedAt: iso(row.exifCapturedAt),
+    location: row.latitude === null || row.longitude === null ? null : { lat: row.latitude, lon: row.longitude },
+    camera: row.cameraMake || row.cameraModel ? { make: row.cameraMake, model: row.cameraModel } : null,
+    distanceMetres: row.distanceMetres === null ? null : Math.round(row.distanceMetres), flags: row.flags, createdAt: row.createdAt.toISOString(),
+  };
+}
+
+export function createPhotosService(prisma: PrismaClient, store: BlobStore, options: {
+  maxPixels: number; maxDistanceMetres: number; election: () => Promise<Election | undefined>; log?: { warn(obj: object, msg: string): void };
+}) {
+  async function visibleReport(actor: Actor, reportId: string) {
+    const report = await reportsRepository.findVisible(prisma, actor, reportId);
+    if (!report) throw new AppError('NOT_FOUND', `Report ${reportId} does not exist`);
+    return report;
+  }
+
+  async function visiblePhoto(actor: Actor, id: string): Promise<PhotoRow> {
+    const photo = await repo.find(prisma, id);
+    if (!photo || !(await reportsRepository.findVisible(prisma, actor, photo.reportId))) throw new AppError('NOT_FOUND', `Photo ${id} does not exist`);
+    return photo;
+  }
+
+  async function makeThumbnail(photo: PhotoRow): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await store.read(originalKey(photo.sha256))) chunks.push(chunk as Buffer);
+    // rotate() applies the EXIF orientation; sharp writes no metadata unless asked: no EXIF, no GPS.
+    const thumbnail = await sharp(Buffer.concat(chunks), { limitInputPixels: options.maxPixels })
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 70 })
+      .toBuffer();
+    await store.put(thumbnailKey(photo.sha256), thumbnail, 'image/webp');
+    return thumbnail;
+  }
+
+  return {
+    /** Checked before the body is read: only the author, or a coordinator or admin in scope, attaches. */
+    async mayAttach(actor: Actor, reportId: string): Promise<void> {
+      const report = await visibleReport(actor, reportId);
+      if (actor.role === 'analyst' || (actor.role === 'observer' && report.observerId !== actor.userId)) {
+        throw new AppError('FORBIDDEN', 'Only the report\'s author, or a coordinator or admin in scope, attaches photos');
+      }
+    },
+
+    /**
+     * Attaches staged bytes to a report: inspects them, commits them under their hash, then inserts the row
+     * (a retry of the same bytes answers the existing photo). Discards the staged bytes on any refusal.
+     */
+    async attach(context: ActorContext, reportId: string, staged: StagedObject, fields: PhotoFields): Promise<{ status: 'created' | 'existing'; photo: ReturnType<typeof toPhoto> }> {
+      let committed = false;
+      try {
+        const existing = await repo.findByContent(prisma, reportId, staged.sha256);
+        if (existing) return { status: 'existing', photo: toPhoto(existing) };
+        const facts = await inspect(staged.head, staged.tail, options.maxPixels);
+        const election = await options.election();
+        const exifCapturedAt = facts.exif.capturedAt ? wallClockToInstant(facts.exif.capturedAt, election?.timeZone ?? null, facts.exif.offset) : null;
+        const clientCapturedAt = fields.capturedAt ? new Date(fields.capturedAt) : null;
+        const centre = await repo.centreOf(prisma, reportId);
+        const gps = facts.exif.latitude !== null && facts.exif.longitude !== null ? { lat: facts.exif.latitude, lon: facts.exif.longitude } : null;
+        const distance = gps && centre?.latitude != null && centre.longitude != null ? distanceMetres(gps, { lat: centre.latitude, lon: centre.longitude }) : null;
+        const flags: string[] = [];
+        if (distance !== null && distance > options.maxDistanceMetres) flags.push('gps_far_from_centre');
+        const captured = exifCapturedAt ?? clientCapturedAt;
+        if (captured && election && localDate(captured, election.timeZone) !== election.date) flags.push('captured_outside_election_day');
+        await staged.commit(originalKey(staged.sha256), facts.contentType);
+        committed = true;
+        const [, rows] = await prisma.$transaction([
+          prisma.$queryRaw(repo.lockContent(staged.sha256)),
+          prisma.$queryRaw<PhotoRow[]>(repo.insertStatement(context, {
+            reportId, sha256: staged.sha256, size: staged.size, contentType: facts.contentType, width: facts.width, height: facts.height,
+            kind: fields.kind ?? null, caption: fields.caption ?? null, clientCapturedAt, exifCapturedAt, latitude: gps?.lat ?? null,
+            longitude: gps?.lon ?? null, cameraMake: facts.exif.make, cameraModel: facts.exif.model, distanceMetres: distance, flags,
+            uploaderId: context.actor.userId,
+          })),
+          prisma.$executeRaw(repo.sameImageStatement(staged.sha256)),
+        ]);
+        const row = rows[0] ? await repo.find(prisma, rows[0].id) : await repo.findByContent(prisma, reportId, staged.sha256);
+        if (!row) throw new Error(`photo of ${staged.sha256} neither inserted nor found`);
+        // The thumbnail is made off the request; GET …/thumbnail makes it on demand if this never ran.
+        setImmediate(() => void makeThumbnail(row).catch((error: unknown) => options.log?.warn({ err: error, photoId: row.id }, 'thumbnail failed')));
+        return { status: rows[0] ? 'created' : 'existing', photo: toPhoto(row) };
+      } finally {
+        if (!committed) await staged.discard();
+      }
+    },
+
+    async get(actor: Actor, id: string) {
+      return toPhoto(await visiblePhoto(actor, id));
+    },
+
+    async ofReport(reportId: string) {
+      return (await repo.ofReport(prisma, reportId)).map(toPhoto);
+    },
+
+    async original(actor: Actor, id: string, range?: { start: number; end: number }) {
+      const photo = await visiblePhoto(actor, id);
+      return { photo, body: () => store.read(originalKey(photo.sha256), range) };
+    },
+
+    async thumbnail(actor: Actor, id: string): Promise<{ photo: PhotoRow; body: Buffer | NodeJS.ReadableStream }> {
+      const photo = await visiblePhoto(actor, id);
+      if (await store.stat(thumbnailKey(photo.sha256))) return { photo, body: await store.read(thumbnailKey(photo.sha256)) };
+      return { photo, body: await makeThumbnail(photo) };
+    },
+  };
+}
+
+export type PhotosService = ReturnType<typeof createPhotosService>;

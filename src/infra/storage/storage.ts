@@ -1,0 +1,69 @@
+// Where photo bytes live, behind one small interface: the local filesystem under DATA_DIR (default) or an
+// S3-compatible store. Uploads are staged first (hashed and measured on the way) and only then committed
+// under a key the server derives from the content, so a row can point only at bytes that are all there.
+import type { Readable } from 'node:stream';
+
+export interface StagedObject {
+  sha256: string;
+  size: number;
+  /** The first bytes (up to HEAD_BYTES): enough to sniff the type and read image headers and EXIF. */
+  head: Buffer;
+  /** The last bytes (up to TAIL_BYTES): to spot data appended after the image (polyglots). */
+  tail: Buffer;
+  /** Moves the staged bytes to `key` (kept as it is when an object with that key exists: same content). */
+  commit(key: string, contentType: string): Promise<void>;
+  /** Removes the staged bytes. */
+  discard(): Promise<void>;
+}
+
+export interface ObjectInfo {
+  size: number;
+}
+
+export interface BlobStore {
+  readonly driver: 'local' | 's3';
+  /** Streams `input` into a staging area, failing with PAYLOAD_TOO_LARGE past `maxBytes` (nothing left behind). */
+  stage(input: Readable, maxBytes: number): Promise<StagedObject>;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** The object's bytes, or the inclusive byte range [start, end]. */
+  read(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** Writes a small derived object (a thumbnail) in one go. */
+  put(key: string, body: Buffer, contentType: string): Promise<void>;
+  /** Deletes staged leftovers older than `olderThanMs` (an upload cut off by a crash); returns how many. */
+  sweep(olderThanMs: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const HEAD_BYTES = 512 * 1024;
+export const TAIL_BYTES = 64 * 1024;
+
+/** Keeps the first HEAD_BYTES and the last TAIL_BYTES of a stream passing through, and its sha256 and size. */
+export class Sampler {
+  private headChunks: Buffer[] = [];
+  private headLength = 0;
+  private tailBuffer = Buffer.alloc(0);
+  size = 0;
+
+  add(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.headLength < HEAD_BYTES) {
+      const part = chunk.subarray(0, HEAD_BYTES - this.headLength);
+      this.headChunks.push(Buffer.from(part));
+      this.headLength += part.length;
+    }
+    const joined = Buffer.concat([this.tailBuffer, chunk]);
+    this.tailBuffer = Buffer.from(joined.subarray(Math.max(0, joined.length - TAIL_BYTES)));
+  }
+
+  get head(): Buffer {
+    return Buffer.concat(this.headChunks);
+  }
+
+  get tail(): Buffer {
+    return this.tailBuffer;
+  }
+}
+
+/** The key of an original: content-addressed, never derived from anything the client names. */
+export const originalKey = (sha256: string) => `originals/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
+export const thumbnailKey = (sha256: string) => `thumbnails/${sha256.slice(0, 2)}/${sha256}.webp`;

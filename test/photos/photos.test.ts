@@ -1,0 +1,205 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { as, createActor, type TestActor } from '../helpers/actors.js';
+import { setupTestApp } from '../helpers/app.js';
+
+const sample = await readFile(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const { app, db, admin, config } = await setupTestApp({ env: { PHOTO_MAX_BYTES: String(2 * 1024 * 1024), PHOTO_MAX_PIXELS: '40000000' } });
+const asAdmin = as(app, admin);
+let observer: TestActor;
+let other: TestActor;
+const reports: Record<string, string> = {};
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** A real JPEG with EXIF capture time and GPS (near centre 010101001 unless told otherwise). */
+async function jpeg(options: { seed?: number; lat?: number; lon?: number; when?: string } = {}): Promise<Buffer> {
+  const seed = options.seed ?? 1;
+  const image = sharp({ create: { width: 640, height: 480, channels: 3, background: { r: (seed * 40) % 255, g: 90, b: (seed * 7) % 255 } } });
+  const lat = options.lat ?? 10.5062;
+  const lon = options.lon ?? -66.9147;
+  return image
+    .withExif({
+      IFD0: { Make: 'TestPhone', Model: 'T1' },
+      IFD2: { DateTimeOriginal: options.when ?? '2024:07:28 18:40:00' },
+      IFD3: {
+        GPSLatitudeRef: lat >= 0 ? 'N' : 'S', GPSLatitude: `${Math.abs(lat)}/1 0/1 0/1`,
+        GPSLongitudeRef: lon >= 0 ? 'E' : 'W', GPSLongitude: `${Math.abs(lon)}/1 0/1 0/1`,
+      },
+    })
+    .jpeg({ quality: 80 })
+    .toBuffer();
+}
+
+function multipart(parts: { name: string; filename?: string; type?: string; content: Buffer | string }[]) {
+  const boundary = `----testigo${randomUUID()}`;
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${part.filename !== undefined ? `; filename="${part.filename}"` : ''}\r\n${part.type ? `Content-Type: ${part.type}\r\n` : ''}\r\n`));
+    chunks.push(Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+const upload = (actor: TestActor, reportId: string, file: Buffer, extra: { name: string; content: string }[] = [], filename = 'photo.jpg') => {
+  const form = multipart([...extra, { name: 'file', filename, type: 'image/jpeg', content: file }]);
+  return as(app, actor)({ method: 'POST', url: `/v1/reports/${reportId}/photos`, headers: { 'content-type': form.contentType }, body: form.body });
+};
+
+async function stored() {
+  const list = async (dir: string): Promise<string[]> =>
+    (await readdir(dir, { withFileTypes: true }).catch(() => [])).flatMap((entry) => (entry.isDirectory() ? [] : [join(dir, entry.name)])).concat(
+      ...(await Promise.all((await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory()).map((entry) => list(join(dir, entry.name))))),
+    );
+  const files = await list(join(config.DATA_DIR, 'blobs'));
+  const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM photos');
+  return { rows: row!.n, originals: files.filter((file) => file.includes('/originals/')).length, staging: files.filter((file) => file.includes('/.staging/')).length };
+}
+
+beforeAll(async () => {
+  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+  const election = { name: 'E', date: '2024-07-28', timeZone: 'America/Caracas', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] };
+  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  observer = await createActor(app, 'observer');
+  other = await createActor(app, 'observer');
+  for (const user of [observer, other]) await asAdmin({ method: 'PUT', url: `/v1/users/${user.id}/assignments`, payload: { centres: ['010101001'] } });
+  for (const [name, table] of [['one', 1], ['two', 2]] as const) {
+    const id = randomUUID();
+    const response = await as(app, observer)({
+      method: 'POST', url: '/v1/reports',
+      payload: { id, kind: 'results', centreCode: '010101001', table, observedAt: '2024-07-28T22:00:00Z', answers: { registeredVoters: 760, validVotes: 10, nullVotes: 0, votes: { EG: 6, NM: 4 }, citizenAudit: false } },
+    });
+    expect(response.statusCode).toBe(201);
+    reports[name] = id;
+  }
+});
+
+describe('POST /v1/reports/{id}/photos', () => {
+  let photo: { id: string; sha256: string };
+  let bytes: Buffer;
+
+  it('stores the bytes under their hash and answers the metadata: 201', async () => {
+    bytes = await jpeg();
+    const response = await upload(observer, reports.one!, bytes, [{ name: 'caption', content: 'Acta mesa 1' }, { name: 'kind', content: 'tally_sheet' }]);
+    expect(response.statusCode, response.body).toBe(201);
+    photo = response.json();
+    expect(photo).toMatchObject({
+      reportId: reports.one, sha256: sha256(bytes), size: bytes.length, contentType: 'image/jpeg', width: 640, height: 480,
+      kind: 'tally_sheet', caption: 'Acta mesa 1', camera: { make: 'TestPhone', model: 'T1' }, flags: [],
+    });
+    expect((photo as unknown as { exifCapturedAt: string }).exifCapturedAt).toBe('2024-07-28T22:40:00.000Z'); // 18:40 in Caracas
+    expect((photo as unknown as { distanceMetres: number }).distanceMetres).toBeLessThan(100);
+    expect(await stored()).toEqual({ rows: 1, originals: 1, staging: 0 });
+  });
+
+  it('answers the same bytes again with the existing photo: 200, nothing stored twice', async () => {
+    const again = await upload(observer, reports.one!, bytes);
+    expect(again.statusCode).toBe(200);
+    expect(again.json().id).toBe(photo.id);
+    expect(await stored()).toEqual({ rows: 1, originals: 1, staging: 0 });
+  });
+
+  it('serves the original exactly, with a strong ETag, 304 and ranges', async () => {
+    const response = await as(app, observer)(`/v1/photos/${photo.id}/content`);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('image/jpeg');
+    expect(response.headers.etag).toBe(`"${photo.sha256}"`);
+    expect(response.headers['content-disposition']).toBe(`attachment; filename="photo-${photo.id}.jpeg"`);
+    expect(sha256(response.rawPayload)).toBe(photo.sha256);
+    expect((await as(app, observer)({ url: `/v1/photos/${photo.id}/content`, headers: { 'if-none-match': `"${photo.sha256}"` } })).statusCode).toBe(304);
+    const part = await as(app, observer)({ url: `/v1/photos/${photo.id}/content`, headers: { range: 'bytes=10-19' } });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 10-19/${bytes.length}`);
+    expect(part.rawPayload.equals(bytes.subarray(10, 20))).toBe(true);
+    const suffix = await as(app, observer)({ url: `/v1/photos/${photo.id}/content`, headers: { range: 'bytes=-5' } });
+    expect(suffix.rawPayload.equals(bytes.subarray(bytes.length - 5))).toBe(true);
+    const outside = await as(app, observer)({ url: `/v1/photos/${photo.id}/content`, headers: { range: `bytes=${bytes.length}-` } });
+    expect(outside.statusCode).toBe(416);
+    expect(outside.headers['content-range']).toBe(`bytes */${bytes.length}`);
+  });
+
+  it('makes a small WebP thumbnail without EXIF or GPS', async () => {
+    const response = await as(app, observer)(`/v1/photos/${photo.id}/thumbnail`);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('image/webp');
+    const metadata = await sharp(response.rawPayload).metadata();
+    expect(metadata.format).toBe('webp');
+    expect(Math.max(metadata.width!, metadata.height!)).toBeLessThanOrEqual(320);
+    expect(metadata.exif).toBeUndefined();
+  });
+
+  it('lists the photo in its report and hides it from other observers', async () => {
+    expect((await as(app, observer)(`/v1/reports/${reports.one}`)).json().photos.map((p: { id: string }) => p.id)).toEqual([photo.id]);
+    for (const url of [`/v1/photos/${photo.id}`, `/v1/photos/${photo.id}/content`, `/v1/photos/${photo.id}/thumbnail`]) {
+      expect((await as(app, other)(url)).statusCode).toBe(404);
+    }
+  });
+
+  it('flags the same image attached to two tables, both', async () => {
+    const response = await upload(observer, reports.two!, bytes);
+    expect(response.statusCode).toBe(201);
+    expect(response.json().flags).toContain('same_image_other_table');
+    expect((await as(app, observer)(`/v1/photos/${photo.id}`)).json().flags).toContain('same_image_other_table');
+  });
+
+  it('flags a photo taken far from the centre or on another day', async () => {
+    const response = await upload(observer, reports.one!, await jpeg({ seed: 5, lat: 8.0, lon: -62.0, when: '2024:07:27 10:00:00' }));
+    expect(response.json().flags.sort()).toEqual(['captured_outside_election_day', 'gps_far_from_centre']);
+  });
+});
+
+describe('bad uploads are refused and leave nothing', () => {
+  const png = (width: number, height: number) => {
+    // A valid PNG header that claims a huge size over a tiny compressed body: a pixel bomb.
+    const chunk = (type: string, data: Buffer) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(data.length);
+      return Buffer.concat([length, Buffer.from(type), data, Buffer.alloc(4)]);
+    };
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(width, 0);
+    header.writeUInt32BE(height, 4);
+    header.set([8, 2, 0, 0, 0], 8);
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', Buffer.alloc(0))]);
+  };
+  const zip = Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(200, 1), Buffer.from('PK\x05\x06'), Buffer.alloc(18)]);
+
+  it.each([
+    ['a zip renamed .jpg', async () => zip, 415, 'PHOTO_TYPE_UNSUPPORTED'],
+    ['HTML renamed .jpg', async () => Buffer.from('<!doctype html><html><script>alert(1)</script></html>'), 415, 'PHOTO_TYPE_UNSUPPORTED'],
+    ['an SVG', async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'), 415, 'PHOTO_TYPE_UNSUPPORTED'],
+    ['a JPEG with a zip appended (polyglot)', async () => Buffer.concat([await jpeg({ seed: 9 }), zip]), 415, 'PHOTO_TYPE_UNSUPPORTED'],
+    ['a pixel bomb', async () => png(60_000, 60_000), 422, 'PHOTO_TOO_MANY_PIXELS'],
+    ['a file over the size limit', async () => Buffer.concat([await jpeg({ seed: 11 }), Buffer.alloc(3 * 1024 * 1024)]), 413, 'PAYLOAD_TOO_LARGE'],
+  ])('%s', async (_name, make, status, code) => {
+    const before = await stored();
+    const response = await upload(observer, reports.one!, await make(), [], '../../../etc/passwd');
+    expect(response.statusCode).toBe(status);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.json().code).toBe(code);
+    expect(await stored()).toEqual(before);
+  });
+
+  it('refuses a missing file part, two files, unknown fields, another content type, unknown and out-of-scope reports', async () => {
+    const before = await stored();
+    const image = await jpeg({ seed: 12 });
+    const send = (parts: Parameters<typeof multipart>[0], reportId = reports.one!, actor = observer) => {
+      const form = multipart(parts);
+      return as(app, actor)({ method: 'POST', url: `/v1/reports/${reportId}/photos`, headers: { 'content-type': form.contentType }, body: form.body });
+    };
+    expect((await send([{ name: 'caption', content: 'no file' }])).json().code).toBe('PHOTO_FILE_MISSING');
+    expect((await send([{ name: 'file', filename: 'a.jpg', content: image }, { name: 'file', filename: 'b.jpg', content: image }])).json().code).toBe('PHOTO_TOO_MANY_FILES');
+    expect((await send([{ name: 'owner', content: 'me' }, { name: 'file', filename: 'a.jpg', content: image }])).json().code).toBe('VALIDATION_FAILED');
+    expect((await send([{ name: 'file', filename: 'a.jpg', content: image }], randomUUID())).statusCode).toBe(404);
+    expect((await send([{ name: 'file', filename: 'a.jpg', content: image }], reports.one!, other)).statusCode).toBe(404);
+    const json = await as(app, observer)({ method: 'POST', url: `/v1/reports/${reports.one}/photos`, payload: { file: 'x' } });
+    expect(json.statusCode).toBe(415);
+    expect(await stored()).toEqual(before);
+  });
+});
