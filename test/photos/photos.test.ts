@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +7,7 @@ import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 
 const sample = await readFile(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
-const { app, db, admin, config } = await setupTestApp({ env: { PHOTO_MAX_BYTES: String(2 * 1024 * 1024), PHOTO_MAX_PIXELS: '40000000' } });
+const { app, db, admin, objects } = await setupTestApp({ env: { PHOTO_MAX_BYTES: String(2 * 1024 * 1024), PHOTO_MAX_PIXELS: '40000000' } });
 const asAdmin = as(app, admin);
 let observer: TestActor;
 let other: TestActor;
@@ -53,13 +52,9 @@ const upload = (actor: TestActor, reportId: string, file: Buffer, extra: { name:
 };
 
 async function stored() {
-  const list = async (dir: string): Promise<string[]> =>
-    (await readdir(dir, { withFileTypes: true }).catch(() => [])).flatMap((entry) => (entry.isDirectory() ? [] : [join(dir, entry.name)])).concat(
-      ...(await Promise.all((await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory()).map((entry) => list(join(dir, entry.name))))),
-    );
-  const files = await list(join(config.DATA_DIR, 'blobs'));
+  const { originals, staged } = await objects();
   const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM photos');
-  return { rows: row!.n, originals: files.filter((file) => file.includes('/originals/')).length, staging: files.filter((file) => file.includes('/.staging/')).length };
+  return { rows: row!.n, originals: originals.length, staging: staged.length };
 }
 
 beforeAll(async () => {

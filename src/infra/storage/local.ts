@@ -87,8 +87,8 @@ export function createLocalStore(dataDir: string): BlobStore {
     async put(key, body) {
       const target = pathOf(key);
       await mkdir(dirname(target), { recursive: true });
-      const temp = join(staging, `${Date.now()}-${randomUUID()}`);
-      await mkdir(staging, { recursive: true });
+      // Written beside its target and renamed over it: readers see the old file or the whole new one.
+      const temp = `${target}.${randomUUID()}.tmp`;
       await writeFile(temp, body);
       await fsyncPath(temp);
       await rename(temp, target);

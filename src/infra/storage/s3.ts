@@ -74,6 +74,9 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
     // default; many S3-compatible servers reject those. Only where the API demands a checksum.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // A store that stops answering fails the request instead of holding an upload forever.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 },
+    maxAttempts: 3,
   });
 
   const objectKey = (key: string) => {
@@ -98,9 +101,19 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       const staging = `${stagingPrefix}${Date.now()}-${randomUUID()}`;
       const hash = createHash('sha256');
       const sampler = new Sampler();
+      // The first failure, wherever it happened: the input, the limit, or the upload. What follows from it
+      // (the other side torn down, an AbortError, an abort the server refuses) must not hide it.
+      let cause: unknown;
+      const noteInputError = (error: unknown) => {
+        cause ??= error;
+      };
+      input.on('error', noteInputError);
       const meter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
-          if (sampler.size + chunk.length > maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The photo exceeds ${maxBytes} bytes`));
+          if (sampler.size + chunk.length > maxBytes) {
+            cause ??= new AppError('PAYLOAD_TOO_LARGE', `The photo exceeds ${maxBytes} bytes`);
+            return callback(cause as Error);
+          }
           sampler.add(chunk);
           hash.update(chunk);
           callback(null, chunk);
@@ -121,14 +134,16 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       const [piped, uploaded] = await Promise.allSettled([
         pipeline(input, meter),
         upload.done().catch((error: unknown) => {
+          cause ??= error;
           meter.destroy(error instanceof Error ? error : new Error(String(error)));
           throw error;
         }),
       ]);
+      input.off('error', noteInputError);
       let failure: unknown;
-      if (piped.status === 'rejected') failure = piped.reason;
-      else if (uploaded.status === 'rejected') failure = uploaded.reason;
-      else {
+      if (piped.status === 'rejected' || uploaded.status === 'rejected') {
+        failure = cause ?? (piped.status === 'rejected' ? piped.reason : (uploaded as PromiseRejectedResult).reason);
+      } else {
         // What the server holds must be what went through the meter, byte for byte in count.
         const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: staging })).catch((error: unknown) => error);
         const stored = (head as { ContentLength?: number }).ContentLength;
