@@ -11,6 +11,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { LightMyRequestResponse } from 'fastify';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ProblemCode } from '../../src/infra/errors.js';
 import { createActor, type TestActor } from '../helpers/actors.js';
@@ -33,6 +34,8 @@ interface Call {
   url: string;
   payload?: object;
   csv?: string;
+  /** A multipart body (photo uploads). */
+  form?: { body: Buffer; contentType: string };
   /** The id in the URL of the target; a 404 for it must look exactly like a 404 for a random uuid. */
   hiddenId?: string;
   /** Checks the body of a 2xx answer. */
@@ -50,6 +53,8 @@ const world = {} as {
   deactivated: TestActor; expiredToken: string; revokedToken: string;
   /** Reports by the observer (centre 010101001, state 01) and by the other observer (130101001, state 13). */
   reportIn: string; reportOut: string;
+  /** A photo on each of those reports. */
+  photoIn: string; photoOut: string;
 };
 const election = { name: 'Matrix election', date: '2024-07-28', timeZone: 'America/Caracas', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] };
 const votingAnswers = { queueLength: 'short', waitingMinutes: 5, assistedVotingProblems: false, identificationProblems: false, securityForces: 'absent', propagandaNearby: false };
@@ -64,9 +69,23 @@ function send(call: Call, headers: Record<string, string>): Promise<LightMyReque
   return app.inject({
     method: call.method,
     url: call.url,
-    headers: { ...headers, ...(call.csv !== undefined ? { 'content-type': 'text/csv' } : {}) },
-    ...(call.csv !== undefined ? { payload: call.csv } : call.payload !== undefined ? { payload: call.payload } : {}),
+    headers: { ...headers, ...(call.csv !== undefined ? { 'content-type': 'text/csv' } : call.form ? { 'content-type': call.form.contentType } : {}) },
+    ...(call.csv !== undefined ? { payload: call.csv } : call.form ? { payload: call.form.body } : call.payload !== undefined ? { payload: call.payload } : {}),
   });
+}
+
+let photoSeed = 0;
+/** A multipart body with a small, distinct JPEG. */
+async function photoForm(): Promise<{ body: Buffer; contentType: string }> {
+  photoSeed += 1;
+  const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: photoSeed % 255, g: (photoSeed * 13) % 255, b: 40 } } }).jpeg().toBuffer();
+  const boundary = `----matrix${photoSeed}`;
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+    image,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 const asAdmin = (call: Call) => send(call, admin.headers);
@@ -196,6 +215,19 @@ async function reportFor(who: Caller | null, scope: Scope, fresh: boolean): Prom
   const where = who === 'analyst13' ? (scope === 'in' ? 'out' : 'in') : scope === 'out' ? 'out' : 'in';
   if (fresh) return freshReport(where);
   return where === 'in' ? world.reportIn : world.reportOut;
+}
+
+/** The photo a row is about, on the report reportFor would pick. */
+async function photoFor(who: Caller | null, scope: Scope): Promise<string> {
+  if (scope === 'unknown') return randomUUID();
+  return (await reportFor(who, scope, false)) === world.reportIn ? world.photoIn : world.photoOut;
+}
+
+function photoRead(path: (id: string) => string): Build {
+  return async (who, scope) => {
+    const id = await photoFor(who, scope);
+    return { method: 'GET', url: path(id), hiddenId: id };
+  };
 }
 
 function reportRead(path: (id: string) => string, verify: (body: Json, id: string) => void): Build {
@@ -397,6 +429,17 @@ const routes = {
       },
     };
   },
+  'POST /v1/reports/{id}/photos': async (who, scope) => {
+    const id = who === null ? randomUUID() : await reportFor(who, scope, true);
+    return {
+      method: 'POST', url: `/v1/reports/${id}/photos`, form: await photoForm(), hiddenId: id,
+      verify: (photo) => expect(photo).toMatchObject({ reportId: id, contentType: 'image/jpeg' }),
+      unchanged: async () => expect(await db.query('SELECT 1 FROM photos WHERE report_id::text = $1', [id])).toEqual([]),
+    };
+  },
+  'GET /v1/photos/{id}': photoRead((id) => `/v1/photos/${id}`),
+  'GET /v1/photos/{id}/content': photoRead((id) => `/v1/photos/${id}/content`),
+  'GET /v1/photos/{id}/thumbnail': photoRead((id) => `/v1/photos/${id}/thumbnail`),
 } satisfies Record<string, Build>;
 
 type Route = keyof typeof routes;
@@ -649,6 +692,34 @@ const matrix: Row[] = [
   ['POST /v1/reports/{id}/review', 'analyst', 'in', 403, 'FORBIDDEN'],
   ['POST /v1/reports/{id}/review', 'analyst13', 'in', 403, 'FORBIDDEN'],
   ['POST /v1/reports/{id}/review', 'observer', 'self', 403, 'FORBIDDEN'],
+
+  // Photos: attached by the report's author or a coordinator or admin in scope; read like their report.
+  ['POST /v1/reports/{id}/photos', 'admin', 'in', 201, 'audit:photo.attached'],
+  ['POST /v1/reports/{id}/photos', 'admin', 'unknown', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/photos', 'coordinator', 'in', 201, 'audit:photo.attached'],
+  ['POST /v1/reports/{id}/photos', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['POST /v1/reports/{id}/photos', 'analyst', 'in', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/{id}/photos', 'analyst13', 'in', 403, 'FORBIDDEN'],
+  ['POST /v1/reports/{id}/photos', 'observer', 'self', 201, 'audit:photo.attached'],
+  ['POST /v1/reports/{id}/photos', 'observer', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}', 'admin', 'in', 200, 'ok'],
+  ['GET /v1/photos/{id}', 'admin', 'unknown', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}', 'coordinator', 'in', 200, 'ok'],
+  ['GET /v1/photos/{id}', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}', 'analyst', 'in', 200, 'ok'],
+  ['GET /v1/photos/{id}', 'analyst13', 'in', 200, 'ok'],
+  ['GET /v1/photos/{id}', 'analyst13', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}', 'observer', 'self', 200, 'ok'],
+  ['GET /v1/photos/{id}', 'observer', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}/content', 'admin', 'in', 200, 'ok'],
+  ['GET /v1/photos/{id}/content', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}/content', 'analyst13', 'in', 200, 'ok'],
+  ['GET /v1/photos/{id}/content', 'observer', 'self', 200, 'ok'],
+  ['GET /v1/photos/{id}/content', 'observer', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}/thumbnail', 'admin', 'in', 200, 'ok'],
+  ['GET /v1/photos/{id}/thumbnail', 'coordinator', 'out', 404, 'NOT_FOUND'],
+  ['GET /v1/photos/{id}/thumbnail', 'observer', 'self', 200, 'ok'],
+  ['GET /v1/photos/{id}/thumbnail', 'observer', 'out', 404, 'NOT_FOUND'],
 ];
 
 /** The routes of the API, one request each; every one must refuse a caller without a valid token. */
@@ -658,7 +729,8 @@ const everyRoute: Route[] = [
   'GET /v1/users/{id}/tokens', 'DELETE /v1/tokens/{id}', 'PUT /v1/users/{id}/assignments', 'GET /v1/me',
   'POST /v1/users/import', 'GET /v1/audit', 'GET /v1/forms', 'GET /v1/election', 'PUT /v1/election', 'POST /v1/reports',
   'POST /v1/reports/batch', 'GET /v1/reports', 'GET /v1/reports/export', 'GET /v1/reports/{id}', 'GET /v1/reports/{id}/revisions',
-  'POST /v1/reports/{id}/revisions', 'POST /v1/reports/{id}/review',
+  'POST /v1/reports/{id}/revisions', 'POST /v1/reports/{id}/review', 'POST /v1/reports/{id}/photos', 'GET /v1/photos/{id}',
+  'GET /v1/photos/{id}/content', 'GET /v1/photos/{id}/thumbnail',
 ];
 
 /** Credentials that are present but no good: each answers 401 AUTH_INVALID_TOKEN. */
@@ -716,6 +788,11 @@ beforeAll(async () => {
   }
   world.reportIn = await freshReport('in');
   world.reportOut = await freshReport('out');
+  for (const [key, report, author] of [['photoIn', world.reportIn, world.observer], ['photoOut', world.reportOut, world.other]] as const) {
+    const response = await send({ method: 'POST', url: `/v1/reports/${report}/photos`, form: await photoForm() }, author.headers);
+    expect(response.statusCode, response.body).toBe(201);
+    world[key] = response.json().id;
+  }
 
   // Tokens that are no good any more; the revoked one and the deactivated user's are checked to work first.
   const works = async (secret: string) => expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(200);
@@ -769,8 +846,8 @@ describe('authorization matrix', () => {
       return;
     }
     expect(response.statusCode, response.body).toBe(status);
-    const ndjson = String(response.headers['content-type']).startsWith('application/x-ndjson');
-    await call.verify?.(status === 204 ? {} : ndjson ? { text: response.body } : response.json());
+    const json = /^application\/(problem\+)?json/.test(String(response.headers['content-type']));
+    await call.verify?.(status === 204 ? {} : json ? response.json() : { text: response.body });
     if (call.method === 'GET') {
       expect(expected).toBe('ok');
       expect(await auditRowsOf(requestId)).toBe(0);
