@@ -16,6 +16,10 @@ export interface PhotoFields { caption?: string | undefined; capturedAt?: string
 
 export const PHOTO_KINDS = ['tally_sheet', 'queue', 'incident', 'machine', 'centre', 'other'] as const;
 const THUMBNAIL_SIZE = 320;
+// libvips keeps decoded images in a cache and uses a thread per core per image: neither pays off for
+// one-off thumbnails, and both cost resident memory.
+sharp.cache(false);
+sharp.concurrency(1);
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
 export function toPhoto(row: PhotoRow) {
@@ -43,17 +47,25 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
     return photo;
   }
 
-  async function makeThumbnail(photo: PhotoRow): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await store.read(originalKey(photo.sha256))) chunks.push(chunk as Buffer);
-    // rotate() applies the EXIF orientation; sharp writes no metadata unless asked: no EXIF, no GPS.
-    const thumbnail = await sharp(Buffer.concat(chunks), { limitInputPixels: options.maxPixels })
-      .rotate()
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .webp({ quality: 70 })
-      .toBuffer();
-    await store.put(thumbnailKey(photo.sha256), thumbnail, 'image/webp');
-    return thumbnail;
+  /** One thumbnail at a time per process: decoding images is the memory-hungry part of photos. */
+  let queue: Promise<unknown> = Promise.resolve();
+  function makeThumbnail(photo: PhotoRow): Promise<Buffer> {
+    const job = queue.then(async () => {
+      // Streamed in, decoded with shrink-on-load where the format allows; rotate() applies the EXIF
+      // orientation, and sharp writes no metadata unless asked: no EXIF, no GPS.
+      const resizer = sharp({ limitInputPixels: options.maxPixels, sequentialRead: true })
+        .rotate()
+        .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: 70 });
+      const source = await store.read(originalKey(photo.sha256));
+      source.on('error', (error) => resizer.destroy(error));
+      source.pipe(resizer);
+      const thumbnail = await resizer.toBuffer();
+      await store.put(thumbnailKey(photo.sha256), thumbnail, 'image/webp');
+      return thumbnail;
+    });
+    queue = job.catch(() => undefined);
+    return job;
   }
 
   return {

@@ -34,14 +34,18 @@ export interface BlobStore {
   close(): Promise<void>;
 }
 
-export const HEAD_BYTES = 512 * 1024;
-export const TAIL_BYTES = 64 * 1024;
+export const HEAD_BYTES = 256 * 1024;
+export const TAIL_BYTES = 16 * 1024;
 
-/** Keeps the first HEAD_BYTES and the last TAIL_BYTES of a stream passing through, and its sha256 and size. */
+/**
+ * Keeps the first HEAD_BYTES and the last TAIL_BYTES of a stream passing through, and its size, copying
+ * each chunk at most once: memory per upload stays bounded (about HEAD_BYTES + TAIL_BYTES + one chunk).
+ */
 export class Sampler {
   private headChunks: Buffer[] = [];
   private headLength = 0;
-  private tailBuffer = Buffer.alloc(0);
+  private tailChunks: Buffer[] = [];
+  private tailLength = 0;
   size = 0;
 
   add(chunk: Buffer): void {
@@ -51,8 +55,12 @@ export class Sampler {
       this.headChunks.push(Buffer.from(part));
       this.headLength += part.length;
     }
-    const joined = Buffer.concat([this.tailBuffer, chunk]);
-    this.tailBuffer = Buffer.from(joined.subarray(Math.max(0, joined.length - TAIL_BYTES)));
+    const kept = Buffer.from(chunk.subarray(Math.max(0, chunk.length - TAIL_BYTES)));
+    this.tailChunks.push(kept);
+    this.tailLength += kept.length;
+    while (this.tailChunks.length > 1 && this.tailLength - this.tailChunks[0]!.length >= TAIL_BYTES) {
+      this.tailLength -= this.tailChunks.shift()!.length;
+    }
   }
 
   get head(): Buffer {
@@ -60,7 +68,8 @@ export class Sampler {
   }
 
   get tail(): Buffer {
-    return this.tailBuffer;
+    const joined = Buffer.concat(this.tailChunks);
+    return joined.subarray(Math.max(0, joined.length - TAIL_BYTES));
   }
 }
 
