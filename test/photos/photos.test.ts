@@ -143,6 +143,15 @@ describe('POST /v1/reports/{id}/photos', () => {
     expect((await as(app, observer)(`/v1/photos/${photo.id}`)).json().flags).toContain('same_image_other_table');
   });
 
+  it('never takes the storage key from the file name', async () => {
+    const image = await jpeg({ seed: 21 });
+    const response = await upload(observer, reports.one!, image, [], '../../../../tmp/owned.jpg');
+    expect(response.statusCode).toBe(201);
+    const { originals } = await objects();
+    expect(originals).toContain(`originals/${sha256(image).slice(0, 2)}/${sha256(image).slice(2, 4)}/${sha256(image)}`);
+    expect(originals.every((key) => /^originals\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(key))).toBe(true);
+  });
+
   it('flags a photo taken far from the centre or on another day', async () => {
     const response = await upload(observer, reports.one!, await jpeg({ seed: 5, lat: 8.0, lon: -62.0, when: '2024:07:27 10:00:00' }));
     expect(response.json().flags.sort()).toEqual(['captured_outside_election_day', 'gps_far_from_centre']);
