@@ -31,6 +31,7 @@ export const problemCatalogue = {
   PHOTO_TOO_MANY_FILES: { status: 400, title: 'More than one file', description: 'Send one photo per request.' },
   PHOTO_TYPE_UNSUPPORTED: { status: 415, title: 'Not a supported image', description: 'Decided by the bytes, not the name or header: JPEG, PNG, WebP and HEIC/HEIF only, with nothing hidden after the image.' },
   PHOTO_TOO_MANY_PIXELS: { status: 422, title: 'The image is too large in pixels', description: 'Its header declares more pixels than PHOTO_MAX_PIXELS (a decompression bomb, or not a phone photo).' },
+  PHOTO_THUMBNAIL_UNAVAILABLE: { status: 422, title: 'No thumbnail for this photo', description: 'The image cannot be decoded here (HEIC without a decoder, or damaged data); the original is still served.' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable', description: 'The requested byte range lies outside the file.' },
   RATE_LIMITED: { status: 429, title: 'Too many requests', description: 'Slow down; `Retry-After` says when to try again.' },
   INTERNAL: { status: 500, title: 'Internal server error', description: 'An unexpected error. Its details are logged under the request id, never returned.' },

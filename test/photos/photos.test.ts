@@ -143,6 +143,17 @@ describe('POST /v1/reports/{id}/photos', () => {
     expect((await as(app, observer)(`/v1/photos/${photo.id}`)).json().flags).toContain('same_image_other_table');
   });
 
+  it('keeps a damaged image as evidence but answers 422 for its thumbnail', async () => {
+    const image = await jpeg({ seed: 31 });
+    const damaged = image.subarray(0, Math.floor(image.length * 0.6));
+    const response = await upload(observer, reports.one!, damaged);
+    expect(response.statusCode).toBe(201);
+    const thumbnail = await as(app, observer)(`/v1/photos/${response.json().id}/thumbnail`);
+    expect(thumbnail.statusCode).toBe(422);
+    expect(thumbnail.json().code).toBe('PHOTO_THUMBNAIL_UNAVAILABLE');
+    expect(sha256((await as(app, observer)(`/v1/photos/${response.json().id}/content`)).rawPayload)).toBe(sha256(damaged));
+  });
+
   it('never takes the storage key from the file name', async () => {
     const image = await jpeg({ seed: 21 });
     const response = await upload(observer, reports.one!, image, [], '../../../../tmp/owned.jpg');

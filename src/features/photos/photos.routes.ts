@@ -141,7 +141,7 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
       config: { rawResponse: binary('A WebP of at most 320×320, without EXIF or GPS', ['image/webp']) },
       schema: {
         tags: ['photos'], operationId: 'photos.thumbnail', summary: 'A small WebP without EXIF or GPS (made once, then cached)',
-        params: idParams, response: { 200: z.string(), ...problemResponses(400, 401, 404, 429) },
+        params: idParams, response: { 200: z.string(), ...problemResponses(400, 401, 404, 422, 429) },
       },
     },
     async (request, typedReply) => {

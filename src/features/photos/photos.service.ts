@@ -135,7 +135,12 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
     async thumbnail(actor: Actor, id: string): Promise<{ photo: PhotoRow; body: Buffer | NodeJS.ReadableStream }> {
       const photo = await visiblePhoto(actor, id);
       if (await store.stat(thumbnailKey(photo.sha256))) return { photo, body: await store.read(thumbnailKey(photo.sha256)) };
-      return { photo, body: await makeThumbnail(photo) };
+      try {
+        return { photo, body: await makeThumbnail(photo) };
+      } catch (error) {
+        options.log?.warn({ err: error, photoId: photo.id }, 'thumbnail failed');
+        throw new AppError('PHOTO_THUMBNAIL_UNAVAILABLE', `No thumbnail can be made of this ${photo.contentType}; fetch the original`);
+      }
     },
   };
 }
