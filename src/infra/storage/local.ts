@@ -1,14 +1,12 @@
 // The local filesystem store: DATA_DIR/blobs/<key>, staged in DATA_DIR/blobs/.staging, fsynced and renamed
 // into place (atomic on one filesystem) before an upload is acknowledged.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { AppError } from '../errors.js';
-import { Sampler, type BlobStore, type StagedObject } from './storage.js';
+import { Meter, type BlobStore, type StagedObject } from './storage.js';
 
 async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
@@ -34,16 +32,7 @@ export function createLocalStore(dataDir: string): BlobStore {
     async stage(input: Readable, maxBytes: number): Promise<StagedObject> {
       await mkdir(staging, { recursive: true });
       const temp = join(staging, `${Date.now()}-${randomUUID()}`);
-      const hash = createHash('sha256');
-      const sampler = new Sampler();
-      const meter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          if (sampler.size + chunk.length > maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The photo exceeds ${maxBytes} bytes`));
-          sampler.add(chunk);
-          hash.update(chunk);
-          callback(null, chunk);
-        },
-      });
+      const meter = new Meter(maxBytes);
       try {
         await pipeline(input, meter, createWriteStream(temp, { flags: 'wx' }));
         await fsyncPath(temp);
@@ -53,10 +42,7 @@ export function createLocalStore(dataDir: string): BlobStore {
       }
       let settled = false;
       return {
-        sha256: hash.digest('hex'),
-        size: sampler.size,
-        head: sampler.head,
-        tail: sampler.tail,
+        ...meter.result(),
         async commit(key) {
           const target = pathOf(key);
           await mkdir(dirname(target), { recursive: true });

@@ -4,8 +4,8 @@
 // removes later, never a committed object with missing bytes.
 //
 // `prefix` is used as given: pass 'photos/' (with the slash) to get 'photos/originals/…'.
-import { createHash, randomUUID } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -19,8 +19,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { AppError } from '../errors.js';
-import { Sampler, type BlobStore, type StagedObject } from './storage.js';
+import { Meter, type BlobStore, type StagedObject } from './storage.js';
 
 export interface S3StoreOptions {
   /** An S3-compatible endpoint (MinIO, Garage, R2, …); AWS itself when absent. */
@@ -99,8 +98,6 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
 
     async stage(input: Readable, maxBytes: number): Promise<StagedObject> {
       const staging = `${stagingPrefix}${Date.now()}-${randomUUID()}`;
-      const hash = createHash('sha256');
-      const sampler = new Sampler();
       // The first failure, wherever it happened: the input, the limit, or the upload. What follows from it
       // (the other side torn down, an AbortError, an abort the server refuses) must not hide it.
       let cause: unknown;
@@ -108,16 +105,9 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
         cause ??= error;
       };
       input.on('error', noteInputError);
-      const meter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          if (sampler.size + chunk.length > maxBytes) {
-            cause ??= new AppError('PAYLOAD_TOO_LARGE', `The photo exceeds ${maxBytes} bytes`);
-            return callback(cause as Error);
-          }
-          sampler.add(chunk);
-          hash.update(chunk);
-          callback(null, chunk);
-        },
+      const meter = new Meter(maxBytes);
+      meter.on('error', (error) => {
+        cause ??= error;
       });
       const upload = new Upload({
         client,
@@ -141,13 +131,16 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       ]);
       input.off('error', noteInputError);
       let failure: unknown;
+      let result: ReturnType<Meter["result"]> | undefined;
       if (piped.status === 'rejected' || uploaded.status === 'rejected') {
         failure = cause ?? (piped.status === 'rejected' ? piped.reason : (uploaded as PromiseRejectedResult).reason);
       } else {
         // What the server holds must be what went through the meter, byte for byte in count.
         const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: staging })).catch((error: unknown) => error);
         const stored = (head as { ContentLength?: number }).ContentLength;
-        if (stored !== sampler.size) failure = new Error(`staged object ${staging} holds ${String(stored)} bytes, ${sampler.size} were sent`);
+        const sent = meter.result();
+        if (stored !== sent.size) failure = new Error(`staged object ${staging} holds ${String(stored)} bytes, ${sent.size} were sent`);
+        else result = sent;
       }
       if (failure !== undefined) {
         await deleteObject(staging).catch(() => undefined);
@@ -156,10 +149,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
 
       let settled = false;
       return {
-        sha256: hash.digest('hex'),
-        size: sampler.size,
-        head: sampler.head,
-        tail: sampler.tail,
+        ...result!,
         async commit(key, contentType) {
           const target = objectKey(key);
           const existing = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: target })).then(

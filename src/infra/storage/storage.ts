@@ -1,7 +1,9 @@
 // Where photo bytes live, behind one small interface: the local filesystem under DATA_DIR (default) or an
 // S3-compatible store. Uploads are staged first (hashed and measured on the way) and only then committed
 // under a key the server derives from the content, so a row can point only at bytes that are all there.
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { AppError } from '../errors.js';
 
 export interface StagedObject {
   sha256: string;
@@ -70,6 +72,28 @@ export class Sampler {
   get tail(): Buffer {
     const joined = Buffer.concat(this.tailChunks);
     return joined.subarray(Math.max(0, joined.length - TAIL_BYTES));
+  }
+}
+
+/** Passes an upload through, computing its sha256 and size and sampling it; fails past `maxBytes`. */
+export class Meter extends Transform {
+  private readonly hash = createHash('sha256');
+  private readonly sampler = new Sampler();
+
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+    if (this.sampler.size + chunk.length > this.maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The photo exceeds ${this.maxBytes} bytes`));
+    this.sampler.add(chunk);
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  /** What went through, once the stream has ended. */
+  result(): Pick<StagedObject, 'sha256' | 'size' | 'head' | 'tail'> {
+    return { sha256: this.hash.digest('hex'), size: this.sampler.size, head: this.sampler.head, tail: this.sampler.tail };
   }
 }
 
