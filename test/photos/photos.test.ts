@@ -154,6 +154,16 @@ describe('POST /v1/reports/{id}/photos', () => {
     expect(sha256((await as(app, observer)(`/v1/photos/${response.json().id}/content`)).rawPayload)).toBe(sha256(damaged));
   });
 
+  it('accepts an image whose data happens to hold archive and markup signatures, but not markup after its end', async () => {
+    const image = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+      .withExif({ IFD0: { ImageDescription: 'PK\x05\x06 PK\x03\x04 <html><script>' } })
+      .jpeg()
+      .toBuffer();
+    expect((await upload(observer, reports.one!, image)).statusCode).toBe(201);
+    const trailing = Buffer.concat([image, Buffer.from('<html><script>alert(1)</script></html>')]);
+    expect((await upload(observer, reports.one!, trailing)).json().code).toBe('PHOTO_TYPE_UNSUPPORTED');
+  });
+
   it('never takes the storage key from the file name', async () => {
     const image = await jpeg({ seed: 21 });
     const response = await upload(observer, reports.one!, image, [], '../../../../tmp/owned.jpg');

@@ -7,8 +7,8 @@ import sharp from 'sharp';
 import { AppError } from '../../infra/errors.js';
 
 export const ALLOWED_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/heif']);
-/** Signatures of content that must never ride along inside an "image": archives, markup, scripts. */
-const SMUGGLED = [Buffer.from('PK\x03\x04'), Buffer.from('PK\x05\x06'), /<\s*(html|script|svg|iframe|\?php|!doctype)/i];
+const MARKUP = /<\s*(html|script|svg|iframe|\?php|!doctype)/i;
+const ZIP_END = Buffer.from('PK\x05\x06');
 
 export interface Inspection {
   contentType: string;
@@ -18,9 +18,18 @@ export interface Inspection {
   exif: { capturedAt: Date | null; offset: string | null; latitude: number | null; longitude: number | null; make: string | null; model: string | null };
 }
 
-function smuggles(bytes: Buffer): boolean {
-  const text = bytes.toString('latin1');
-  return SMUGGLED.some((signature) => (signature instanceof RegExp ? signature.test(text) : bytes.includes(signature)));
+/**
+ * Whether another file rides along after the image (a polyglot). Compressed image data is random enough
+ * to hold any short signature by chance, so only structure counts: a ZIP whose end-of-central-directory
+ * record ends exactly at the end of the file (where every ZIP reader looks for it), or markup after the
+ * image's own end marker (JPEG EOI, PNG IEND).
+ */
+function smuggles(contentType: string, tail: Buffer): boolean {
+  for (let at = tail.lastIndexOf(ZIP_END); at >= 0; at = at > 0 ? tail.lastIndexOf(ZIP_END, at - 1) : -1) {
+    if (at + 22 <= tail.length && at + 22 + tail.readUInt16LE(at + 20) === tail.length) return true;
+  }
+  const end = contentType === 'image/jpeg' ? tail.lastIndexOf(Buffer.from([0xff, 0xd9])) + 2 : contentType === 'image/png' ? tail.lastIndexOf(Buffer.from('IEND')) + 8 : -1;
+  return end > 1 && MARKUP.test(tail.subarray(end).toString('latin1'));
 }
 
 const text = (value: unknown, max = 100) => (typeof value === 'string' && value.trim() ? value.trim().slice(0, max) : null);
@@ -31,9 +40,7 @@ export async function inspect(head: Buffer, tail: Buffer, maxPixels: number): Pr
   if (!detected || !contentType || !ALLOWED_TYPES.has(contentType)) {
     throw new AppError('PHOTO_TYPE_UNSUPPORTED', `The bytes are ${detected ? detected.mime : 'of no known image type'}; send JPEG, PNG, WebP or HEIC`);
   }
-  // The head is skipped for its first bytes: image headers are binary, but an archive or markup at the
-  // end, or early in the data, means a second file rides along.
-  if (smuggles(tail) || smuggles(head.subarray(16))) throw new AppError('PHOTO_TYPE_UNSUPPORTED', 'The image carries another file (archive, markup or script)');
+  if (smuggles(contentType, tail)) throw new AppError('PHOTO_TYPE_UNSUPPORTED', 'The image carries another file (archive, markup or script)');
   let width: number | null = null;
   let height: number | null = null;
   try {

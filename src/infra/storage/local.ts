@@ -81,11 +81,12 @@ export function createLocalStore(dataDir: string): BlobStore {
     },
 
     async sweep(olderThanMs) {
+      // Age is the time of the last write, not of the start: an upload still arriving keeps its file fresh.
       const names = await readdir(staging).catch(() => [] as string[]);
       let removed = 0;
       for (const name of names) {
-        const started = Number(name.split('-')[0]);
-        if (Number.isFinite(started) && Date.now() - started > olderThanMs) {
+        const info = await stat(join(staging, name)).catch(() => undefined);
+        if (info && Date.now() - info.mtimeMs > olderThanMs) {
           await rm(join(staging, name), { force: true });
           removed += 1;
         }

@@ -88,9 +88,11 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   };
   /** When a staging key was made: from its name (`<ms>-<uuid>`), else as the server recorded it. */
+  /** When a staged object was last written: its LastModified (the end of its upload), else its name's start time. */
   const startedAt = (key: string, recorded: Date | undefined): number => {
+    if (recorded) return recorded.getTime();
     const started = Number(key.slice(stagingPrefix.length).split('-')[0]);
-    return Number.isFinite(started) && started > 0 ? started : (recorded?.getTime() ?? Number.NaN);
+    return Number.isFinite(started) && started > 0 ? started : Number.NaN;
   };
 
   return {
