@@ -68,3 +68,9 @@ export class AppError extends Error {
 }
 
 export const problemType = (code: ProblemCode): string => `urn:testigo:problem:${code.toLowerCase().replaceAll('_', '-')}`;
+
+/** VALIDATION_FAILED for a body that a zod schema refused, each issue named by its dotted path (under `prefix`). */
+export function bodyValidationError(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix: string[] = []): AppError {
+  const errors = issues.map((issue) => ({ in: 'body', path: [...prefix, ...issue.path.map(String)].join('.'), message: issue.message }));
+  return new AppError('VALIDATION_FAILED', errors.map((error) => `${error.path}: ${error.message}`).join('; '), { errors });
+}

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { contextOf } from '../../infra/auth/actor.js';
-import { AppError } from '../../infra/errors.js';
+import { AppError, bodyValidationError } from '../../infra/errors.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import type { StagedObject } from '../../infra/storage/storage.js';
 import { createElectionService } from '../election/election.service.js';
@@ -57,10 +57,7 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
       }
       if (!staged) throw new AppError('PHOTO_FILE_MISSING', 'The multipart body has no part named "file"');
       const parsed = fieldsSchema.safeParse(fields);
-      if (!parsed.success) {
-        const errors = parsed.error.issues.map((issue) => ({ in: 'body', path: issue.path.join('.'), message: issue.message }));
-        throw new AppError('VALIDATION_FAILED', errors.map((error) => `${error.path}: ${error.message}`).join('; '), { errors });
-      }
+      if (!parsed.success) throw bodyValidationError(parsed.error.issues);
       return { staged, fields: parsed.data };
     } catch (error) {
       await staged?.discard();

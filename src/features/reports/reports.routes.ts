@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { contextOf } from '../../infra/auth/actor.js';
-import { AppError, problemType } from '../../infra/errors.js';
-import { problemResponses, toAppError } from '../../infra/http/problems.js';
+import { bodyValidationError } from '../../infra/errors.js';
+import { problemDocument, problemResponses, toAppError } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { exportStream } from './reports.export.js';
 import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
@@ -82,19 +82,15 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
         const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
         const parsed = reportInput.safeParse(item);
         try {
-          if (!parsed.success) {
-            const errors = parsed.error.issues.map((issue) => ({ in: 'body', path: issue.path.join('.'), message: issue.message }));
-            throw new AppError('VALIDATION_FAILED', errors.map((error) => `${error.path}: ${error.message}`).join('; '), { errors });
-          }
+          if (!parsed.success) throw bodyValidationError(parsed.error.issues);
           const result = await service.submit(context, parsed.data, election);
           return { index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report };
         } catch (error) {
           const problem = toAppError(error as Error);
           if (problem.status >= 500) throw error;
-          const { headers: _headers, ...extra } = problem.extra;
           return {
             index, id, status: problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid', httpStatus: problem.status,
-            problem: { type: problemType(problem.code), title: problem.message, status: problem.status, detail: problem.detail, code: problem.code, requestId: request.id, ...extra },
+            problem: problemDocument(request, problem),
           };
         }
       };

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { centreInScope } from '../../infra/auth/policy.js';
-import { AppError, type ProblemDetailItem } from '../../infra/errors.js';
+import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
 import { createElectionService, type Election } from '../election/election.service.js';
 import { photosRepository } from '../photos/photos.repository.js';
@@ -49,8 +49,7 @@ export const toRevision = (row: RevisionRow) => ({
 function parseAnswers(kind: ReportKind, answers: Record<string, unknown>): Record<string, unknown> {
   const parsed = (forms[kind].schema as z.ZodType).safeParse(answers);
   if (parsed.success) return parsed.data as Record<string, unknown>;
-  const errors = parsed.error.issues.map((issue) => ({ in: 'body', path: ['answers', ...issue.path].join('.'), message: issue.message }));
-  throw new AppError('VALIDATION_FAILED', errors.map((error) => `${error.path}: ${error.message}`).join('; '), { errors });
+  throw bodyValidationError(parsed.error.issues, ['answers']);
 }
 
 function invalid(errors: ProblemDetailItem[]): AppError {

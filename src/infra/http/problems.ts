@@ -34,24 +34,26 @@ export function problemResponses<const S extends readonly number[]>(...statuses:
   return Object.fromEntries(statuses.map((status) => [status, problemSchema])) as { [K in S[number]]: typeof problemSchema };
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+/** The problem document of an error, as answered alone or inside a batch result. */
+export function problemDocument(request: FastifyRequest, error: AppError) {
   const { status, title } = problemCatalogue[error.code];
-  const { headers, errors, ...extra } = error.extra;
-  for (const [name, value] of Object.entries(headers ?? {})) reply.header(name, value);
-  return reply
-    .code(status)
-    .type('application/problem+json; charset=utf-8')
-    .send({
-      type: problemType(error.code),
-      title,
-      status,
-      detail: error.detail ?? title,
-      code: error.code,
-      requestId: request.id,
-      instance: request.url.split('?')[0],
-      ...extra,
-      ...(errors ? { errors } : {}),
-    });
+  const { headers: _headers, errors, ...extra } = error.extra;
+  return {
+    type: problemType(error.code),
+    title,
+    status,
+    detail: error.detail ?? title,
+    code: error.code,
+    requestId: request.id,
+    instance: request.url.split('?')[0],
+    ...extra,
+    ...(errors ? { errors } : {}),
+  };
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
+  return reply.code(error.status).type('application/problem+json; charset=utf-8').send(problemDocument(request, error));
 }
 
 function validationItems(error: FastifyError): ProblemDetailItem[] {
