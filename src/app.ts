@@ -17,6 +17,7 @@ import { auditRoutes } from './features/audit/audit.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
 import { reportsRoutes } from './features/reports/reports.routes.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
+import { summariesRoutes } from './features/summaries/summaries.routes.js';
 import { createStore } from './infra/storage/index.js';
 import { storagePlugin } from './infra/storage/plugin.js';
 import type { BlobStore } from './infra/storage/storage.js';
@@ -88,5 +89,6 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   await app.register(electionRoutes);
   await app.register(reportsRoutes, { maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS, batchMaxBytes: config.REPORT_BATCH_MAX_BYTES });
   await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS, maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M });
+  await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   return app;
 }

@@ -54,6 +54,7 @@ export const configSchema = z
     PHOTO_MAX_PIXELS: int(60_000_000, 1_000, 1_000_000_000),
     PHOTO_MAX_DISTANCE_M: int(1000, 1, 1_000_000),
     PHOTO_STAGING_MAX_AGE_MS: int(10 * 60_000, 1_000, 24 * 3_600_000),
+    PUBLIC_SUMMARIES: bool(false),
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
   })
   .superRefine((config, ctx) => {

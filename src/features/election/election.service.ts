@@ -5,12 +5,12 @@ import { AppError } from '../../infra/errors.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
 
 export interface Candidate { code: string; name: string; party?: string }
-export interface Election { name: string; date: string; timeZone: string; candidates: Candidate[]; updatedAt: string }
+export interface Election { name: string; date: string; timeZone: string; openingTime: string; candidates: Candidate[]; updatedAt: string }
 
 export function createElectionService(prisma: PrismaClient, options: { cacheMs?: number } = {}) {
   async function find(): Promise<Election | undefined> {
     const row = await prisma.election.findUnique({ where: { id: 1 } });
-    return row ? { name: row.name, date: row.date, timeZone: row.timeZone, candidates: row.candidates as unknown as Candidate[], updatedAt: row.updatedAt.toISOString() } : undefined;
+    return row ? { name: row.name, date: row.date, timeZone: row.timeZone, openingTime: row.openingTime, candidates: row.candidates as unknown as Candidate[], updatedAt: row.updatedAt.toISOString() } : undefined;
   }
   // Report validation reads the election on every results report; it changes a few times per election.
   let cached: { value: Election | undefined; until: number } | undefined;
@@ -40,9 +40,9 @@ export function createElectionService(prisma: PrismaClient, options: { cacheMs?:
         if (inUse.length > 0) {
           throw new AppError('ELECTION_CANDIDATE_IN_USE', `Results count votes for ${inUse.map((row) => row.code).join(', ')}; keep them among the candidates`);
         }
-        const data = { name: body.name, date: body.date, timeZone: body.timeZone, candidates: body.candidates as object[], updatedAt: new Date() };
+        const data = { name: body.name, date: body.date, timeZone: body.timeZone, openingTime: body.openingTime, candidates: body.candidates as object[], updatedAt: new Date() };
         await tx.election.upsert({ where: { id: 1 }, create: { id: 1, ...data }, update: data });
-        await audit.record(tx, context, [{ action: 'election.set', entityType: 'election', entityId: '1', details: { name: body.name, date: body.date, candidates: codes } }]);
+        await audit.record(tx, context, [{ action: 'election.set', entityType: 'election', entityId: '1', details: { name: body.name, date: body.date, timeZone: body.timeZone, openingTime: body.openingTime, candidates: codes } }]);
       });
       cached = undefined;
       return (await find())!;

@@ -34,6 +34,11 @@ export const registryRepository = {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('testigo.registry.import'))`;
   },
 
+  /** Rewrites the centres, tables and voters per region that summaries read (the migration's SQL function). */
+  async refreshSummaryRegistry(tx: Sql): Promise<void> {
+    await tx.$queryRaw`SELECT testigo_summary_registry_refresh()::text`;
+  },
+
   async existingRegions(tx: Sql, codes: string[]): Promise<{ code: string; level: Level; parentCode: string | null }[]> {
     return tx.$queryRaw`
       SELECT code, level::text AS level, parent_code AS "parentCode" FROM regions

@@ -78,6 +78,8 @@ export function createRegistryService(prisma: PrismaClient) {
           }
           const centres = await repo.upsertCentres(tx, [...draft.centres.values()], { address: draft.hasAddress, coordinates: draft.hasCoordinates });
           const tables = await repo.upsertTables(tx, draft.tables);
+          // Summaries read the registry's size per region from a table of its own, kept in step here.
+          if ([regions, centres, tables].some((counts) => counts.created + counts.updated > 0)) await repo.refreshSummaryRegistry(tx);
           await audit.record(tx, context, [{ action: 'registry.imported', entityType: 'registry', details: { rows: draft.rows, regions, centres, tables } }]);
           return { regions, centres, tables };
         },

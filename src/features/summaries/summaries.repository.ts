@@ -1,0 +1,202 @@
+// SQL of summaries. Two independent ways to the same rows: `fromTallies` reads what the triggers of
+// migration 20261129160000_summaries keep (fast, for the live picture), `fromReports` recomputes from the
+// reports themselves (for a time window, and as the oracle the tests hold the tallies to).
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import type { ReportKind } from '../reports/forms.js';
+
+type Sql = PrismaClient | Prisma.TransactionClient;
+export type SummaryLevel = 'national' | 'state' | 'municipality' | 'parish' | 'centre';
+
+/** The additive counters of a region, named as the columns of summary_tallies. */
+export const COUNTERS = [
+  'arrival', 'opening', 'voting', 'closing', 'results', 'incident', 'incidents_open', 'severity_low', 'severity_medium', 'severity_high',
+  'severity_critical', 'flagged', 'conflicting', 'unreviewed', 'verified', 'rejected', 'centres_reporting', 'centres_opened', 'tables_counted',
+  'registered_voters', 'valid_votes', 'null_votes', 'blank_votes',
+] as const;
+export type Counter = (typeof COUNTERS)[number];
+
+export type TallyRow = Record<Counter, number> & {
+  code: string; name: string; centres: number; tables: number; registryVoters: number;
+  categories: Record<string, number> | null; votes: Record<string, number> | null;
+  openedCentres: number; openedOnTime: number; medianMinute: number | null;
+};
+
+/** Regions (or centres) of `level` under `root` (everywhere when null): the rows a summary answers with. */
+function areaOf(level: SummaryLevel, root: string | null, only?: string): Prisma.Sql {
+  if (level === 'national') return Prisma.sql`SELECT ''::varchar AS code, 'National'::varchar AS name`;
+  if (level === 'centre') {
+    return Prisma.sql`
+      SELECT c.code, c.name FROM centres c
+      WHERE ${root === null ? Prisma.sql`TRUE` : Prisma.sql`${root} IN (c.state_code, c.municipality_code, c.parish_code)`}
+        ${only ? Prisma.sql`AND c.code = ${only}` : Prisma.empty}`;
+  }
+  return Prisma.sql`
+    SELECT r.code, r.name FROM regions r LEFT JOIN regions p ON p.code = r.parent_code
+    WHERE r.level = ${level}::region_level
+      ${root === null ? Prisma.empty : Prisma.sql`AND (r.code = ${root} OR r.parent_code = ${root} OR p.parent_code = ${root})`}
+      ${only ? Prisma.sql`AND r.code = ${only}` : Prisma.empty}`;
+}
+
+/** The column of a report that names its region at `level`. */
+function regionColumn(level: SummaryLevel): Prisma.Sql {
+  switch (level) {
+    case 'national': return Prisma.sql`''::varchar`;
+    case 'state': return Prisma.sql`x.state_code`;
+    case 'municipality': return Prisma.sql`x.municipality_code`;
+    case 'parish': return Prisma.sql`x.parish_code`;
+    case 'centre': return Prisma.sql`x.centre_code`;
+  }
+}
+
+const counterColumns = (alias: string) => Prisma.raw(COUNTERS.map((name) => `coalesce(${alias}.${name}, 0)::float8 AS ${name}`).join(', '));
+
+/** The row shape both paths end with: the area, its registry size, counters, votes, categories and opening. */
+function finalSelect(level: SummaryLevel, counters: string): Prisma.Sql {
+  return Prisma.sql`
+    SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables,
+           coalesce(g.registered_voters, 0)::float8 AS "registryVoters", ${counterColumns(counters)},
+           cats.categories, v.votes, coalesce(o.opened, 0)::int AS "openedCentres", coalesce(o.on_time, 0)::int AS "openedOnTime",
+           o.median::int AS "medianMinute"
+    FROM area a
+    LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code
+    LEFT JOIN ${Prisma.raw(counters)} ON ${Prisma.raw(counters)}.code = a.code
+    LEFT JOIN cats ON cats.code = a.code
+    LEFT JOIN v ON v.code = a.code
+    LEFT JOIN o ON o.code = a.code
+    ORDER BY a.code`;
+}
+
+export interface AreaQuery { level: SummaryLevel; root: string | null; only?: string }
+
+export const summariesRepository = {
+  /** Rows from the trigger-kept tallies: sums over each region's stripes, and its opening histogram. */
+  async fromTallies(db: Sql, area: AreaQuery, onTimeMinute: number): Promise<TallyRow[]> {
+    const { level } = area;
+    const sums = Prisma.raw(COUNTERS.map((name) => `sum(t.${name}) AS ${name}`).join(', '));
+    return db.$queryRaw<TallyRow[]>`
+      WITH area AS (${areaOf(level, area.root, area.only)}),
+      t AS (
+        SELECT t.code, ${sums} FROM summary_tallies t JOIN area a ON a.code = t.code WHERE t.level = ${level} GROUP BY t.code),
+      v AS (
+        SELECT code, jsonb_object_agg(key, total) AS votes FROM (
+          SELECT t.code, e.key, sum(e.value::bigint) AS total
+          FROM summary_tallies t JOIN area a ON a.code = t.code CROSS JOIN LATERAL jsonb_each_text(t.votes) e
+          WHERE t.level = ${level} GROUP BY t.code, e.key HAVING sum(e.value::bigint) <> 0) s GROUP BY code),
+      cats AS (
+        SELECT code, jsonb_object_agg(key, total) AS categories FROM (
+          SELECT t.code, e.key, sum(e.value::bigint) AS total
+          FROM summary_tallies t JOIN area a ON a.code = t.code CROSS JOIN LATERAL jsonb_each_text(t.categories) e
+          WHERE t.level = ${level} GROUP BY t.code, e.key HAVING sum(e.value::bigint) <> 0) s GROUP BY code),
+      o AS (
+        SELECT code, sum(centres) AS opened, coalesce(sum(centres) FILTER (WHERE minute <= ${onTimeMinute}), 0) AS on_time,
+               min(minute) FILTER (WHERE centres > 0 AND cumulative * 2 >= total) AS median
+        FROM (SELECT h.code, h.minute, h.centres, sum(h.centres) OVER (PARTITION BY h.code ORDER BY h.minute) AS cumulative,
+                     sum(h.centres) OVER (PARTITION BY h.code) AS total
+              FROM summary_openings h JOIN area a ON a.code = h.code WHERE h.level = ${level}) histogram
+        GROUP BY code)
+      ${finalSelect(level, 't')}`;
+  },
+
+  /**
+   * The same rows computed from the reports received in [since, until), with the rules written out again
+   * in plain SQL: a rejected report counts only as rejected; a centre's opening time is its earliest
+   * opening report; a table's counted result is its latest verified report, else its latest one without
+   * a conflict.
+   */
+  async fromReports(db: Sql, area: AreaQuery, onTimeMinute: number, window: { since?: Date | undefined; until?: Date | undefined }): Promise<TallyRow[]> {
+    const { level } = area;
+    const live = Prisma.sql`review_state <> 'rejected'`;
+    const kindCounts = (['arrival', 'opening', 'voting', 'closing', 'results', 'incident'] as const)
+      .map((kind) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = ${kind}::report_kind) AS ${Prisma.raw(kind)}`);
+    const severities = (['low', 'medium', 'high', 'critical'] as const)
+      .map((severity) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = 'incident' AND answers->>'severity' = ${severity}) AS ${Prisma.raw(`severity_${severity}`)}`);
+    return db.$queryRaw<TallyRow[]>`
+      WITH area AS (${areaOf(level, area.root, area.only)}),
+      r AS (
+        SELECT ${regionColumn(level)} AS code, x.* FROM reports x
+        WHERE ${regionColumn(level)} IN (SELECT code FROM area)
+          ${window.since ? Prisma.sql`AND x.received_at >= ${window.since}` : Prisma.empty}
+          ${window.until ? Prisma.sql`AND x.received_at < ${window.until}` : Prisma.empty}),
+      counts AS (
+        SELECT code, ${Prisma.join(kindCounts)}, ${Prisma.join(severities)},
+               count(*) FILTER (WHERE ${live} AND kind = 'incident' AND answers->>'ongoing' = 'true') AS incidents_open,
+               count(*) FILTER (WHERE ${live} AND (cardinality(flags) > 0 OR review_state = 'flagged')) AS flagged,
+               count(*) FILTER (WHERE ${live} AND 'conflict' = ANY (flags)) AS conflicting,
+               count(*) FILTER (WHERE review_state = 'unreviewed') AS unreviewed,
+               count(*) FILTER (WHERE review_state = 'verified') AS verified,
+               count(*) FILTER (WHERE review_state = 'rejected') AS rejected
+        FROM r GROUP BY code),
+      centre_openings AS (
+        SELECT code, centre_code,
+               min((split_part(answers->>'openedAt', ':', 1)::int * 60 + split_part(answers->>'openedAt', ':', 2)::int)) FILTER (WHERE kind = 'opening') AS opened
+        FROM r WHERE ${live} GROUP BY code, centre_code),
+      centres AS (
+        SELECT code, count(*) AS centres_reporting, count(opened) AS centres_opened FROM centre_openings GROUP BY code),
+      o AS (
+        SELECT code, count(opened) AS opened, count(*) FILTER (WHERE opened <= ${onTimeMinute}) AS on_time,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY opened) AS median
+        FROM centre_openings WHERE opened IS NOT NULL GROUP BY code),
+      counted AS (
+        SELECT DISTINCT ON (centre_code, table_number) code, answers FROM r
+        WHERE kind = 'results' AND table_number IS NOT NULL AND ${live} AND (review_state = 'verified' OR NOT ('conflict' = ANY (flags)))
+        ORDER BY centre_code, table_number, review_state = 'verified' DESC, received_at DESC, id DESC),
+      results AS (
+        SELECT code, count(*) AS tables_counted, sum((answers->>'registeredVoters')::bigint) AS registered_voters,
+               sum((answers->>'validVotes')::bigint) AS valid_votes, sum((answers->>'nullVotes')::bigint) AS null_votes,
+               sum(coalesce((answers->>'blankVotes')::bigint, 0)) AS blank_votes
+        FROM counted GROUP BY code),
+      v AS (
+        SELECT code, jsonb_object_agg(key, total) AS votes FROM (
+          SELECT c.code, e.key, sum(e.value::bigint) AS total FROM counted c CROSS JOIN LATERAL jsonb_each_text(c.answers->'votes') e
+          GROUP BY c.code, e.key HAVING sum(e.value::bigint) <> 0) s GROUP BY code),
+      cats AS (
+        SELECT code, jsonb_object_agg(category, total) AS categories FROM (
+          SELECT code, answers->>'category' AS category, count(*) AS total FROM r WHERE ${live} AND kind = 'incident' GROUP BY 1, 2) s GROUP BY code),
+      t AS (
+        SELECT a.code, counts.arrival, counts.opening, counts.voting, counts.closing, counts.results, counts.incident, counts.incidents_open,
+               counts.severity_low, counts.severity_medium, counts.severity_high, counts.severity_critical, counts.flagged, counts.conflicting,
+               counts.unreviewed, counts.verified, counts.rejected, centres.centres_reporting, centres.centres_opened, results.tables_counted,
+               results.registered_voters, results.valid_votes, results.null_votes, results.blank_votes
+        FROM area a LEFT JOIN counts ON counts.code = a.code LEFT JOIN centres ON centres.code = a.code LEFT JOIN results ON results.code = a.code)
+      ${finalSelect(level, 't')}`;
+  },
+
+  /** Reports received per time bucket (only buckets with reports), oldest first, after `after`. */
+  async timeline(db: Sql, query: { root: string | null; kind?: ReportKind | undefined; bucketMinutes: number; since?: Date | undefined; until?: Date | undefined; after?: Date | undefined }, limit: number) {
+    const x = Prisma.raw('x');
+    return db.$queryRaw<{ start: Date; kind: ReportKind; reports: number }[]>`
+      WITH b AS (
+        SELECT date_bin(make_interval(mins => ${query.bucketMinutes}), x.received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start, x.kind
+        FROM reports ${x}
+        WHERE ${query.root === null ? Prisma.sql`TRUE` : Prisma.sql`${query.root} IN (x.state_code, x.municipality_code, x.parish_code)`}
+          ${query.kind ? Prisma.sql`AND x.kind = ${query.kind}::report_kind` : Prisma.empty}
+          ${query.since ? Prisma.sql`AND x.received_at >= ${query.since}` : Prisma.empty}
+          ${query.until ? Prisma.sql`AND x.received_at < ${query.until}` : Prisma.empty}),
+      buckets AS (
+        SELECT DISTINCT start FROM b ${query.after ? Prisma.sql`WHERE start > ${query.after}` : Prisma.empty} ORDER BY start LIMIT ${limit})
+      SELECT b.start, b.kind::text AS kind, count(*)::int AS reports FROM b JOIN buckets USING (start) GROUP BY b.start, b.kind ORDER BY b.start, b.kind`;
+  },
+
+  /** Centres under `root` without an unrejected report of `kind`, by code after `after`, with their active observers. */
+  async missing(db: Sql, query: { root: string | null; kind: ReportKind; observed?: boolean | undefined; after?: string | undefined }, limit: number) {
+    return db.$queryRaw<{ code: string; name: string; stateCode: string; municipalityCode: string; parishCode: string; tables: number; observers: { id: string; name: string; phone: string | null; email: string | null }[] }[]>`
+      SELECT c.code, c.name, c.state_code AS "stateCode", c.municipality_code AS "municipalityCode", c.parish_code AS "parishCode",
+             (SELECT count(*)::int FROM polling_tables t WHERE t.centre_code = c.code) AS tables,
+             coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'name', u.name, 'phone', u.phone, 'email', u.email) ORDER BY u.name, u.id)
+                       FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.centre_code = c.code AND u.active AND u.role = 'observer'), '[]'::jsonb) AS observers
+      FROM centres c
+      WHERE ${query.root === null ? Prisma.sql`TRUE` : Prisma.sql`${query.root} IN (c.state_code, c.municipality_code, c.parish_code)`}
+        ${query.after ? Prisma.sql`AND c.code > ${query.after}` : Prisma.empty}
+        AND NOT EXISTS (SELECT 1 FROM reports x WHERE x.centre_code = c.code AND x.kind = ${query.kind}::report_kind AND x.review_state <> 'rejected')
+        ${query.observed ? Prisma.sql`AND EXISTS (SELECT 1 FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.centre_code = c.code AND u.active AND u.role = 'observer')` : Prisma.empty}
+      ORDER BY c.code LIMIT ${limit}`;
+  },
+
+  /** A region or centre by code, with its level. */
+  async findArea(db: Sql, code: string): Promise<{ code: string; name: string; level: SummaryLevel } | undefined> {
+    const rows = await db.$queryRaw<{ code: string; name: string; level: SummaryLevel }[]>`
+      SELECT code, name, level::text AS level FROM regions WHERE code = ${code}
+      UNION ALL SELECT code, name, 'centre' FROM centres WHERE code = ${code} AND NOT EXISTS (SELECT 1 FROM regions WHERE code = ${code})`;
+    return rows[0];
+  },
+};

@@ -1,0 +1,102 @@
+// HTTP routes of summaries: per region, national, the timeline and the centres still missing a report.
+// Answers carry a strong ETag (a hash of the exact body) and If-None-Match gives 304.
+import etag from '@fastify/etag';
+import type { FastifyContextConfig, FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { problemResponses } from '../../infra/http/problems.js';
+import { createElectionService } from '../election/election.service.js';
+import {
+  missingQuery, missingSchema, nationalQuery, nationalSchema, summaryListSchema, summaryQuery, timelineQuery, timelineSchema,
+} from './summaries.schemas.js';
+import { createSummariesService } from './summaries.service.js';
+
+const readers = ['admin', 'coordinator', 'analyst'] as const;
+
+/** Whether an If-None-Match header (a list of entity tags, or *) matches `tag`, compared weakly as RFC 9110 asks. */
+export function noneMatch(header: string | undefined, tag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const opaque = (value: string) => value.trim().replace(/^W\//, '');
+  return header.split(',').some((candidate) => opaque(candidate) === opaque(tag));
+}
+
+export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean }): Promise<void> {
+  const elections = createElectionService(app.db.prisma, { cacheMs: 2000 });
+  const service = createSummariesService(app.db.prisma, () => elections.current());
+  const route = app.withTypeProvider<ZodTypeProvider>();
+  const open = options.publicSummaries;
+  // Public summaries are the same for everyone; private ones depend on the caller's scope.
+  const config: FastifyContextConfig = open ? { public: true } : { roles: readers };
+  const errors = open ? problemResponses(400, 404, 429) : problemResponses(400, 401, 403, 404, 429);
+
+  await app.register(etag, { replyWith304: false });
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('cache-control', open ? 'public, no-cache' : 'private, no-cache');
+    if (!open) reply.header('vary', 'authorization');
+    const tag = reply.getHeader('etag');
+    if (reply.statusCode === 200 && typeof tag === 'string' && noneMatch(request.headers['if-none-match'], tag)) {
+      reply.code(304);
+      return '';
+    }
+    return payload;
+  });
+
+  const freshness = 'Carries a strong ETag; send it back in If-None-Match to get 304 while nothing changed.';
+
+  route.get(
+    '/v1/summaries',
+    {
+      config,
+      schema: {
+        tags: ['summaries'], operationId: 'summaries.list', summary: 'One summary per region (or centre) at a level',
+        description: `Regions of \`level\` under \`parent\` (by default, the caller's scope). Without \`since\`/\`until\` the live picture, exact at every moment; with them, a recount of the reports received in that window. ${freshness}`,
+        querystring: summaryQuery,
+        response: { 200: summaryListSchema, ...errors },
+      },
+    },
+    async (request) => service.list(request.actor, request.query),
+  );
+
+  route.get(
+    '/v1/summaries/national',
+    {
+      config,
+      schema: {
+        tags: ['summaries'], operationId: 'summaries.national', summary: 'The summary of the whole country',
+        description: `Needs a national scope (admins, national analysts and coordinators), or PUBLIC_SUMMARIES. ${freshness}`,
+        querystring: nationalQuery,
+        response: { 200: nationalSchema, ...errors },
+      },
+    },
+    async (request) => service.national(request.actor, request.query),
+  );
+
+  route.get(
+    '/v1/summaries/timeline',
+    {
+      config,
+      schema: {
+        tags: ['summaries'], operationId: 'summaries.timeline', summary: 'Reports received per 15 minutes or hour',
+        description: `Oldest bucket first, paged by \`cursor\`. ${freshness}`,
+        querystring: timelineQuery,
+        response: { 200: timelineSchema, ...errors },
+      },
+    },
+    async (request) => service.timeline(request.actor, request.query),
+  );
+
+  route.get(
+    '/v1/summaries/missing',
+    {
+      // Names observers: never public. Analysts see who, coordinators and admins also how to reach them.
+      config: { roles: readers },
+      schema: {
+        tags: ['summaries'], operationId: 'summaries.missing', summary: 'Centres that have not sent a kind of report yet, with their observers',
+        description: `A centre counts as missing until it has an unrejected report of \`kind\`. By centre code, paged by \`cursor\`. ${freshness}`,
+        querystring: missingQuery,
+        response: { 200: missingSchema, ...problemResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => service.missing(request.actor!, request.query),
+  );
+}

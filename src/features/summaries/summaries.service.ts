@@ -1,0 +1,131 @@
+// Summaries per region for dashboards: scope, the choice between the live tallies and a recount for a
+// time window, and the shape of a row (coverage, reports, incidents, opening, results, flags).
+import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { Actor } from '../../infra/auth/actor.js';
+import { regionWithin } from '../../infra/auth/policy.js';
+import { AppError } from '../../infra/errors.js';
+import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
+import type { Election } from '../election/election.service.js';
+import { INCIDENT_CATEGORIES, REPORT_KINDS, type ReportKind } from '../reports/forms.js';
+import { summariesRepository as repo, type AreaQuery, type SummaryLevel, type TallyRow } from './summaries.repository.js';
+
+export const DEFAULT_OPENING_TIME = '06:00';
+type Window = { since?: Date | undefined; until?: Date | undefined };
+
+const fraction = (part: number, whole: number) => (whole > 0 ? part / whole : null);
+const minuteOf = (clock: string) => Number(clock.slice(0, 2)) * 60 + Number(clock.slice(3, 5));
+const clockOf = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+
+/** Every known key with its count (0 when absent), then any other key with a count. */
+function withKeys(keys: readonly string[], counts: Record<string, number> | null): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries(keys.map((key) => [key, 0]));
+  for (const [key, value] of Object.entries(counts ?? {})) out[key] = Number(value);
+  return out;
+}
+
+export function toSummary(row: TallyRow, level: SummaryLevel, openingTime: string, candidates: readonly string[]) {
+  const votes = withKeys(candidates, row.votes);
+  const votesCast = row.valid_votes + row.null_votes + row.blank_votes;
+  const reportsByKind = Object.fromEntries(REPORT_KINDS.map((kind) => [kind, row[kind]])) as Record<ReportKind, number>;
+  return {
+    code: level === 'national' ? 'national' : row.code,
+    name: row.name,
+    level,
+    coverage: {
+      centres: row.centres, tables: row.tables, registeredVoters: row.registryVoters,
+      centresReporting: row.centres_reporting, centresOpened: row.centres_opened, tablesCounted: row.tables_counted,
+      centresReportingShare: fraction(row.centres_reporting, row.centres), centresOpenedShare: fraction(row.centres_opened, row.centres),
+      tablesCountedShare: fraction(row.tables_counted, row.tables),
+    },
+    reports: { total: REPORT_KINDS.reduce((sum, kind) => sum + row[kind], 0), byKind: reportsByKind },
+    incidents: {
+      total: row.incident, open: row.incidents_open,
+      bySeverity: { low: row.severity_low, medium: row.severity_medium, high: row.severity_high, critical: row.severity_critical },
+      byCategory: withKeys(INCIDENT_CATEGORIES, row.categories),
+    },
+    opening: {
+      openingTime, centres: row.openedCentres, onTime: row.openedOnTime, onTimeShare: fraction(row.openedOnTime, row.openedCentres),
+      medianOpenedAt: row.medianMinute === null ? null : clockOf(row.medianMinute),
+    },
+    results: {
+      tablesCounted: row.tables_counted, registeredVoters: row.registered_voters, validVotes: row.valid_votes, nullVotes: row.null_votes,
+      blankVotes: row.blank_votes, votesCast, turnout: fraction(votesCast, row.registered_voters), votes,
+      shares: row.valid_votes > 0 ? Object.fromEntries(Object.entries(votes).map(([code, count]) => [code, count / row.valid_votes])) : {},
+    },
+    flags: { flagged: row.flagged, conflicting: row.conflicting, unreviewed: row.unreviewed, verified: row.verified, rejected: row.rejected },
+  };
+}
+
+export type Summary = ReturnType<typeof toSummary>;
+
+export function createSummariesService(prisma: PrismaClient, election: () => Promise<Election | undefined>) {
+  /** The subtree a caller may summarise: `requested` if given (404 when unknown or outside the caller's scope), else the caller's scope. */
+  async function rootFor(actor: Actor | null, requested: string | undefined): Promise<{ code: string; name: string; level: SummaryLevel } | null> {
+    const scope = actor && actor.role !== 'admin' ? actor.scopeRegionCode : null;
+    const code = requested ?? scope;
+    if (code === null) return null;
+    const area = await repo.findArea(prisma, code);
+    const inside = area && area.level !== 'centre' && (scope === null || (await regionWithin(prisma, code, scope)) === 'inside');
+    if (!area || !inside) throw new AppError('NOT_FOUND', `Region ${code} does not exist`);
+    return area;
+  }
+
+  async function rows(area: AreaQuery, window: Window) {
+    const current = await election();
+    const openingTime = current?.openingTime ?? DEFAULT_OPENING_TIME;
+    const candidates = (current?.candidates ?? []).map((candidate) => candidate.code);
+    const found = window.since || window.until
+      ? await repo.fromReports(prisma, area, minuteOf(openingTime), window)
+      : await repo.fromTallies(prisma, area, minuteOf(openingTime));
+    return found.map((row) => toSummary(row, area.level, openingTime, candidates));
+  }
+
+  const iso = (date: Date | undefined) => date?.toISOString() ?? null;
+
+  return {
+    async list(actor: Actor | null, query: { level: Exclude<SummaryLevel, 'national'>; parent?: string | undefined } & Window) {
+      const parent = await rootFor(actor, query.parent);
+      const items = await rows({ level: query.level, root: parent?.code ?? null }, query);
+      return { level: query.level, parent, since: iso(query.since), until: iso(query.until), items };
+    },
+
+    async national(actor: Actor | null, window: Window) {
+      if (actor && actor.role !== 'admin' && actor.scopeRegionCode !== null) {
+        throw new AppError('FORBIDDEN', 'The national summary needs a national scope; ask for your region with GET /v1/summaries');
+      }
+      const [row] = await rows({ level: 'national', root: null }, window);
+      return { ...row!, since: iso(window.since), until: iso(window.until) };
+    },
+
+    async timeline(actor: Actor | null, query: { region?: string | undefined; kind?: ReportKind | undefined; bucket: '15m' | '1h'; cursor?: string | undefined; limit: number } & Window) {
+      const root = await rootFor(actor, query.region);
+      const bucketMinutes = query.bucket === '15m' ? 15 : 60;
+      const found = await repo.timeline(prisma, { ...query, root: root?.code ?? null, bucketMinutes, after: query.cursor ? new Date(query.cursor) : undefined }, query.limit + 1);
+      const buckets = new Map<number, Record<string, number>>();
+      for (const row of found) {
+        const byKind = buckets.get(row.start.getTime()) ?? {};
+        byKind[row.kind] = row.reports;
+        buckets.set(row.start.getTime(), byKind);
+      }
+      const all = [...buckets].map(([start, byKind]) => ({
+        start: new Date(start).toISOString(), end: new Date(start + bucketMinutes * 60_000).toISOString(),
+        reports: Object.values(byKind).reduce((sum, count) => sum + count, 0), byKind,
+      }));
+      const page = pageOf(all, query.limit, (last) => last.start);
+      return { region: root?.code ?? null, kind: query.kind ?? null, bucket: query.bucket, items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+    },
+
+    async missing(actor: Actor, query: { region?: string | undefined; kind: ReportKind; observed?: boolean | undefined; cursor?: string | undefined; limit: number }) {
+      const root = await rootFor(actor, query.region);
+      const found = await repo.missing(prisma, { root: root?.code ?? null, kind: query.kind, observed: query.observed, after: query.cursor }, query.limit + 1);
+      const page = pageOf(found, query.limit, (last) => last.code);
+      // Contact details are for those who manage observers (admins, coordinators), not for analysts.
+      const items = actor.role === 'analyst'
+        ? page.items.map((centre) => ({ ...centre, observers: centre.observers.map((observer) => ({ ...observer, phone: null, email: null })) }))
+        : page.items;
+      return { kind: query.kind, region: root?.code ?? null, items, nextCursor: page.next ? encodeCursor(page.next) : null };
+    },
+  };
+}
+
+export type SummariesService = ReturnType<typeof createSummariesService>;
