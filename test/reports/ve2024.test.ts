@@ -1,6 +1,6 @@
 // All 24,532 real tally sheets of Venezuela's 2024 election (../shared/data/ve2024/actas-2024-v1.csv, or
-// $VE2024_DIR) posted as results reports through POST /v1/reports/batch, read back through the NDJSON export,
-// and summed: every candidate's total must equal the file's. Skipped when the file is absent (it is not
+// $VE2024_DIR) posted as results reports through POST /v1/reports/batch, read back through the NDJSON export
+// and the summaries: every candidate's total, and every region's, must equal the file's. Skipped when the file is absent (it is not
 // part of the repository).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { DEMO_REGISTRY } from '../../src/cli/registry-files.js';
 import { setupTestApp } from '../helpers/app.js';
 import { ROOT } from '../helpers/server-process.js';
+import { expectTalliesMatchRecount } from '../summaries/recount.js';
 
 const VE2024_DIR = process.env.VE2024_DIR || resolve(ROOT, '../shared/data/ve2024');
 const ACTAS = resolve(VE2024_DIR, 'actas-2024-v1.csv');
@@ -143,6 +144,47 @@ describe.skipIf(!present)(`the 24,532 tally sheets of 2024 as results reports${p
     expect(items).toHaveLength(SHEETS);
     expect(new Set(items.map((item) => item.id)).size).toBe(SHEETS);
     expect(sumVotes(items.map((item) => item.answers))).toEqual(fileTotals);
+
+    // The summaries: the national row gives the published figures, and every region's row the sums of
+    // its sheets in the file (each sheet placed by its centre's codes in the registry).
+    const summaryStarted = performance.now();
+    const national = (await app.inject({ url: '/v1/summaries/national', headers: admin.headers })).json();
+    console.log(`ve2024 national summary: ${(performance.now() - summaryStarted).toFixed(0)} ms (first read)`);
+    expect(national.results).toMatchObject({ tablesCounted: SHEETS, registeredVoters: 17_745_239, votesCast: 10_660_267, votes: fileTotals });
+    expect(national.results.votes.EG).toBe(7_156_462);
+    expect(national.results.votes.NM).toBe(3_241_461);
+    expect(CANDIDATES.slice(2).reduce((total, code) => total + national.results.votes[code], 0)).toBe(261_205);
+    expect(national.results.turnout).toBeCloseTo(10_660_267 / 17_745_239, 12);
+    expect((national.results.turnout * 100).toFixed(2)).toBe('60.07');
+    expect(national.coverage).toMatchObject({ centres: 12_817, tables: SHEETS, registeredVoters: 17_745_239, tablesCounted: SHEETS, tablesCountedShare: 1 });
+    const placed = new Map((await db.query<{ code: string; state: string; municipality: string; parish: string }>(
+      'SELECT code, state_code AS state, municipality_code AS municipality, parish_code AS parish FROM centres',
+    )).map((row) => [row.code, row]));
+    for (const level of ['state', 'municipality', 'parish'] as const) {
+      const expected = new Map<string, { tables: number; registeredVoters: number; validVotes: number; nullVotes: number; votes: Record<string, number> }>();
+      for (const sheet of sheets) {
+        const code = placed.get(sheet.centre)![level];
+        const row = expected.get(code) ?? { tables: 0, registeredVoters: 0, validVotes: 0, nullVotes: 0, votes: Object.fromEntries(CANDIDATES.map((c) => [c, 0])) };
+        row.tables += 1;
+        row.registeredVoters += sheet.re;
+        row.validVotes += sheet.valid;
+        row.nullVotes += sheet.nulls;
+        for (const code of CANDIDATES) row.votes[code]! += sheet.votes[code]!;
+        expected.set(code, row);
+      }
+      const response = await app.inject({ url: `/v1/summaries?level=${level}`, headers: admin.headers });
+      expect(response.statusCode, response.body.slice(0, 1000)).toBe(200);
+      const rows = response.json().items as { code: string; results: Record<string, unknown> }[];
+      expect(rows.length, level).toBe(expected.size);
+      for (const row of rows) {
+        const want = expected.get(row.code)!;
+        expect(row.results, `${level} ${row.code}`).toMatchObject({
+          tablesCounted: want.tables, registeredVoters: want.registeredVoters, validVotes: want.validVotes, nullVotes: want.nullVotes,
+          votesCast: want.validVotes + want.nullVotes, votes: want.votes,
+        });
+      }
+    }
+    await expectTalliesMatchRecount(app, admin);
 
     const replayStarted = performance.now();
     const again = await post('/v1/reports/batch', { reports: batches[0] });

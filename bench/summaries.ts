@@ -1,0 +1,171 @@
+// Summaries at national scale: the national 2024 registry (24,532 tables) and 150,000 reports of every kind
+// (loaded by SQL through the same triggers the API's writes fire), then GET /v1/summaries/national and
+// GET /v1/summaries?level=state timed with the server idle, and again while POST /v1/reports runs at full
+// speed (50 connections). Side by side: the same summaries recounted from the reports (?since=…), i.e.
+// what every read would cost without the trigger-kept tallies. Ends by checking that the live tallies still
+// equal the recount after the ingest.                                   npm run bench -- summaries
+//
+// BENCH_DURATION_S (default 10) sets each phase's length, BENCH_SUMMARY_READERS (default 4) the readers per summary.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
+import { INCIDENT_CATEGORIES } from '../src/features/reports/forms.js';
+import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk } from '../test/helpers/server-process.js';
+import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const READERS = Number(process.env.BENCH_SUMMARY_READERS ?? 4);
+const CANDIDATES = ['EG', 'NM', 'LM', 'JABE', 'JOBR', 'AE', 'CF', 'DC', 'EM', 'BERA'];
+const TARGETS: Record<string, number> = { national: 10, state: 25 };
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+/**
+ * 150,000 reports over the registry, as an election day would bring them: an arrival per centre, an
+ * opening, two voting, a closing and a results report per table, and 14,523 incidents. Results add up and
+ * match the registry (no flags), so each table has one counted result.
+ */
+async function seed(client: pg.Client, observerId: string): Promise<number> {
+  const day = `now() - interval '12 hours'`;
+  const common = `gen_random_uuid(), %KIND%::report_kind, c.code, %TABLE%, c.parish_code, c.municipality_code, c.state_code, $1::uuid,
+                  ${day} + random() * interval '12 hours', ${day} + random() * interval '12 hours', 1, %ANSWERS%, repeat('0', 64), repeat('0', 64)`;
+  const insert = (kind: string, table: string, answers: string, from: string) => client.query(`
+    INSERT INTO reports (id, kind, centre_code, table_number, parish_code, municipality_code, state_code, observer_id, observed_at, received_at,
+                         form_version, answers, submission_hash, content_hash)
+    SELECT ${common.replace('%KIND%', `'${kind}'`).replace('%TABLE%', table).replace('%ANSWERS%', answers)} ${from}`, [observerId]);
+  const tables = 'FROM polling_tables t JOIN centres c ON c.code = t.centre_code';
+  const categories = `(ARRAY[${INCIDENT_CATEGORIES.map((category) => `'${category}'`).join(',')}])[1 + floor(random() * ${INCIDENT_CATEGORIES.length})::int]`;
+  const valid = 'floor(t.registered_voters * 0.55)::int';
+  const votes = `jsonb_build_object('EG', ${valid} - floor(${valid} * 0.3)::int - 8 * floor(${valid} * 0.01)::int, 'NM', floor(${valid} * 0.3)::int, ` +
+    CANDIDATES.slice(2).map((code) => `'${code}', floor(${valid} * 0.01)::int`).join(', ') + ')';
+  const counts = [
+    await insert('arrival', 'NULL', `'{"accessGranted": true}'::jsonb`, 'FROM centres c'),
+    await insert('opening', 't.number', `jsonb_build_object('openedAt', to_char(time '05:30' + floor(random() * 210) * interval '1 minute', 'HH24:MI'),
+      'tableStaffComplete', true, 'zeroReportPrinted', true, 'witnessesPresent', '["EG","NM"]'::jsonb)`, tables),
+    await insert('voting', 't.number', `'{"queueLength":"short","waitingMinutes":20,"assistedVotingProblems":false,"identificationProblems":false,"securityForces":"appropriate","propagandaNearby":false}'::jsonb`,
+      `${tables} CROSS JOIN generate_series(1, 2)`),
+    await insert('closing', 't.number', `'{"closedAt":"18:05","votersInLineAllowed":true}'::jsonb`, tables),
+    await insert('results', 't.number', `jsonb_build_object('registeredVoters', t.registered_voters, 'validVotes', ${valid},
+      'nullVotes', floor(t.registered_voters * 0.01)::int, 'votes', ${votes}, 'citizenAudit', true)`, tables),
+    await insert('incident', 't.number', `jsonb_build_object('category', ${categories}, 'severity', (ARRAY['low','medium','high','critical'])[1 + floor(random() * 4)::int],
+      'description', 'seen by the observer', 'ongoing', random() < 0.2)`, `${tables} WHERE random() < 14523.0 / 24532 `),
+  ];
+  return counts.reduce((sum, result) => sum + (result.rowCount ?? 0), 0);
+}
+
+/** Readers fetching `path` back to back for `seconds`; latencies in ms. */
+async function readLoop(base: string, path: string, seconds: number): Promise<number[]> {
+  const latencies: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: READERS }, async () => {
+    while (performance.now() < until) {
+      const sent = performance.now();
+      const response = await fetch(`${base}${path}`, { headers: adminHeaders });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`GET ${path}: ${response.status}`);
+      latencies.push(performance.now() - sent);
+    }
+  }));
+  return latencies.sort((a, b) => a - b);
+}
+
+export async function summariesBench(): Promise<void> {
+  await ensureBuilt();
+  const registry = gunzipSync(readFileSync(DEMO_REGISTRY));
+  const url = await freshDatabase('summaries');
+  const server = startServer({ DATABASE_URL: url, RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0' });
+  const client = new pg.Client({ connectionString: url });
+  try {
+    const base = await server.listening();
+    await waitForOk(`${base}/readyz`, 30_000);
+    const send = async (method: string, path: string, contentType: string, body: string | Buffer) => {
+      const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': contentType, ...adminHeaders }, body });
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+    };
+    await send('POST', '/v1/registry/import', 'text/csv', registry);
+    await send('PUT', '/v1/election', 'application/json', JSON.stringify({
+      name: 'Elección presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map((code) => ({ code, name: code })),
+    }));
+    // From here the server's log lines are drained, not parsed (the load generator shares the cores).
+    server.child.stdout!.removeAllListeners('data');
+    server.child.stdout!.on('data', () => undefined);
+    await client.connect();
+    const { rows: [admin] } = await client.query<{ id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1");
+    const seeded = performance.now();
+    const loaded = await seed(client, admin!.id);
+    const seedSeconds = (performance.now() - seeded) / 1000;
+    await client.query('ANALYZE');
+    const { rows: tables } = await client.query<{ centre: string; number: number }>('SELECT centre_code AS centre, number FROM polling_tables');
+
+    let n = 0;
+    const nextReport = () => {
+      n += 1;
+      const table = tables[(n * 7919) % tables.length]!;
+      const observedAt = new Date(Date.now() - 60_000).toISOString();
+      if (n % 3 === 0) {
+        return { id: randomUUID(), kind: 'incident', centreCode: table.centre, table: table.number, observedAt, answers: { category: 'other', severity: 'low', description: 'bench', ongoing: n % 2 === 0 } };
+      }
+      return {
+        id: randomUUID(), kind: 'voting', centreCode: table.centre, table: table.number, observedAt,
+        answers: { queueLength: 'short', waitingMinutes: n % 90, assistedVotingProblems: false, identificationProblems: false, securityForces: 'appropriate', propagandaNearby: false },
+      };
+    };
+    const ingest = (seconds: number) => autocannon({
+      url: base, connections: 50, duration: seconds,
+      requests: [{ method: 'POST', path: '/v1/reports', headers: { 'content-type': 'application/json', ...adminHeaders }, setupRequest: (request) => ({ ...request, body: JSON.stringify(nextReport()) }) }],
+    });
+
+    const paths = { national: '/v1/summaries/national', state: '/v1/summaries?level=state' };
+    const recount = 'since=1970-01-01T00:00:00Z';
+    // Warm both paths (plans, caches), then measure.
+    for (const path of Object.values(paths)) await readLoop(base, path, 1);
+    const rows: Row[] = [];
+    const measure = async (name: keyof typeof paths, phase: string, path: string, during?: ReturnType<typeof ingest>) => {
+      const latencies = await readLoop(base, path, DURATION_S);
+      const load = during ? await during : undefined;
+      rows.push({
+        summary: name, phase, 'p50 ms': percentile(latencies, 50), 'p95 ms': percentile(latencies, 95), 'p99 ms': percentile(latencies, 99),
+        'reads/s': latencies.length / DURATION_S, 'target p95 ms': path.includes('since=') ? '—' : TARGETS[name]!,
+        'ingest req/s': load ? Math.round(load.requests.average) : '—', 'ingest p99 ms': load ? load.latency.p99 : '—',
+        'ingest non-2xx': load ? load.non2xx + load.errors : '—',
+      });
+      process.stderr.write('.');
+    };
+    for (const name of ['national', 'state'] as const) {
+      await measure(name, 'idle', paths[name]);
+      await measure(name, 'during ingest', paths[name], ingest(DURATION_S));
+      await measure(name, 'baseline: recount from reports, idle', `${paths[name]}${paths[name].includes('?') ? '&' : '?'}${recount}`);
+    }
+    process.stderr.write('\n');
+
+    // Still exact after the ingest: the live rows equal the recount.
+    for (const path of Object.values(paths)) {
+      const get = async (query: string) => {
+        const body = (await (await fetch(`${base}${query}`, { headers: adminHeaders })).json()) as Record<string, unknown>;
+        delete body.since;
+        delete body.until;
+        return JSON.stringify(body);
+      };
+      const [live, counted] = [await get(path), await get(`${path}${path.includes('?') ? '&' : '?'}${recount}`)];
+      if (live !== counted) throw new Error(`${path}: the live summary differs from the recount after ingest`);
+    }
+    const { rows: [stored] } = await client.query<{ reports: number; tallies: number }>(
+      'SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM summary_tallies) AS tallies');
+    const memory = memoryOf(server.pid);
+    await report('summaries', `Summaries with the national registry and ${loaded.toLocaleString('en-US')} reports (${READERS} readers each, ${DURATION_S} s per phase)`, rows, [
+      `seed: ${loaded.toLocaleString('en-US')} reports inserted by SQL through the summary triggers in ${seedSeconds.toFixed(1)} s; ${stored!.reports.toLocaleString('en-US')} reports at the end, ${stored!.tallies.toLocaleString('en-US')} tally rows`,
+      'during ingest: POST /v1/reports (voting and incident reports, admin token) with 50 connections, at the same time as the readers',
+      'after the ingest the live national and state summaries were compared with the recount: equal',
+      `server RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
+    ]);
+  } finally {
+    await client.end().catch(() => undefined);
+    await server.stop().catch(() => killAllServers());
+    await dropDatabases();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await summariesBench();
