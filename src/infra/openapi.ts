@@ -100,6 +100,7 @@ export const openapiPlugin = fp(
           { name: 'election', description: 'The election and its candidates' },
           { name: 'reports', description: 'Observation reports: forms, submission, revisions, reviews, exports' },
           { name: 'photos', description: 'Photo evidence: uploads, originals, thumbnails' },
+          { name: 'summaries', description: 'Aggregates per region for dashboards: coverage, incidents, opening, results; timeline; missing centres' },
         ],
       },
       transform: (input) => {

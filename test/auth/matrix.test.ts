@@ -405,6 +405,21 @@ const routes = {
       );
     },
   }),
+  'GET /v1/summaries': async (who) => ({
+    method: 'GET', url: '/v1/summaries?level=state',
+    verify: (body) => expect(body.items.map((row: Json) => row.code)).toEqual({ admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string]),
+  }),
+  'GET /v1/summaries/national': async () => ({ method: 'GET', url: '/v1/summaries/national', verify: (body) => expect(body.coverage.centres).toBe(5) }),
+  'GET /v1/summaries/timeline': async () => ({ method: 'GET', url: '/v1/summaries/timeline', verify: (body) => expect(body.items.length).toBeGreaterThan(0) }),
+  'GET /v1/summaries/missing': async (who) => ({
+    method: 'GET', url: '/v1/summaries/missing?kind=closing',
+    verify: (body) => {
+      const states = [...new Set(body.items.map((centre: Json) => centre.stateCode))].sort();
+      expect(states).toEqual({ admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string]);
+      // Observers' contact details go to those who manage them, not to analysts.
+      if (String(who).startsWith('analyst')) for (const centre of body.items) for (const observer of centre.observers) expect(observer.phone).toBeNull();
+    },
+  }),
   'GET /v1/reports/{id}': reportRead((id) => `/v1/reports/${id}`, (report, id) => expect(report.id).toBe(id)),
   'GET /v1/reports/{id}/revisions': reportRead((id) => `/v1/reports/${id}/revisions`, (body) => expect(body.items[0].number).toBe(1)),
   'POST /v1/reports/{id}/revisions': async (who, scope) => {
@@ -693,6 +708,27 @@ const matrix: Row[] = [
   ['POST /v1/reports/{id}/review', 'analyst13', 'in', 403, 'FORBIDDEN'],
   ['POST /v1/reports/{id}/review', 'observer', 'self', 403, 'FORBIDDEN'],
 
+  // Summaries: admins, coordinators and analysts in their scope; the national one needs a national scope.
+  ['GET /v1/summaries', 'admin', '-', 200, 'ok'],
+  ['GET /v1/summaries', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/summaries', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/summaries', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/summaries', 'observer', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/summaries/national', 'admin', '-', 200, 'ok'],
+  ['GET /v1/summaries/national', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/summaries/national', 'coordinator', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/summaries/national', 'analyst13', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/summaries/national', 'observer', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/summaries/timeline', 'admin', '-', 200, 'ok'],
+  ['GET /v1/summaries/timeline', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/summaries/timeline', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/summaries/timeline', 'observer', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/summaries/missing', 'admin', '-', 200, 'ok'],
+  ['GET /v1/summaries/missing', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/summaries/missing', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/summaries/missing', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/summaries/missing', 'observer', '-', 403, 'FORBIDDEN'],
+
   // Photos: attached by the report's author or a coordinator or admin in scope; read like their report.
   ['POST /v1/reports/{id}/photos', 'admin', 'in', 201, 'audit:photo.attached'],
   ['POST /v1/reports/{id}/photos', 'admin', 'unknown', 404, 'NOT_FOUND'],
@@ -730,7 +766,8 @@ const everyRoute: Route[] = [
   'POST /v1/users/import', 'GET /v1/audit', 'GET /v1/forms', 'GET /v1/election', 'PUT /v1/election', 'POST /v1/reports',
   'POST /v1/reports/batch', 'GET /v1/reports', 'GET /v1/reports/export', 'GET /v1/reports/{id}', 'GET /v1/reports/{id}/revisions',
   'POST /v1/reports/{id}/revisions', 'POST /v1/reports/{id}/review', 'POST /v1/reports/{id}/photos', 'GET /v1/photos/{id}',
-  'GET /v1/photos/{id}/content', 'GET /v1/photos/{id}/thumbnail',
+  'GET /v1/photos/{id}/content', 'GET /v1/photos/{id}/thumbnail', 'GET /v1/summaries', 'GET /v1/summaries/national',
+  'GET /v1/summaries/timeline', 'GET /v1/summaries/missing',
 ];
 
 /** Credentials that are present but no good: each answers 401 AUTH_INVALID_TOKEN. */
