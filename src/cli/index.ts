@@ -3,6 +3,7 @@
 //   registry:import FILE    import a registry CSV (.csv or .csv.gz)
 //   demo                    import the shipped Venezuela 2024 registry (seed/ve2024)
 //   token:create --role ROLE --name NAME [--scope REGION]   create a user and print its first token
+//   summaries:rebuild       recompute every summary tally from the reports (writers wait meanwhile)
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
@@ -14,7 +15,7 @@ import { AppError } from '../infra/errors.js';
 import { loggerOptions } from '../infra/logger.js';
 import { DEMO_REGISTRY, openFile } from './registry-files.js';
 
-const usage = 'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer --name NAME [--scope REGION]';
+const usage = 'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer --name NAME [--scope REGION] | summaries:rebuild';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -63,6 +64,19 @@ async function main(argv: string[]): Promise<number> {
         });
         process.stderr.write(`created ${user.role} ${user.name} (${user.id}); the token is shown once:\n`);
         process.stdout.write(`${token.token}\n`);
+        return 0;
+      } finally {
+        await opened.close();
+      }
+    }
+    case 'summaries:rebuild': {
+      const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
+      try {
+        const started = performance.now();
+        const prisma = opened.database.prisma;
+        // One transaction without the statement timeout: a national election's reports take a while.
+        await prisma.$transaction([prisma.$executeRaw`SET LOCAL statement_timeout = 0`, prisma.$queryRaw`SELECT testigo_summaries_rebuild()::text`]);
+        process.stdout.write(`summaries rebuilt in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         return 0;
       } finally {
         await opened.close();
