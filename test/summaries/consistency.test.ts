@@ -4,8 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Prisma } from '../../src/generated/prisma/client.js';
-import { summariesRepository, type SummaryLevel } from '../../src/features/summaries/summaries.repository.js';
+import { preparedQuery, summariesRepository, type SummaryLevel } from '../../src/features/summaries/summaries.repository.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 import { expectTalliesMatchRecount } from './recount.js';
@@ -64,13 +63,19 @@ beforeAll(async () => {
 
 /** Tallies and recount read in one REPEATABLE READ snapshot: they must agree whatever is being written. */
 async function compareInOneSnapshot(levels: SummaryLevel[]): Promise<void> {
-  await app.db.prisma.$transaction(async (tx) => {
+  const client = await app.db.pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const query = preparedQuery(client);
     for (const level of levels) {
       const area = { level, root: null };
-      const [tallies, recount] = [await summariesRepository.fromTallies(tx, area, 360), await summariesRepository.fromReports(tx, area, 360, {})];
+      const [tallies, recount] = [await summariesRepository.fromTallies(query, area, 360), await summariesRepository.fromReports(query, area, 360, {})];
       expect(tallies, level).toEqual(recount);
     }
-  }, { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead });
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
 }
 
 describe('summaries under concurrent writes', () => {

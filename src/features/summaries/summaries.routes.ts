@@ -22,7 +22,7 @@ export function noneMatch(header: string | undefined, tag: string): boolean {
 
 export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean }): Promise<void> {
   const elections = createElectionService(app.db.prisma, { cacheMs: 2000 });
-  const service = createSummariesService(app.db.prisma, () => elections.current());
+  const service = createSummariesService(app.db, () => elections.current());
   const route = app.withTypeProvider<ZodTypeProvider>();
   const open = options.publicSummaries;
   // Public summaries are the same for everyone; private ones depend on the caller's scope.

@@ -1,13 +1,13 @@
 // Summaries per region for dashboards: scope, the choice between the live tallies and a recount for a
 // time window, and the shape of a row (coverage, reports, incidents, opening, results, flags).
-import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { Database } from '../../infra/db/client.js';
 import type { Actor } from '../../infra/auth/actor.js';
 import { regionWithin } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
 import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
 import type { Election } from '../election/election.service.js';
 import { INCIDENT_CATEGORIES, REPORT_KINDS, type ReportKind } from '../reports/forms.js';
-import { summariesRepository as repo, type AreaQuery, type SummaryLevel, type TallyRow } from './summaries.repository.js';
+import { preparedQuery, summariesRepository as repo, type AreaQuery, type SummaryLevel, type TallyRow } from './summaries.repository.js';
 
 export const DEFAULT_OPENING_TIME = '06:00';
 type Window = { since?: Date | undefined; until?: Date | undefined };
@@ -58,13 +58,15 @@ export function toSummary(row: TallyRow, level: SummaryLevel, openingTime: strin
 
 export type Summary = ReturnType<typeof toSummary>;
 
-export function createSummariesService(prisma: PrismaClient, election: () => Promise<Election | undefined>) {
+export function createSummariesService(database: Pick<Database, 'prisma' | 'pool'>, election: () => Promise<Election | undefined>) {
+  const { prisma } = database;
+  const run = preparedQuery(database.pool);
   /** The subtree a caller may summarise: `requested` if given (404 when unknown or outside the caller's scope), else the caller's scope. */
   async function rootFor(actor: Actor | null, requested: string | undefined): Promise<{ code: string; name: string; level: SummaryLevel } | null> {
     const scope = actor && actor.role !== 'admin' ? actor.scopeRegionCode : null;
     const code = requested ?? scope;
     if (code === null) return null;
-    const area = await repo.findArea(prisma, code);
+    const area = await repo.findArea(run, code);
     const inside = area && area.level !== 'centre' && (scope === null || (await regionWithin(prisma, code, scope)) === 'inside');
     if (!area || !inside) throw new AppError('NOT_FOUND', `Region ${code} does not exist`);
     return area;
@@ -75,8 +77,8 @@ export function createSummariesService(prisma: PrismaClient, election: () => Pro
     const openingTime = current?.openingTime ?? DEFAULT_OPENING_TIME;
     const candidates = (current?.candidates ?? []).map((candidate) => candidate.code);
     const found = window.since || window.until
-      ? await repo.fromReports(prisma, area, minuteOf(openingTime), window)
-      : await repo.fromTallies(prisma, area, minuteOf(openingTime));
+      ? await repo.fromReports(run, area, minuteOf(openingTime), window)
+      : await repo.fromTallies(run, area, minuteOf(openingTime));
     return found.map((row) => toSummary(row, area.level, openingTime, candidates));
   }
 
@@ -100,7 +102,7 @@ export function createSummariesService(prisma: PrismaClient, election: () => Pro
     async timeline(actor: Actor | null, query: { region?: string | undefined; kind?: ReportKind | undefined; bucket: '15m' | '1h'; cursor?: string | undefined; limit: number } & Window) {
       const root = await rootFor(actor, query.region);
       const bucketMinutes = query.bucket === '15m' ? 15 : 60;
-      const found = await repo.timeline(prisma, { ...query, root: root?.code ?? null, bucketMinutes, after: query.cursor ? new Date(query.cursor) : undefined }, query.limit + 1);
+      const found = await repo.timeline(run, { ...query, root: root?.code ?? null, bucketMinutes, after: query.cursor ? new Date(query.cursor) : undefined }, query.limit + 1);
       const buckets = new Map<number, Record<string, number>>();
       for (const row of found) {
         const byKind = buckets.get(row.start.getTime()) ?? {};
@@ -117,7 +119,7 @@ export function createSummariesService(prisma: PrismaClient, election: () => Pro
 
     async missing(actor: Actor, query: { region?: string | undefined; kind: ReportKind; observed?: boolean | undefined; cursor?: string | undefined; limit: number }) {
       const root = await rootFor(actor, query.region);
-      const found = await repo.missing(prisma, { root: root?.code ?? null, kind: query.kind, observed: query.observed, after: query.cursor }, query.limit + 1);
+      const found = await repo.missing(run, { root: root?.code ?? null, kind: query.kind, observed: query.observed, after: query.cursor }, query.limit + 1);
       const page = pageOf(found, query.limit, (last) => last.code);
       // Contact details are for those who manage observers (admins, coordinators), not for analysts.
       const items = actor.role === 'analyst'
