@@ -38,6 +38,7 @@ export interface NewReport {
 
 /** One table of results, the unit of the conflict verdict and of its lock. */
 export interface ResultsTable { centreCode: string; table: number }
+export const tableOf = (report: { centreCode: string; table: number | null }): ResultsTable => ({ centreCode: report.centreCode, table: report.table! });
 
 export interface ReportFilter {
   region?: string; centre?: string; table?: number; kind?: ReportKind; review?: string; flag?: string; observer?: string;
@@ -50,6 +51,12 @@ const reportColumns = Prisma.sql`
   r.received_at AS "receivedAt", r.form_version AS "formVersion", r.answers, r.notes, r.latitude, r.longitude, r.accuracy,
   r.submission_hash AS "submissionHash", r.content_hash AS "contentHash", r.revision, r.review_state::text AS "reviewState", r.flags,
   r.updated_at AS "updatedAt"`;
+
+/**
+ * `LIMIT n` for a set of n rows unpacked from JSON, which the planner would otherwise guess at 100 rows and
+ * join by scanning whole tables (centres, reports) instead of looking each row up by its key.
+ */
+const rowCount = (n: number) => Prisma.raw(`LIMIT ${Math.trunc(n)}`);
 
 export const reportsRepository = {
   /** What a submission needs to know, in one round trip: the centre, its table, the assignment, and a stored retry. */
@@ -67,8 +74,10 @@ export const reportsRepository = {
    * One statement for reports of several requests (ids distinct): each report, its revision 1 and its audit row.
    * A report is left out, and answered by no row, when its id exists (a retry), its centre or table is not in
    * the registry, or its sender may not report there (observers: assigned centres; others: their region).
+   * With `lock`, the statement first takes the locks of the reports' results tables (see lockTables), for a
+   * conflict verdict later in the same transaction.
    */
-  insertStatement(reports: NewReport[]) {
+  insertStatement(reports: NewReport[], options: { lock?: boolean } = {}) {
     const rows = reports.map((report) => ({
       id: report.id, kind: report.kind, centre_code: report.centreCode, table_number: report.table, observer_id: report.observerId,
       actor_role: report.role, scope: report.scope, observed_at: report.observedAt, form_version: report.formVersion, answers: report.answers,
@@ -77,10 +86,12 @@ export const reportsRepository = {
     }));
     return Prisma.sql`
       WITH x AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+        SELECT x.* FROM ${options.lock ? Prisma.sql`(SELECT count(*) FROM (${this.lockTables(reports.map(tableOf))}) l) locked,` : Prisma.empty}
+        jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
           id uuid, kind report_kind, centre_code text, table_number int, observer_id uuid, actor_role text, scope text, observed_at timestamptz,
           form_version int, answers jsonb, notes text, latitude float8, longitude float8, accuracy float8, hash text, flags text[],
-          registered_voters int, request_id text, ip text)),
+          registered_voters int, request_id text, ip text)
+        ${rowCount(rows.length)}),
       ins AS (
         INSERT INTO reports (id, kind, centre_code, table_number, parish_code, municipality_code, state_code, observer_id, observed_at,
                              form_version, answers, notes, latitude, longitude, accuracy, submission_hash, content_hash, flags, received_at)
@@ -108,7 +119,7 @@ export const reportsRepository = {
       SELECT ${reportColumns} FROM ins r`;
   },
 
-  /** Serialises writes to the results of these tables (taken first in the transaction, always in one order). */
+  /** Serialises writes to the results of these tables (taken before the verdict, always in one order). */
   lockTables(tables: ResultsTable[]) {
     const keys = [...new Set(tables.map((table) => `${table.centreCode}#${table.table}`))];
     return Prisma.sql`
@@ -125,7 +136,7 @@ export const reportsRepository = {
       WITH verdict AS (
         SELECT k.centre_code, k.table_number, v.conflict
         FROM (SELECT DISTINCT * FROM jsonb_to_recordset(${JSON.stringify(tables.map((table) => ({ centre_code: table.centreCode, table_number: table.table })))}::jsonb)
-                AS k(centre_code text, table_number int)) k
+                AS k(centre_code text, table_number int) ${rowCount(tables.length)}) k
         CROSS JOIN LATERAL (
           SELECT count(DISTINCT answers - 'citizenAudit') > 1 AS conflict FROM reports
           WHERE kind = 'results' AND centre_code = k.centre_code AND table_number = k.table_number AND review_state <> 'rejected') v)

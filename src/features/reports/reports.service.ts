@@ -13,7 +13,7 @@ import { photosRepository } from '../photos/photos.repository.js';
 import { toPhoto } from '../photos/photos.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
 import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
-import { reportsRepository as repo, type CentreFacts, type NewReport, type ReportFilter, type ReportRow, type RevisionRow } from './reports.repository.js';
+import { reportsRepository as repo, tableOf, type CentreFacts, type NewReport, type ReportFilter, type ReportRow, type RevisionRow } from './reports.repository.js';
 
 type ActorContext = RequestContext & { actor: Actor };
 type Location = { lat: number; lon: number; accuracy?: number | undefined };
@@ -99,8 +99,9 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
 
   /**
    * Inserts the reports of concurrent submissions together (see NewReport and insertStatement for what leaves one
-   * out): one statement, or for results one transaction that locks their tables, inserts, and recomputes the
-   * conflict verdict of those tables, whose changes the answered rows include. An id sent twice is inserted once.
+   * out): one statement, or for results one transaction of two, which locks their tables and inserts, then
+   * recomputes the conflict verdict of those tables, whose changes the answered rows include. An id sent twice
+   * is inserted once.
    */
   async function insertReports(reports: NewReport[], results: boolean): Promise<(ReportRow | undefined)[]> {
     const owners = new Map<string, NewReport>();
@@ -108,11 +109,10 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
     const distinct = [...owners.values()];
     let rows: ReportRow[];
     if (results) {
-      const tables = distinct.map((report) => ({ centreCode: report.centreCode, table: report.table! }));
-      const [, inserted, changed] = await prisma.$transaction([
-        prisma.$queryRaw(repo.lockTables(tables)),
-        prisma.$queryRaw<ReportRow[]>(repo.insertStatement(distinct)),
-        prisma.$queryRaw<{ id: string; flags: string[]; updatedAt: Date }[]>(repo.conflictStatement(tables)),
+      // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
+      const [inserted, changed] = await prisma.$transaction([
+        prisma.$queryRaw<ReportRow[]>(repo.insertStatement(distinct, { lock: true })),
+        prisma.$queryRaw<{ id: string; flags: string[]; updatedAt: Date }[]>(repo.conflictStatement(distinct.map(tableOf))),
       ]);
       const verdicts = new Map(changed.map((row) => [row.id, row]));
       rows = inserted.map((row) => ({ ...row, ...verdicts.get(row.id) }));
@@ -122,9 +122,9 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
     const byId = new Map(rows.map((row) => [row.id, row]));
     return reports.map((report) => (owners.get(report.id.toLowerCase()) === report ? byId.get(report.id.toLowerCase()) : undefined));
   }
-  // Up to two statements of each lane in flight (the pool has ten connections): under load, each carries the
+  // Up to four statements of each lane in flight (the pool has ten connections): under load, each carries the
   // submissions that arrived while the previous ones ran.
-  const lane = { maxItems: 200, maxInFlight: 2, retryAlone: (error: unknown) => !isDatabaseUnavailable(error) };
+  const lane = { maxItems: 200, maxInFlight: 4, retryAlone: (error: unknown) => !isDatabaseUnavailable(error) };
   const insertOthers = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, false) });
   const insertResults = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, true) });
   const insert = (report: NewReport) => (report.kind === 'results' ? insertResults(report) : insertOthers(report));
