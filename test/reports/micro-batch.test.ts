@@ -78,6 +78,24 @@ describe('reports submitted together', () => {
     }
   });
 
+  it('work under AFTER INSERT and UPDATE triggers on reports (row and statement level, with transition tables)', async () => {
+    await db.query(`
+      CREATE TABLE test_seen (event text, n int);
+      CREATE FUNCTION test_seen_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO test_seen SELECT TG_OP, count(*) FROM changed; RETURN NULL; END $$;
+      CREATE TRIGGER test_seen_insert AFTER INSERT ON reports REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION test_seen_rows();
+      CREATE TRIGGER test_seen_update AFTER UPDATE ON reports REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION test_seen_rows();`);
+    try {
+      const answers = await together([opening(), opening(), results(2, { EG: 1, NM: 2 })]);
+      expect(answers.map((answer) => answer.status === 'fulfilled' && answer.value.status)).toEqual(['created', 'created', 'created']);
+      const seen = await db.query<{ event: string; n: number }>('SELECT event, n FROM test_seen ORDER BY event, n');
+      expect(seen.filter((row) => row.event === 'INSERT').map((row) => row.n).sort()).toEqual([1, 2]);
+      expect(seen.some((row) => row.event === 'UPDATE' && row.n > 0)).toBe(true); // the verdict flagged table 2 `conflict`
+    } finally {
+      await db.query('DROP TRIGGER test_seen_insert ON reports; DROP TRIGGER test_seen_update ON reports; DROP FUNCTION test_seen_rows(); DROP TABLE test_seen;');
+    }
+  });
+
   it('flag disagreeing results of one table `conflict`, in the answers and in the store, and leave agreeing ones alone', async () => {
     const agreeing = [results(1, { EG: 400, NM: 200 }), results(1, { EG: 400, NM: 200 })];
     const disagreeing = [results(1, { EG: 401, NM: 200 })];

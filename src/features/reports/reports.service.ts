@@ -5,7 +5,7 @@ import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { centreInScope } from '../../infra/auth/policy.js';
 import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
-import { isDatabaseUnavailable } from '../../infra/db/errors.js';
+import { translateDatabaseError } from '../../infra/db/errors.js';
 import { microBatch } from '../../infra/db/micro-batch.js';
 import { pageOf } from '../../infra/http/pagination.js';
 import { createElectionService, type Election } from '../election/election.service.js';
@@ -124,7 +124,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
   }
   // Up to four statements of each lane in flight (the pool has ten connections): under load, each carries the
   // submissions that arrived while the previous ones ran.
-  const lane = { maxItems: 200, maxInFlight: 4, retryAlone: (error: unknown) => !isDatabaseUnavailable(error) };
+  // A database that is down or too slow (statement timeout) would fail each report alone just the same.
+  const lane = { maxItems: 200, maxInFlight: 4, retryAlone: (error: unknown) => translateDatabaseError(error)?.code !== 'DATABASE_UNAVAILABLE' };
   const insertOthers = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, false) });
   const insertResults = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, true) });
   const insert = (report: NewReport) => (report.kind === 'results' ? insertResults(report) : insertOthers(report));
