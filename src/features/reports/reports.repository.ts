@@ -71,9 +71,10 @@ export const reportsRepository = {
   },
 
   /**
-   * One statement for reports of several requests (ids distinct): each report, its revision 1 and its audit row.
-   * A report is left out, and answered by no row, when its id exists (a retry), its centre or table is not in
-   * the registry, or its sender may not report there (observers: assigned centres; others: their region).
+   * One statement for reports of several requests (ids distinct): each report, its revision 1 and its audit row,
+   * answered `created`. A report is left out when its id exists (a retry: the stored report is answered, not
+   * `created`, when the statement sees it), its centre or table is not in the registry, or its sender may not
+   * report there (observers: assigned centres; others: their region): then no row answers it.
    * With `lock`, the statement first takes the locks of the reports' results tables (see lockTables), for a
    * conflict verdict later in the same transaction.
    */
@@ -116,7 +117,9 @@ export const reportsRepository = {
                jsonb_build_object('kind', x.kind, 'centre', x.centre_code, 'table', x.table_number, 'hash', x.hash) AS details
         FROM ins JOIN x ON x.id = ins.id),
       aud AS (${audit.insertFromEach('accepted', { action: 'report.accepted', entityType: 'report' })})
-      SELECT ${reportColumns} FROM ins r`;
+      SELECT ${reportColumns}, true AS created FROM ins r
+      UNION ALL
+      SELECT ${reportColumns}, false FROM reports r JOIN x ON x.id = r.id`;
   },
 
   /** Serialises writes to the results of these tables (taken before the verdict, always in one order). */

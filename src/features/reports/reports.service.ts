@@ -17,6 +17,8 @@ import { reportsRepository as repo, tableOf, type CentreFacts, type NewReport, t
 
 type ActorContext = RequestContext & { actor: Actor };
 type Location = { lat: number; lon: number; accuracy?: number | undefined };
+/** A report as an insert answers it: stored by that insert (`created`), or earlier. */
+type StoredRow = ReportRow & { created: boolean };
 /** Runs the slow path of a submission (a retry, a refusal): the batch route passes a limit on how many at once. */
 export type Fallback = <T>(work: () => Promise<T>) => Promise<T>;
 
@@ -103,24 +105,28 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
    * recomputes the conflict verdict of those tables, whose changes the answered rows include. An id sent twice
    * is inserted once.
    */
-  async function insertReports(reports: NewReport[], results: boolean): Promise<(ReportRow | undefined)[]> {
+  async function insertReports(reports: NewReport[], results: boolean): Promise<(StoredRow | undefined)[]> {
     const owners = new Map<string, NewReport>();
     for (const report of reports) if (!owners.has(report.id.toLowerCase())) owners.set(report.id.toLowerCase(), report);
     const distinct = [...owners.values()];
-    let rows: ReportRow[];
+    let rows: StoredRow[];
     if (results) {
       // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
-      const [inserted, changed] = await prisma.$transaction([
-        prisma.$queryRaw<ReportRow[]>(repo.insertStatement(distinct, { lock: true })),
+      const [found, changed] = await prisma.$transaction([
+        prisma.$queryRaw<StoredRow[]>(repo.insertStatement(distinct, { lock: true })),
         prisma.$queryRaw<{ id: string; flags: string[]; updatedAt: Date }[]>(repo.conflictStatement(distinct.map(tableOf))),
       ]);
       const verdicts = new Map(changed.map((row) => [row.id, row]));
-      rows = inserted.map((row) => ({ ...row, ...verdicts.get(row.id) }));
+      rows = found.map((row) => ({ ...row, ...verdicts.get(row.id) }));
     } else {
-      rows = await prisma.$queryRaw<ReportRow[]>(repo.insertStatement(distinct));
+      rows = await prisma.$queryRaw<StoredRow[]>(repo.insertStatement(distinct));
     }
     const byId = new Map(rows.map((row) => [row.id, row]));
-    return reports.map((report) => (owners.get(report.id.toLowerCase()) === report ? byId.get(report.id.toLowerCase()) : undefined));
+    // A repeated id is answered by the report its first occurrence stored, as a retry.
+    return reports.map((report) => {
+      const row = byId.get(report.id.toLowerCase());
+      return row && owners.get(report.id.toLowerCase()) !== report ? { ...row, created: false } : row;
+    });
   }
   // Up to four statements of each lane in flight (the pool has ten connections): under load, each carries the
   // submissions that arrived while the previous ones ran.
@@ -177,8 +183,9 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         observerId: actor.userId, role: actor.role, scope: actor.role === 'admin' ? null : actor.scopeRegionCode, requestId: context.requestId, ip: context.ip,
       };
       if ((input.kind !== 'results' || current) && contentProblems(input.kind, content.observedAt, answers, current).length === 0) {
-        const created = await insert(report);
-        if (created) return { status: 'created', report: toReport(created) };
+        const stored = await insert(report);
+        if (stored?.created) return { status: 'created', report: toReport(stored) };
+        if (stored?.submissionHash === hash) return { status: 'replayed', report: toReport(stored) };
       }
       return fallback(async () => {
         const facts = await repo.centreFacts(prisma, input.centreCode, table, actor.userId, input.id);
@@ -191,8 +198,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
         check(actor, input.kind, table, content.observedAt, answers, facts, current);
         // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
-        const created = await insert(report);
-        if (created) return { status: 'created' as const, report: toReport(created) };
+        const stored = await insert(report);
+        if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
         const earlier = await replay(input.id, hash, content);
         if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
         return earlier;
