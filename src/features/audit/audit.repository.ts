@@ -16,17 +16,29 @@ export interface AuditRow {
   entityId: string | null; requestId: string | null; ip: string | null; details: Record<string, unknown>;
 }
 
+/** actor_id, actor_role, request_id, ip, details: `context` as SQL expressions over `source`. */
+const insertSelect = (source: string, action: string, entityType: string, context: Prisma.Sql): Prisma.Sql => Prisma.sql`
+  INSERT INTO audit_entries (actor_id, actor_role, request_id, ip, details, action, entity_type, entity_id)
+  SELECT ${context}, ${action}, ${entityType}, ${Prisma.raw(source)}.id::text
+  FROM ${Prisma.raw(source)}`;
+
 export const auditRepository = {
   /**
    * An INSERT of one audit row per row of the CTE `source` (its `id` column is the entity id), to add to a
    * write statement, so that the change and its audit entry are one statement and one round trip.
    */
   insertFrom(context: RequestContext, source: string, event: Omit<AuditEvent, 'entityId'>): Prisma.Sql {
-    return Prisma.sql`
-      INSERT INTO audit_entries (actor_id, actor_role, action, entity_type, entity_id, request_id, ip, details)
-      SELECT ${context.actor?.userId ?? null}::uuid, ${context.actor?.role ?? null}, ${event.action}, ${event.entityType}, ${Prisma.raw(source)}.id::text,
-             ${context.requestId}, ${context.ip}, ${JSON.stringify(event.details ?? {})}::jsonb
-      FROM ${Prisma.raw(source)}`;
+    return insertSelect(source, event.action, event.entityType, Prisma.sql`
+      ${context.actor?.userId ?? null}::uuid, ${context.actor?.role ?? null}, ${context.requestId}, ${context.ip}, ${JSON.stringify(event.details ?? {})}::jsonb`);
+  },
+
+  /**
+   * The same for rows written for several requests at once: `source` carries each row's own context and
+   * details as columns id, actor_id, actor_role, request_id, ip and details.
+   */
+  insertFromEach(source: string, event: Pick<AuditEvent, 'action' | 'entityType'>): Prisma.Sql {
+    return insertSelect(source, event.action, event.entityType, Prisma.sql`
+      ${Prisma.raw(source)}.actor_id, ${Prisma.raw(source)}.actor_role, ${Prisma.raw(source)}.request_id, ${Prisma.raw(source)}.ip, ${Prisma.raw(source)}.details`);
   },
 
   /** Records events done under `context`, in one statement, inside the caller's transaction. */

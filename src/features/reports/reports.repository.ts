@@ -25,11 +25,20 @@ export interface CentreFacts {
   existingHash: string | null;
 }
 
+/**
+ * A report to insert as sent by `observerId` (who acts as `role`, within `scope`: null when unlimited), with the
+ * flags known without the registry; `registeredVoters` (results) adds registered_voters_mismatch against the table.
+ */
 export interface NewReport {
-  id: string; kind: ReportKind; centre: CentreFacts; table: number | null; observerId: string; observedAt: string; formVersion: number;
+  id: string; kind: ReportKind; centreCode: string; table: number | null; observedAt: string; formVersion: number;
   answers: Record<string, unknown>; notes: string | null; location: { lat: number; lon: number; accuracy: number | null } | null;
-  hash: string; flags: string[];
+  hash: string; flags: string[]; registeredVoters: number | null;
+  observerId: string; role: string; scope: string | null; requestId: string | null; ip: string | null;
 }
+
+/** One table of results, the unit of the conflict verdict and of its lock. */
+export interface ResultsTable { centreCode: string; table: number }
+export const tableOf = (report: { centreCode: string; table: number | null }): ResultsTable => ({ centreCode: report.centreCode, table: report.table! });
 
 export interface ReportFilter {
   region?: string; centre?: string; table?: number; kind?: ReportKind; review?: string; flag?: string; observer?: string;
@@ -43,6 +52,12 @@ const reportColumns = Prisma.sql`
   r.submission_hash AS "submissionHash", r.content_hash AS "contentHash", r.revision, r.review_state::text AS "reviewState", r.flags,
   r.updated_at AS "updatedAt"`;
 
+/**
+ * `LIMIT n` for a set of n rows unpacked from JSON, which the planner would otherwise guess at 100 rows and
+ * join by scanning whole tables (centres, reports) instead of looking each row up by its key.
+ */
+const rowCount = (n: number) => Prisma.raw(`LIMIT ${Math.trunc(n)}`);
+
 export const reportsRepository = {
   /** What a submission needs to know, in one round trip: the centre, its table, the assignment, and a stored retry. */
   async centreFacts(db: Sql, centreCode: string, table: number | null, userId: string, reportId: string): Promise<CentreFacts | undefined> {
@@ -55,48 +70,87 @@ export const reportsRepository = {
     return rows[0];
   },
 
-  /** One statement: the report, its revision 1 and its audit row; nothing when the id exists (a retry). */
-  insertStatement(context: RequestContext, report: NewReport) {
-    const { centre, location } = report;
+  /**
+   * One statement for reports of several requests (ids distinct): each report, its revision 1 and its audit row,
+   * answered `created`. A report is left out when its id exists (a retry: the stored report is answered, not
+   * `created`, when the statement sees it), its centre or table is not in the registry, or its sender may not
+   * report there (observers: assigned centres; others: their region): then no row answers it.
+   * With `lock`, the statement first takes the locks of the reports' results tables (see lockTables), for a
+   * conflict verdict later in the same transaction.
+   */
+  insertStatement(reports: NewReport[], options: { lock?: boolean } = {}) {
+    const rows = reports.map((report) => ({
+      id: report.id, kind: report.kind, centre_code: report.centreCode, table_number: report.table, observer_id: report.observerId,
+      actor_role: report.role, scope: report.scope, observed_at: report.observedAt, form_version: report.formVersion, answers: report.answers,
+      notes: report.notes, latitude: report.location?.lat ?? null, longitude: report.location?.lon ?? null, accuracy: report.location?.accuracy ?? null,
+      hash: report.hash, flags: report.flags, registered_voters: report.registeredVoters, request_id: report.requestId, ip: report.ip,
+    }));
     return Prisma.sql`
-      WITH ins AS (
+      WITH x AS (
+        SELECT x.* FROM ${options.lock ? Prisma.sql`(SELECT count(*) FROM (${this.lockTables(reports.map(tableOf))}) l) locked,` : Prisma.empty}
+        jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+          id uuid, kind report_kind, centre_code text, table_number int, observer_id uuid, actor_role text, scope text, observed_at timestamptz,
+          form_version int, answers jsonb, notes text, latitude float8, longitude float8, accuracy float8, hash text, flags text[],
+          registered_voters int, request_id text, ip text)
+        ${rowCount(rows.length)}),
+      ins AS (
         INSERT INTO reports (id, kind, centre_code, table_number, parish_code, municipality_code, state_code, observer_id, observed_at,
                              form_version, answers, notes, latitude, longitude, accuracy, submission_hash, content_hash, flags, received_at)
-        VALUES (${report.id}::uuid, ${report.kind}::report_kind, ${centre.code}, ${report.table}, ${centre.parishCode}, ${centre.municipalityCode},
-                ${centre.stateCode}, ${report.observerId}::uuid, ${report.observedAt}::timestamptz, ${report.formVersion},
-                ${JSON.stringify(report.answers)}::jsonb, ${report.notes}, ${location?.lat ?? null}, ${location?.lon ?? null},
-                ${location?.accuracy ?? null}, ${report.hash}, ${report.hash}, ${report.flags}::text[], clock_timestamp())
+        SELECT x.id, x.kind, c.code, x.table_number, c.parish_code, c.municipality_code, c.state_code, x.observer_id, x.observed_at,
+               x.form_version, x.answers, x.notes, x.latitude, x.longitude, x.accuracy, x.hash, x.hash,
+               CASE WHEN t.registered_voters <> x.registered_voters THEN x.flags || 'registered_voters_mismatch'::text ELSE x.flags END,
+               clock_timestamp()
+        FROM x JOIN centres c ON c.code = x.centre_code
+        LEFT JOIN polling_tables t ON t.centre_code = c.code AND t.number = x.table_number
+        WHERE (x.table_number IS NULL OR t.number IS NOT NULL)
+          AND CASE WHEN x.actor_role = 'observer' THEN EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = x.observer_id AND a.centre_code = c.code)
+                   ELSE x.scope IS NULL OR x.scope IN (c.state_code, c.municipality_code, c.parish_code) END
+        -- one order for every statement, so that row locks taken by triggers on reports are taken in one order too
+        ORDER BY c.state_code, c.municipality_code, c.parish_code, c.code, x.table_number, x.id
         ON CONFLICT (id) DO NOTHING
         RETURNING *),
       rev AS (
         INSERT INTO report_revisions (report_id, number, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, author_id, created_at)
-        SELECT id, 1, ${report.observedAt}::timestamptz, ${JSON.stringify(report.answers)}::jsonb, ${report.notes}, ${location?.lat ?? null},
-               ${location?.lon ?? null}, ${location?.accuracy ?? null}, ${report.hash}, ${report.observerId}::uuid, received_at FROM ins),
-      aud AS (${audit.insertFrom(context, 'ins', { action: 'report.accepted', entityType: 'report', details: { kind: report.kind, centre: centre.code, table: report.table, hash: report.hash } })})
-      SELECT ${reportColumns} FROM ins r`;
+        SELECT id, 1, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, observer_id, received_at FROM ins),
+      accepted AS (
+        SELECT ins.id, x.observer_id AS actor_id, x.actor_role, x.request_id, x.ip,
+               jsonb_build_object('kind', x.kind, 'centre', x.centre_code, 'table', x.table_number, 'hash', x.hash) AS details
+        FROM ins JOIN x ON x.id = ins.id),
+      aud AS (${audit.insertFromEach('accepted', { action: 'report.accepted', entityType: 'report' })})
+      SELECT ${reportColumns}, true AS created FROM ins r
+      UNION ALL
+      SELECT ${reportColumns}, false FROM reports r JOIN x ON x.id = r.id`;
   },
 
-  /** Serialises writes to one table's results (taken first in the transaction). */
-  lockTable(centreCode: string, table: number) {
-    return Prisma.sql`SELECT pg_advisory_xact_lock(hashtext('testigo.results'), hashtext(${`${centreCode}#${table}`}))::text`;
+  /** Serialises writes to the results of these tables (taken before the verdict, always in one order). */
+  lockTables(tables: ResultsTable[]) {
+    const keys = [...new Set(tables.map((table) => `${table.centreCode}#${table.table}`))];
+    return Prisma.sql`
+      SELECT pg_advisory_xact_lock(hashtext('testigo.results'), k.key)::text
+      FROM (SELECT DISTINCT hashtext(key) AS key FROM jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) AS key ORDER BY 1) k`;
   },
 
   /**
-   * Marks every unrejected results report of a table `conflict` when their numbers disagree, and clears the
-   * mark when they agree (or the report is rejected).
+   * Marks every unrejected results report of these tables `conflict` when their numbers disagree, and clears
+   * the mark when they agree (or the report is rejected). Answers the reports it changed.
    */
-  conflictStatement(centreCode: string, table: number) {
+  conflictStatement(tables: ResultsTable[]) {
     return Prisma.sql`
       WITH verdict AS (
-        SELECT count(DISTINCT answers - 'citizenAudit') > 1 AS conflict FROM reports
-        WHERE kind = 'results' AND centre_code = ${centreCode} AND table_number = ${table} AND review_state <> 'rejected')
+        SELECT k.centre_code, k.table_number, v.conflict
+        FROM (SELECT DISTINCT * FROM jsonb_to_recordset(${JSON.stringify(tables.map((table) => ({ centre_code: table.centreCode, table_number: table.table })))}::jsonb)
+                AS k(centre_code text, table_number int) ${rowCount(tables.length)}) k
+        CROSS JOIN LATERAL (
+          SELECT count(DISTINCT answers - 'citizenAudit') > 1 AS conflict FROM reports
+          WHERE kind = 'results' AND centre_code = k.centre_code AND table_number = k.table_number AND review_state <> 'rejected') v)
       UPDATE reports r SET
         flags = CASE WHEN v.conflict AND r.review_state <> 'rejected' THEN array_append(array_remove(r.flags, 'conflict'), 'conflict')
                      ELSE array_remove(r.flags, 'conflict') END,
         updated_at = now()
       FROM verdict v
-      WHERE r.kind = 'results' AND r.centre_code = ${centreCode} AND r.table_number = ${table}
-        AND ('conflict' = ANY (r.flags)) IS DISTINCT FROM (v.conflict AND r.review_state <> 'rejected')`;
+      WHERE r.kind = 'results' AND r.centre_code = v.centre_code AND r.table_number = v.table_number
+        AND ('conflict' = ANY (r.flags)) IS DISTINCT FROM (v.conflict AND r.review_state <> 'rejected')
+      RETURNING r.id, r.flags, r.updated_at AS "updatedAt"`;
   },
 
   async find(db: Sql, id: string): Promise<ReportRow | undefined> {

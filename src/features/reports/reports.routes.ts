@@ -13,12 +13,29 @@ import {
   batchInput, batchResult, formsSchema, reportDetailSchema, reportExportQuery, reportIdParams, reportInput, reportListQuery, reportPageSchema,
   reportSchema, reviewInput, revisionInput, revisionSchema,
 } from './reports.schemas.js';
-import { createReportsService } from './reports.service.js';
+import { createReportsService, type Fallback } from './reports.service.js';
 
 const writers = ['admin', 'coordinator', 'observer'] as const;
-/** Batch items in flight at once: enough to overlap round trips, few enough to leave the pool to others. */
-const BATCH_CONCURRENCY = 4;
+/** Batch items on the slow path (retries, refusals) at once: enough to overlap round trips, few enough to leave the pool to others. */
+const BATCH_FALLBACK_CONCURRENCY = 4;
 type BatchItem = z.infer<typeof batchResult>['results'][number];
+
+/** Runs at most `n` of the works given to it at once; the others wait their turn. */
+function limiter(n: number): Fallback {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (active < n) active += 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active -= 1;
+    }
+  };
+}
 
 function filterOf(query: z.infer<typeof reportExportQuery>): ReportFilter {
   return {
@@ -78,12 +95,13 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
       const context = contextOf(request);
       const election = (await service.elections.find()) ?? null;
       const items = request.body.reports;
+      const fallback = limiter(BATCH_FALLBACK_CONCURRENCY);
       const handle = async (index: number, item: unknown): Promise<BatchItem> => {
         const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
         const parsed = reportInput.safeParse(item);
         try {
           if (!parsed.success) throw bodyValidationError(parsed.error.issues);
-          const result = await service.submit(context, parsed.data, election);
+          const result = await service.submit(context, parsed.data, election, fallback);
           return { index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report };
         } catch (error) {
           const problem = toAppError(error as Error);
@@ -94,17 +112,8 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
           };
         }
       };
-      // A few items at a time (each its own statement or transaction), answers in the order sent.
-      const results: BatchItem[] = new Array(items.length);
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(BATCH_CONCURRENCY, items.length) }, async () => {
-          while (next < items.length) {
-            const index = next++;
-            results[index] = await handle(index, items[index]);
-          }
-        }),
-      );
+      // Every item at once: the new ones share the insert statements of the service; answers in the order sent.
+      const results = await Promise.all(items.map((item, index) => handle(index, item)));
       const created = results.filter((result) => result.status === 'created').length;
       const replayed = results.filter((result) => result.status === 'replayed').length;
       request.log.info({ event: 'reports.batch', items: results.length, created, replayed }, 'report batch');

@@ -5,16 +5,22 @@ import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { centreInScope } from '../../infra/auth/policy.js';
 import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
+import { translateDatabaseError } from '../../infra/db/errors.js';
+import { microBatch } from '../../infra/db/micro-batch.js';
 import { pageOf } from '../../infra/http/pagination.js';
 import { createElectionService, type Election } from '../election/election.service.js';
 import { photosRepository } from '../photos/photos.repository.js';
 import { toPhoto } from '../photos/photos.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
 import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
-import { reportsRepository as repo, type CentreFacts, type ReportFilter, type ReportRow, type RevisionRow } from './reports.repository.js';
+import { reportsRepository as repo, tableOf, type CentreFacts, type NewReport, type ReportFilter, type ReportRow, type RevisionRow } from './reports.repository.js';
 
 type ActorContext = RequestContext & { actor: Actor };
 type Location = { lat: number; lon: number; accuracy?: number | undefined };
+/** A report as an insert answers it: stored by that insert (`created`), or earlier. */
+type StoredRow = ReportRow & { created: boolean };
+/** Runs the slow path of a submission (a retry, a refusal): the batch route passes a limit on how many at once. */
+export type Fallback = <T>(work: () => Promise<T>) => Promise<T>;
 
 export interface ReportInput {
   id: string; kind: ReportKind; centreCode: string; table?: number | undefined; observedAt: string;
@@ -69,12 +75,9 @@ export function resultsFlags(answers: ResultsAnswers, tableVoters: number | null
 export function createReportsService(prisma: PrismaClient, options: { maxClockSkewMs: number }) {
   const elections = createElectionService(prisma, { cacheMs: 2000 });
 
-  /** Rules that depend on the registry, the election and the caller; problems are collected, then thrown. */
-  function check(actor: Actor, kind: ReportKind, table: number | null, observedAt: string, answers: Record<string, unknown>, centre: CentreFacts, election: Election | undefined) {
+  /** Rules of the content that need no database: the time, and the candidates of a results report. */
+  function contentProblems(kind: ReportKind, observedAt: string, answers: Record<string, unknown>, election: Election | undefined): ProblemDetailItem[] {
     const problems: ProblemDetailItem[] = [];
-    if (actor.role === 'observer' && !centre.assigned) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is not assigned to you` });
-    if (actor.role !== 'observer' && !centreInScope(actor, centre)) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is outside your region` });
-    if (table !== null && centre.tableVoters === null) problems.push({ in: 'body', path: 'table', message: `Centre ${centre.code} has no table ${table}` });
     if (Date.parse(observedAt) > Date.now() + options.maxClockSkewMs) problems.push({ in: 'body', path: 'observedAt', message: 'observedAt is in the future' });
     if (kind === 'results') {
       if (!election) throw new AppError('ELECTION_NOT_SET', 'Results need the election and its candidates: an admin must PUT /v1/election');
@@ -83,8 +86,55 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         if (!known.has(code)) problems.push({ in: 'body', path: `answers.votes.${code}`, message: `${code} is not a candidate of the election` });
       }
     }
+    return problems;
+  }
+
+  /** Rules that depend on the registry, the election and the caller; problems are collected, then thrown. */
+  function check(actor: Actor, kind: ReportKind, table: number | null, observedAt: string, answers: Record<string, unknown>, centre: CentreFacts, election: Election | undefined) {
+    const problems: ProblemDetailItem[] = [];
+    if (actor.role === 'observer' && !centre.assigned) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is not assigned to you` });
+    if (actor.role !== 'observer' && !centreInScope(actor, centre)) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is outside your region` });
+    if (table !== null && centre.tableVoters === null) problems.push({ in: 'body', path: 'table', message: `Centre ${centre.code} has no table ${table}` });
+    problems.push(...contentProblems(kind, observedAt, answers, election));
     if (problems.length > 0) throw invalid(problems);
   }
+
+  /**
+   * Inserts the reports of concurrent submissions together (see NewReport and insertStatement for what leaves one
+   * out): one statement, or for results one transaction of two, which locks their tables and inserts, then
+   * recomputes the conflict verdict of those tables, whose changes the answered rows include. An id sent twice
+   * is inserted once.
+   */
+  async function insertReports(reports: NewReport[], results: boolean): Promise<(StoredRow | undefined)[]> {
+    const owners = new Map<string, NewReport>();
+    for (const report of reports) if (!owners.has(report.id.toLowerCase())) owners.set(report.id.toLowerCase(), report);
+    const distinct = [...owners.values()];
+    let rows: StoredRow[];
+    if (results) {
+      // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
+      const [found, changed] = await prisma.$transaction([
+        prisma.$queryRaw<StoredRow[]>(repo.insertStatement(distinct, { lock: true })),
+        prisma.$queryRaw<{ id: string; flags: string[]; updatedAt: Date }[]>(repo.conflictStatement(distinct.map(tableOf))),
+      ]);
+      const verdicts = new Map(changed.map((row) => [row.id, row]));
+      rows = found.map((row) => ({ ...row, ...verdicts.get(row.id) }));
+    } else {
+      rows = await prisma.$queryRaw<StoredRow[]>(repo.insertStatement(distinct));
+    }
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    // A repeated id is answered by the report its first occurrence stored, as a retry.
+    return reports.map((report) => {
+      const row = byId.get(report.id.toLowerCase());
+      return row && owners.get(report.id.toLowerCase()) !== report ? { ...row, created: false } : row;
+    });
+  }
+  // Up to four statements of each lane in flight (the pool has ten connections): under load, each carries the
+  // submissions that arrived while the previous ones ran.
+  // A database that is down or too slow (statement timeout) would fail each report alone just the same.
+  const lane = { maxItems: 200, maxInFlight: 4, retryAlone: (error: unknown) => translateDatabaseError(error)?.code !== 'DATABASE_UNAVAILABLE' };
+  const insertOthers = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, false) });
+  const insertResults = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, true) });
+  const insert = (report: NewReport) => (report.kind === 'results' ? insertResults(report) : insertOthers(report));
 
   async function view(id: string) {
     const row = await repo.find(prisma, id);
@@ -107,10 +157,13 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
   }
 
   return {
-    /** Creates a report, or replays the stored one for a retry of the same content. */
-    async submit(context: ActorContext, input: ReportInput, election?: Election | null): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
+    /**
+     * Creates a report, or replays the stored one for a retry of the same content. The common case is one
+     * insert that checks the registry and the caller itself; what it leaves out takes the slow path, which
+     * finds the reason (a retry, a rule broken) and only then inserts.
+     */
+    async submit(context: ActorContext, input: ReportInput, election?: Election | null, fallback: Fallback = (work) => work()): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
       const { actor } = context;
-      const form = forms[input.kind];
       const table = input.table ?? null;
       if (input.kind === 'results' && table === null) {
         throw new AppError('VALIDATION_FAILED', 'table: required for results', { errors: [{ in: 'body', path: 'table', message: 'required for results' }] });
@@ -121,37 +174,36 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         notes: input.notes ?? null, location: normaliseLocation(input.location),
       };
       const hash = contentHash(content);
-      const facts = await repo.centreFacts(prisma, input.centreCode, table, actor.userId, input.id);
-      // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
-      // which may have changed since). The primary key still decides between concurrent first sends.
-      if (facts?.existingHash) {
+      const current = election === undefined ? await elections.current() : election ?? undefined;
+      const report: NewReport = {
+        id: input.id, kind: input.kind, centreCode: input.centreCode, table, observedAt: content.observedAt, formVersion: forms[input.kind].version,
+        answers, notes: content.notes, location: content.location, hash,
+        flags: input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, null) : [],
+        registeredVoters: input.kind === 'results' ? (answers as ResultsAnswers).registeredVoters : null,
+        observerId: actor.userId, role: actor.role, scope: actor.role === 'admin' ? null : actor.scopeRegionCode, requestId: context.requestId, ip: context.ip,
+      };
+      if ((input.kind !== 'results' || current) && contentProblems(input.kind, content.observedAt, answers, current).length === 0) {
+        const stored = await insert(report);
+        if (stored?.created) return { status: 'created', report: toReport(stored) };
+        if (stored?.submissionHash === hash) return { status: 'replayed', report: toReport(stored) };
+      }
+      return fallback(async () => {
+        const facts = await repo.centreFacts(prisma, input.centreCode, table, actor.userId, input.id);
+        // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
+        // which may have changed since). The primary key still decides between concurrent first sends.
+        if (facts?.existingHash) {
+          const earlier = await replay(input.id, hash, content);
+          if (earlier) return earlier;
+        }
+        if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
+        check(actor, input.kind, table, content.observedAt, answers, facts, current);
+        // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
+        const stored = await insert(report);
+        if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
         const earlier = await replay(input.id, hash, content);
-        if (earlier) return earlier;
-      }
-      if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
-      const centre = facts;
-      check(actor, input.kind, table, content.observedAt, answers, centre, election === undefined ? await elections.current() : election ?? undefined);
-      const flags = input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre.tableVoters) : [];
-      const insert = repo.insertStatement(context, {
-        id: input.id, kind: input.kind, centre, table, observerId: actor.userId, observedAt: content.observedAt, formVersion: form.version,
-        answers, notes: content.notes, location: content.location, hash, flags,
+        if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
+        return earlier;
       });
-      let created: ReportRow | undefined;
-      if (input.kind === 'results' && table !== null) {
-        const [, rows, flagged] = await prisma.$transaction([
-          prisma.$queryRaw(repo.lockTable(centre.code, table)),
-          prisma.$queryRaw<ReportRow[]>(insert),
-          prisma.$executeRaw(repo.conflictStatement(centre.code, table)),
-        ]);
-        // The conflict verdict may have changed the new report's flags: then read it again.
-        created = rows[0] && flagged > 0 ? await repo.find(prisma, input.id) : rows[0];
-      } else {
-        created = (await prisma.$queryRaw<ReportRow[]>(insert))[0];
-      }
-      if (created) return { status: 'created', report: toReport(created) };
-      const earlier = await replay(input.id, hash, content);
-      if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
-      return earlier;
     },
 
     async get(actor: Actor, id: string) {
@@ -194,7 +246,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       });
       const table = current.tableNumber;
       const results = current.kind === 'results' && table !== null
-        ? await prisma.$transaction([prisma.$queryRaw(repo.lockTable(current.centreCode, table)), prisma.$queryRaw<{ id: string }[]>(statement), prisma.$executeRaw(repo.conflictStatement(current.centreCode, table))])
+        ? await prisma.$transaction([prisma.$queryRaw(repo.lockTables([{ centreCode: current.centreCode, table }])), prisma.$queryRaw<{ id: string }[]>(statement), prisma.$queryRaw(repo.conflictStatement([{ centreCode: current.centreCode, table }]))])
         : [null, await prisma.$queryRaw<{ id: string }[]>(statement)];
       if ((results[1] as { id: string }[]).length === 0) {
         throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; fetch it and try again`, { fields: ['revision'] });
@@ -210,9 +262,9 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       const statement = repo.reviewStatement(context, id, { state: input.state, note: input.note ?? null, reviewerId: actor.userId });
       if (current.kind === 'results' && current.tableNumber !== null) {
         await prisma.$transaction([
-          prisma.$queryRaw(repo.lockTable(current.centreCode, current.tableNumber)),
+          prisma.$queryRaw(repo.lockTables([{ centreCode: current.centreCode, table: current.tableNumber }])),
           prisma.$queryRaw(statement),
-          prisma.$executeRaw(repo.conflictStatement(current.centreCode, current.tableNumber)),
+          prisma.$queryRaw(repo.conflictStatement([{ centreCode: current.centreCode, table: current.tableNumber }])),
         ]);
       } else {
         await prisma.$queryRaw(statement);
