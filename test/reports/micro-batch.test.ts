@@ -12,7 +12,7 @@ const { app, db, admin } = await setupTestApp();
 const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const service = createReportsService(app.db.prisma, { maxClockSkewMs: 60_000 });
 const election = {
-  name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas', updatedAt: '2024-07-01T00:00:00.000Z',
+  name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas', openingTime: '06:00', updatedAt: '2024-07-01T00:00:00.000Z',
   candidates: [{ code: 'EG', name: 'Edmundo González' }, { code: 'NM', name: 'Nicolás Maduro' }],
 };
 let observer: TestActor;
