@@ -1,11 +1,12 @@
 // Summaries at national scale: the national 2024 registry (24,532 tables) and 150,000 reports of every kind
 // (loaded by SQL through the same triggers the API's writes fire), then GET /v1/summaries/national and
-// GET /v1/summaries?level=state timed with the server idle, and again while POST /v1/reports runs at full
-// speed (50 connections). Side by side: the same summaries recounted from the reports (?since=…), i.e.
-// what every read would cost without the trigger-kept tallies. Ends by checking that the live tallies still
-// equal the recount after the ingest.                                   npm run bench -- summaries
-//
-// BENCH_DURATION_S (default 10) sets each phase's length, BENCH_SUMMARY_READERS (default 4) the readers per summary.
+// GET /v1/summaries?level=state timed (one reader, request after request) with the server idle, while
+// POST /v1/reports runs at a steady BENCH_INGEST_RATE (default 300 reports/s: about forty times the busiest
+// hour of an election day), and while it runs flat out (50 connections). Side by side: the same summaries
+// recounted from the reports (?since=…), i.e. what every read would cost without the trigger-kept tallies.
+// Ends by checking that the live tallies still equal the recount after all that ingest.
+//                                                                        npm run bench -- summaries
+// BENCH_DURATION_S (default 10) sets each phase's length, BENCH_SUMMARY_READERS (default 1) the concurrent readers.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -17,7 +18,8 @@ import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk } fro
 import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
-const READERS = Number(process.env.BENCH_SUMMARY_READERS ?? 4);
+const READERS = Number(process.env.BENCH_SUMMARY_READERS ?? 1);
+const INGEST_RATE = Number(process.env.BENCH_INGEST_RATE ?? 300);
 const CANDIDATES = ['EG', 'NM', 'LM', 'JABE', 'JOBR', 'AE', 'CF', 'DC', 'EM', 'BERA'];
 const TARGETS: Record<string, number> = { national: 10, state: 25 };
 
@@ -28,7 +30,7 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
  * opening, two voting, a closing and a results report per table, and 14,523 incidents. Results add up and
  * match the registry (no flags), so each table has one counted result.
  */
-async function seed(client: pg.Client, observerId: string): Promise<number> {
+export async function seed(client: pg.Client, observerId: string): Promise<number> {
   const day = `now() - interval '12 hours'`;
   const common = `gen_random_uuid(), %KIND%::report_kind, c.code, %TABLE%, c.parish_code, c.municipality_code, c.state_code, $1::uuid,
                   ${day} + random() * interval '12 hours', ${day} + random() * interval '12 hours', 1, %ANSWERS%, repeat('0', 64), repeat('0', 64)`;
@@ -113,8 +115,8 @@ export async function summariesBench(): Promise<void> {
         answers: { queueLength: 'short', waitingMinutes: n % 90, assistedVotingProblems: false, identificationProblems: false, securityForces: 'appropriate', propagandaNearby: false },
       };
     };
-    const ingest = (seconds: number) => autocannon({
-      url: base, connections: 50, duration: seconds,
+    const ingest = (seconds: number, rate?: number) => autocannon({
+      url: base, connections: 50, duration: seconds, ...(rate ? { overallRate: rate } : {}),
       requests: [{ method: 'POST', path: '/v1/reports', headers: { 'content-type': 'application/json', ...adminHeaders }, setupRequest: (request) => ({ ...request, body: JSON.stringify(nextReport()) }) }],
     });
 
@@ -136,7 +138,8 @@ export async function summariesBench(): Promise<void> {
     };
     for (const name of ['national', 'state'] as const) {
       await measure(name, 'idle', paths[name]);
-      await measure(name, 'during ingest', paths[name], ingest(DURATION_S));
+      await measure(name, `during ingest at ${INGEST_RATE}/s`, paths[name], ingest(DURATION_S, INGEST_RATE));
+      await measure(name, 'during ingest flat out', paths[name], ingest(DURATION_S));
       await measure(name, 'baseline: recount from reports, idle', `${paths[name]}${paths[name].includes('?') ? '&' : '?'}${recount}`);
     }
     process.stderr.write('\n');
@@ -157,7 +160,7 @@ export async function summariesBench(): Promise<void> {
     const memory = memoryOf(server.pid);
     await report('summaries', `Summaries with the national registry and ${loaded.toLocaleString('en-US')} reports (${READERS} readers each, ${DURATION_S} s per phase)`, rows, [
       `seed: ${loaded.toLocaleString('en-US')} reports inserted by SQL through the summary triggers in ${seedSeconds.toFixed(1)} s; ${stored!.reports.toLocaleString('en-US')} reports at the end, ${stored!.tallies.toLocaleString('en-US')} tally rows`,
-      'during ingest: POST /v1/reports (voting and incident reports, admin token) with 50 connections, at the same time as the readers',
+      `during ingest: POST /v1/reports (voting and incident reports, admin token) over 50 connections, at ${INGEST_RATE} requests/s or as fast as the server answers, at the same time as the readers`,
       'after the ingest the live national and state summaries were compared with the recount: equal',
       `server RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
     ]);

@@ -32,7 +32,8 @@ export type Counter = (typeof COUNTERS)[number];
 export type TallyRow = Record<Counter, number> & {
   code: string; name: string; centres: number; tables: number; registryVoters: number;
   categories: Record<string, number> | null; votes: Record<string, number> | null;
-  openedCentres: number; openedOnTime: number; medianMinute: number | null;
+  /** The opening histogram: minutes of the day and how many centres opened at each (same length, any order). */
+  openingMinutes: number[] | null; openingCentres: number[] | null;
 };
 
 /** Regions (or centres) of `level` under `root` (everywhere when null): the rows a summary answers with. */
@@ -69,8 +70,7 @@ function finalSelect(level: SummaryLevel, counters: string): Prisma.Sql {
   return Prisma.sql`
     SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables,
            coalesce(g.registered_voters, 0)::float8 AS "registryVoters", ${counterColumns(counters)},
-           cats.categories, v.votes, coalesce(o.opened, 0)::int AS "openedCentres", coalesce(o.on_time, 0)::int AS "openedOnTime",
-           o.median::int AS "medianMinute"
+           cats.categories, v.votes, o.minutes AS "openingMinutes", o.centres AS "openingCentres"
     FROM area a
     LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code
     LEFT JOIN ${Prisma.raw(counters)} ON ${Prisma.raw(counters)}.code = a.code
@@ -84,7 +84,7 @@ export interface AreaQuery { level: SummaryLevel; root: string | null; only?: st
 
 export const summariesRepository = {
   /** Rows from the trigger-kept tallies: sums over each region's stripes, and its opening histogram. */
-  async fromTallies(query: Query, area: AreaQuery, onTimeMinute: number): Promise<TallyRow[]> {
+  async fromTallies(query: Query, area: AreaQuery): Promise<TallyRow[]> {
     const { level } = area;
     const sums = Prisma.raw(COUNTERS.map((name) => `sum(t.${name}) AS ${name}`).join(', '));
     return query<TallyRow>(Prisma.sql`
@@ -102,11 +102,10 @@ export const summariesRepository = {
           FROM summary_tallies t JOIN area a ON a.code = t.code CROSS JOIN LATERAL jsonb_each_text(t.categories) e
           WHERE t.level = ${level} GROUP BY t.code, e.key HAVING sum(e.value::bigint) <> 0) s GROUP BY code),
       o AS (
-        SELECT code, sum(centres) AS opened, coalesce(sum(centres) FILTER (WHERE minute <= ${onTimeMinute}), 0) AS on_time,
-               min(minute) FILTER (WHERE centres > 0 AND cumulative * 2 >= total) AS median
-        FROM (SELECT h.code, h.minute, h.centres, sum(h.centres) OVER (PARTITION BY h.code ORDER BY h.minute) AS cumulative,
-                     sum(h.centres) OVER (PARTITION BY h.code) AS total
-              FROM summary_openings h JOIN area a ON a.code = h.code WHERE h.level = ${level}) histogram
+        -- The histogram as two arrays per region (a window over it costs more than the rest of the query).
+        SELECT code, array_agg(minute) AS minutes, array_agg(centres) AS centres
+        FROM (SELECT h.code, h.minute::int AS minute, h.centres FROM summary_openings h
+              WHERE h.level = ${level} AND h.code IN (SELECT code FROM area) AND h.centres <> 0) histogram
         GROUP BY code)
       ${finalSelect(level, 't')}`);
   },
@@ -117,7 +116,7 @@ export const summariesRepository = {
    * opening report; a table's counted result is its latest verified report, else its latest one without
    * a conflict.
    */
-  async fromReports(query: Query, area: AreaQuery, onTimeMinute: number, window: { since?: Date | undefined; until?: Date | undefined }): Promise<TallyRow[]> {
+  async fromReports(query: Query, area: AreaQuery, window: { since?: Date | undefined; until?: Date | undefined }): Promise<TallyRow[]> {
     const { level } = area;
     const live = Prisma.sql`review_state <> 'rejected'`;
     const kindCounts = (['arrival', 'opening', 'voting', 'closing', 'results', 'incident'] as const)
@@ -147,9 +146,9 @@ export const summariesRepository = {
       centres AS (
         SELECT code, count(*) AS centres_reporting, count(opened) AS centres_opened FROM centre_openings GROUP BY code),
       o AS (
-        SELECT code, count(opened) AS opened, count(*) FILTER (WHERE opened <= ${onTimeMinute}) AS on_time,
-               percentile_disc(0.5) WITHIN GROUP (ORDER BY opened) AS median
-        FROM centre_openings WHERE opened IS NOT NULL GROUP BY code),
+        SELECT code, array_agg(opened ORDER BY opened) AS minutes, array_agg(centres ORDER BY opened) AS centres
+        FROM (SELECT code, opened, count(*)::int AS centres FROM centre_openings WHERE opened IS NOT NULL GROUP BY code, opened) histogram
+        GROUP BY code),
       counted AS (
         SELECT DISTINCT ON (centre_code, table_number) code, answers FROM r
         WHERE kind = 'results' AND table_number IS NOT NULL AND ${live} AND (review_state = 'verified' OR NOT ('conflict' = ANY (flags)))

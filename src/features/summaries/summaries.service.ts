@@ -23,9 +23,25 @@ function withKeys(keys: readonly string[], counts: Record<string, number> | null
   return out;
 }
 
+/** Centres that opened, those at or before `onTimeMinute`, and the lower median minute, from a region's opening histogram. */
+export function openingOf(minutes: number[] | null, centres: number[] | null, onTimeMinute: number) {
+  const histogram = (minutes ?? []).map((minute, i) => [minute, centres![i]!] as const).sort((a, b) => a[0] - b[0]);
+  const total = histogram.reduce((sum, [, count]) => sum + count, 0);
+  let onTime = 0;
+  let cumulative = 0;
+  let median: number | null = null;
+  for (const [minute, count] of histogram) {
+    if (minute <= onTimeMinute) onTime += count;
+    cumulative += count;
+    if (median === null && count > 0 && cumulative * 2 >= total) median = minute;
+  }
+  return { total, onTime, median };
+}
+
 export function toSummary(row: TallyRow, level: SummaryLevel, openingTime: string, candidates: readonly string[]) {
   const votes = withKeys(candidates, row.votes);
   const votesCast = row.valid_votes + row.null_votes + row.blank_votes;
+  const opened = openingOf(row.openingMinutes, row.openingCentres, minuteOf(openingTime));
   const reportsByKind = Object.fromEntries(REPORT_KINDS.map((kind) => [kind, row[kind]])) as Record<ReportKind, number>;
   return {
     code: level === 'national' ? 'national' : row.code,
@@ -44,8 +60,8 @@ export function toSummary(row: TallyRow, level: SummaryLevel, openingTime: strin
       byCategory: withKeys(INCIDENT_CATEGORIES, row.categories),
     },
     opening: {
-      openingTime, centres: row.openedCentres, onTime: row.openedOnTime, onTimeShare: fraction(row.openedOnTime, row.openedCentres),
-      medianOpenedAt: row.medianMinute === null ? null : clockOf(row.medianMinute),
+      openingTime, centres: opened.total, onTime: opened.onTime, onTimeShare: fraction(opened.onTime, opened.total),
+      medianOpenedAt: opened.median === null ? null : clockOf(opened.median),
     },
     results: {
       tablesCounted: row.tables_counted, registeredVoters: row.registered_voters, validVotes: row.valid_votes, nullVotes: row.null_votes,
@@ -77,8 +93,8 @@ export function createSummariesService(database: Pick<Database, 'prisma' | 'pool
     const openingTime = current?.openingTime ?? DEFAULT_OPENING_TIME;
     const candidates = (current?.candidates ?? []).map((candidate) => candidate.code);
     const found = window.since || window.until
-      ? await repo.fromReports(run, area, minuteOf(openingTime), window)
-      : await repo.fromTallies(run, area, minuteOf(openingTime));
+      ? await repo.fromReports(run, area, window)
+      : await repo.fromTallies(run, area);
     return found.map((row) => toSummary(row, area.level, openingTime, candidates));
   }
 
