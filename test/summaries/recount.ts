@@ -2,6 +2,7 @@
 // reports (the same route with a window that holds every report).
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
+import { nationalSchema, summaryListSchema } from '../../src/features/summaries/summaries.schemas.js';
 import { as, type TestActor } from '../helpers/actors.js';
 
 const EVERYTHING = 'since=1970-01-01T00:00:00Z';
@@ -17,10 +18,10 @@ export async function expectTalliesMatchRecount(app: FastifyInstance, admin: Tes
     expect(response.statusCode, response.body).toBe(200);
     return response.json() as Record<string, unknown>;
   };
-  const live = await get('/v1/summaries/national');
+  const live = nationalSchema.parse(await get('/v1/summaries/national')) as Record<string, unknown>;
   expect(strip(live)).toEqual(strip(await get(`/v1/summaries/national?${EVERYTHING}`)));
   for (const level of ['state', 'municipality', 'parish', 'centre']) {
-    const rows = (await get(`/v1/summaries?level=${level}`)).items;
+    const rows = summaryListSchema.parse(await get(`/v1/summaries?level=${level}`)).items;
     const recount = (await get(`/v1/summaries?level=${level}&${EVERYTHING}`)).items;
     expect(rows, level).toEqual(recount);
   }
