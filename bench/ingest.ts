@@ -7,6 +7,8 @@
 //
 // BENCH_ROUNDS, BENCH_DURATION_S, BENCH_BATCHES (batches per round), BENCH_BATCH_CONCURRENCY (default 1) tune it;
 // BENCH_CPU_PROF_DIR=dir profiles the Testigo server (V8 sampling profiler, like `node --cpu-prof`) into dir.
+// BENCH_WITHOUT_SUMMARIES=1 disables the summary triggers on reports for the run (to measure what they cost;
+// the summaries are then wrong for that database, which is dropped afterwards).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -149,6 +151,13 @@ export async function ingestBench(): Promise<void> {
     await send('PUT', '/v1/election', 'application/json', JSON.stringify({
       name: 'Elección presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map(([code, name]) => ({ code, name })),
     }));
+    const withoutSummaries = process.env.BENCH_WITHOUT_SUMMARIES === '1';
+    if (withoutSummaries) {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query('ALTER TABLE reports DISABLE TRIGGER reports_summaries_insert, DISABLE TRIGGER reports_summaries_update');
+      await admin.end();
+    }
     // The server logs at info (its default: three lines per report); from here on its output is drained
     // and counted, not parsed, so that the load generator shares its core with as little else as possible.
     let logLines = 0;
@@ -237,6 +246,7 @@ export async function ingestBench(): Promise<void> {
           ? `WARNING: up to ${Math.round(busiest.share * 100)} %${busiest.top ? `, mostly ${busiest.top}` : ''} — those rounds ran on a busy machine, rerun when it is quiet`
           : 'the machine was otherwise quiet'),
       'registry: national 2024 (24,532 tables) imported through POST /v1/registry/import; election: PUT /v1/election with EG NM LM JABE JOBR AE CF DC EM BERA',
+      withoutSummaries ? 'WITHOUT the summary triggers (BENCH_WITHOUT_SUMMARIES=1): a diagnostic run, not the product' : 'with the summary triggers (every report updates its regions\' tallies in its transaction)',
     ]);
   } finally {
     if (baseline && baseline.exitCode === null) {
