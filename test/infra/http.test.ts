@@ -33,13 +33,14 @@ describe('GET /readyz › 503 NOT_READY when migrations are not applied', async 
 
 describe('a stopped PostgreSQL gives fast 503s, not hung requests', async () => {
   // Port 1 on loopback: nothing listens, the connection is refused at once.
-  const refused = await setupTestApp({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/none' });
+  // Summaries are public in both, so that their reads (on the pg pool directly, not through Prisma) reach the database.
+  const refused = await setupTestApp({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/none', env: { PUBLIC_SUMMARIES: 'true' } });
   // A listener that accepts and never answers: only the connect timeout can end the wait.
   const sockets: Socket[] = [];
   const silent: Server = createServer((socket) => sockets.push(socket));
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as { port: number }).port;
-  const hung = await setupTestApp({ databaseUrl: `postgresql://postgres@127.0.0.1:${port}/none`, env: { DATABASE_CONNECT_TIMEOUT_MS: '300' } });
+  const hung = await setupTestApp({ databaseUrl: `postgresql://postgres@127.0.0.1:${port}/none`, env: { DATABASE_CONNECT_TIMEOUT_MS: '300', PUBLIC_SUMMARIES: 'true' } });
   afterAll(() => {
     for (const socket of sockets) socket.destroy();
     silent.close();
@@ -58,6 +59,17 @@ describe('a stopped PostgreSQL gives fast 503s, not hung requests', async () => 
     expect(Date.now() - started).toBeLessThan(10_000);
     expect((await app.inject('/readyz')).statusCode).toBe(503);
     expect((await app.inject('/healthz')).statusCode).toBe(200);
+  });
+
+  it.each([
+    ['refused', refused.app],
+    ['silent', hung.app],
+  ])('%s: GET /v1/summaries/national › 503 DATABASE_UNAVAILABLE', async (_name, app) => {
+    const response = await app.inject('/v1/summaries/national');
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
+    expect(response.headers['retry-after']).toBeDefined();
   });
 });
 

@@ -109,7 +109,8 @@ export const summariesRepository = {
       cats AS (SELECT code, categories FROM t),
       o AS (
         -- The histogram as two arrays per region (a window over it costs more than the rest of the query).
-        SELECT code, array_agg(minute) AS minutes, array_agg(centres) AS centres
+        -- As JSON arrays: node-postgres parses those natively, its int[] parser is slow JavaScript.
+        SELECT code, array_to_json(array_agg(minute)) AS minutes, array_to_json(array_agg(centres)) AS centres
         FROM (SELECT h.code, h.minute::int AS minute, h.centres FROM summary_openings h
               WHERE h.level = ${level} AND h.code IN (SELECT code FROM area) AND h.centres <> 0) histogram
         GROUP BY code)
@@ -153,7 +154,7 @@ export const summariesRepository = {
       centres AS (
         SELECT code, count(*) AS centres_reporting, count(opened) AS centres_opened FROM centre_openings GROUP BY code),
       o AS (
-        SELECT code, array_agg(opened ORDER BY opened) AS minutes, array_agg(centres ORDER BY opened) AS centres
+        SELECT code, array_to_json(array_agg(opened ORDER BY opened)) AS minutes, array_to_json(array_agg(centres ORDER BY opened)) AS centres
         FROM (SELECT code, opened, count(*)::int AS centres FROM centre_openings WHERE opened IS NOT NULL GROUP BY code, opened) histogram
         GROUP BY code),
       counted AS (
