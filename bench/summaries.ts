@@ -158,7 +158,7 @@ export async function summariesBench(): Promise<void> {
     const { rows: [stored] } = await client.query<{ reports: number; tallies: number }>(
       'SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM summary_tallies) AS tallies');
     const memory = memoryOf(server.pid);
-    await report('summaries', `Summaries with the national registry and ${loaded.toLocaleString('en-US')} reports (${READERS} readers each, ${DURATION_S} s per phase)`, rows, [
+    await report('summaries', `Summaries with the national registry and ${loaded.toLocaleString('en-US')} reports (${READERS === 1 ? "one reader, request after request" : `${READERS} concurrent readers`}, ${DURATION_S} s per phase)`, rows, [
       `seed: ${loaded.toLocaleString('en-US')} reports inserted by SQL through the summary triggers in ${seedSeconds.toFixed(1)} s; ${stored!.reports.toLocaleString('en-US')} reports at the end, ${stored!.tallies.toLocaleString('en-US')} tally rows`,
       `during ingest: POST /v1/reports (voting and incident reports, admin token) over 50 connections, at ${INGEST_RATE} requests/s or as fast as the server answers, at the same time as the readers`,
       'after the ingest the live national and state summaries were compared with the recount: equal',
