@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { preparedQuery, summariesRepository, type SummaryLevel, type TallyRow } from '../../src/features/summaries/summaries.repository.js';
+import { summariesRepository, type SummaryLevel, type TallyRow } from '../../src/features/summaries/summaries.repository.js';
+import { preparedQuery } from '../../src/infra/db/prepared.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 import { expectTalliesMatchRecount } from './recount.js';

@@ -1,24 +1,10 @@
 // SQL of summaries. Two independent ways to the same rows: `fromTallies` reads what the triggers of
 // migration 20261129160000_summaries keep (fast, for the live picture), `fromReports` recomputes from the
 // reports themselves (for a time window, and as the oracle the tests hold the tallies to).
-import { createHash } from 'node:crypto';
-import type pg from 'pg';
 import { Prisma } from '../../generated/prisma/client.js';
+import type { Query } from '../../infra/db/prepared.js';
 import type { ReportKind } from '../reports/forms.js';
 
-/** Runs a statement and returns its rows. */
-export type Query = <T>(sql: Prisma.Sql) => Promise<T[]>;
-
-/**
- * Statements on a pg pool or client as named prepared statements, so that each connection plans them once:
- * these queries take ~7 ms to plan and ~0.7 ms to run, and Prisma's adapter plans every call.
- */
-export function preparedQuery(db: pg.Pool | pg.ClientBase): Query {
-  return async <T>(sql: Prisma.Sql) => {
-    const name = `testigo_${createHash('sha1').update(sql.text).digest('hex').slice(0, 20)}`;
-    return (await db.query({ name, text: sql.text, values: sql.values as unknown[] })).rows as T[];
-  };
-}
 export type SummaryLevel = 'national' | 'state' | 'municipality' | 'parish' | 'centre';
 
 /** The additive counters of a region, named as the columns of summary_tallies. */

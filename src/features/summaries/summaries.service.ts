@@ -1,13 +1,14 @@
 // Summaries per region for dashboards: scope, the choice between the live tallies and a recount for a
 // time window, and the shape of a row (coverage, reports, incidents, opening, results, flags).
 import type { Database } from '../../infra/db/client.js';
+import { preparedQuery } from '../../infra/db/prepared.js';
 import type { Actor } from '../../infra/auth/actor.js';
 import { regionWithin } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
 import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
 import type { Election } from '../election/election.service.js';
 import { INCIDENT_CATEGORIES, REPORT_KINDS, type ReportKind } from '../reports/forms.js';
-import { preparedQuery, summariesRepository as repo, type AreaQuery, type SummaryLevel, type TallyRow } from './summaries.repository.js';
+import { summariesRepository as repo, type AreaQuery, type SummaryLevel, type TallyRow } from './summaries.repository.js';
 
 export const DEFAULT_OPENING_TIME = '06:00';
 type Window = { since?: Date | undefined; until?: Date | undefined };

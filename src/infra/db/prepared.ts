@@ -1,0 +1,17 @@
+// Hot statements as named prepared statements on the pg pool (the one Prisma's adapter also uses), so that
+// each connection plans a statement once and rows come back without Prisma's per-row conversion. Measured:
+// a national summary took ~7 ms to plan and ~0.7 ms to run, and Prisma's adapter plans on every call.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Prisma } from '../../generated/prisma/client.js';
+
+/** Runs a statement and returns its rows. */
+export type Query = <T>(sql: Prisma.Sql) => Promise<T[]>;
+
+/** `Prisma.sql` statements run on `db` as named prepared statements (the name is a hash of the text). */
+export function preparedQuery(db: pg.Pool | pg.ClientBase): Query {
+  return async <T>(sql: Prisma.Sql) => {
+    const name = `testigo_${createHash('sha1').update(sql.text).digest('hex').slice(0, 20)}`;
+    return (await db.query({ name, text: sql.text, values: sql.values as unknown[] })).rows as T[];
+  };
+}
