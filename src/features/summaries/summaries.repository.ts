@@ -2,6 +2,7 @@
 // migration 20261129160000_summaries keep (fast, for the live picture), `fromReports` recomputes from the
 // reports themselves (for a time window, and as the oracle the tests hold the tallies to).
 import { Prisma } from '../../generated/prisma/client.js';
+import { subtreeOf } from '../../infra/auth/policy.js';
 import type { Query } from '../../infra/db/prepared.js';
 import type { ReportKind } from '../reports/forms.js';
 
@@ -23,19 +24,16 @@ export type TallyRow = Record<Counter, number> & {
 };
 
 /** Regions (or centres) of `level` under `root` (everywhere when null): the rows a summary answers with. */
-function areaOf(level: SummaryLevel, root: string | null, only?: string): Prisma.Sql {
+function areaOf(level: SummaryLevel, root: string | null): Prisma.Sql {
   if (level === 'national') return Prisma.sql`SELECT ''::varchar AS code, 'National'::varchar AS name`;
   if (level === 'centre') {
     return Prisma.sql`
       SELECT c.code, c.name FROM centres c
-      WHERE ${root === null ? Prisma.sql`TRUE` : Prisma.sql`${root} IN (c.state_code, c.municipality_code, c.parish_code)`}
-        ${only ? Prisma.sql`AND c.code = ${only}` : Prisma.empty}`;
+      WHERE ${root === null ? Prisma.sql`TRUE` : Prisma.sql`${root} IN (c.state_code, c.municipality_code, c.parish_code)`}`;
   }
   return Prisma.sql`
-    SELECT r.code, r.name FROM regions r LEFT JOIN regions p ON p.code = r.parent_code
-    WHERE r.level = ${level}::region_level
-      ${root === null ? Prisma.empty : Prisma.sql`AND (r.code = ${root} OR r.parent_code = ${root} OR p.parent_code = ${root})`}
-      ${only ? Prisma.sql`AND r.code = ${only}` : Prisma.empty}`;
+    SELECT r.code, r.name FROM regions r
+    WHERE r.level = ${level}::region_level ${root === null ? Prisma.empty : Prisma.sql`AND r.code IN (${subtreeOf(root)})`}`;
 }
 
 /** The column of a report that names its region at `level`. */
@@ -75,7 +73,7 @@ function finalSelect(level: SummaryLevel, counters: string): Prisma.Sql {
     ORDER BY a.code`;
 }
 
-export interface AreaQuery { level: SummaryLevel; root: string | null; only?: string }
+export interface AreaQuery { level: SummaryLevel; root: string | null }
 
 export const summariesRepository = {
   /** Rows from the trigger-kept tallies: sums over each region's stripes, and its opening histogram. */
@@ -85,7 +83,7 @@ export const summariesRepository = {
     // The stripes' votes and categories come back as lists of objects, added up here: cheaper than
     // unnesting them in SQL, and it leaves the database's CPU to the writers.
     const rows = await query<TallyRow & { votes: Record<string, number>[] | null; categories: Record<string, number>[] | null }>(Prisma.sql`
-      WITH area AS (${areaOf(level, area.root, area.only)}),
+      WITH area AS (${areaOf(level, area.root)}),
       t AS (
         SELECT t.code, ${sums},
                jsonb_agg(t.votes) FILTER (WHERE t.votes <> '{}'::jsonb) AS votes,
@@ -118,7 +116,7 @@ export const summariesRepository = {
     const severities = (['low', 'medium', 'high', 'critical'] as const)
       .map((severity) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = 'incident' AND answers->>'severity' = ${severity}) AS ${Prisma.raw(`severity_${severity}`)}`);
     return query<TallyRow>(Prisma.sql`
-      WITH area AS (${areaOf(level, area.root, area.only)}),
+      WITH area AS (${areaOf(level, area.root)}),
       r AS (
         SELECT ${regionColumn(level)} AS code, x.* FROM reports x
         WHERE ${regionColumn(level)} IN (SELECT code FROM area)
