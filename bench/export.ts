@@ -13,20 +13,13 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
-import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
 import { foreignCpu, type ForeignCpu } from './foreign-cpu.js';
 import { adminHeaders, ensureBuilt, killAllServers, ROOT, startServer, waitForOk, type ServerProcess } from '../test/helpers/server-process.js';
-import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
+import { dropDatabases, freshDatabase, memoryOf, nationalRegistry, report, setUpElection, type Row } from './lib.js';
 
 const SIZES = (process.env.BENCH_EXPORT_ROWS ?? '1000000').split(',').map((size) => Number(size.trim())).filter((size) => size > 0).sort((a, b) => a - b);
 const INSERT_CHUNK = 250_000;
-const CANDIDATES = [
-  ['EG', 'Edmundo González Urrutia'], ['NM', 'Nicolás Maduro Moros'], ['LM', 'Luis Eduardo Martínez'], ['JABE', 'Javier Bertucci'],
-  ['JOBR', 'José Brito'], ['AE', 'Antonio Ecarri'], ['CF', 'Claudio Fermín'], ['DC', 'Daniel Ceballos'], ['EM', 'Enrique Márquez'],
-  ['BERA', 'Benjamín Rausseo'],
-] as const;
 const INCIDENTS = ['violence', 'intimidation', 'vote_buying', 'coercion', 'identity_fraud', 'machine_failure', 'materials_missing', 'observer_denied',
   'witness_denied', 'propaganda', 'security_forces', 'late_opening', 'irregular_closing', 'tally_irregularity', 'other'];
 
@@ -236,7 +229,7 @@ async function psqlCopy(url: string, database: string, query: string, into: 'dev
 export async function exportBench(): Promise<void> {
   if (SIZES.length === 0) throw new Error('BENCH_EXPORT_ROWS: no size');
   await ensureBuilt();
-  const registry = gunzipSync(readFileSync(DEMO_REGISTRY));
+  const registry = nationalRegistry();
   const url = await freshDatabase('export');
   const database = new URL(url).pathname.slice(1);
   const rows: Row[] = [];
@@ -246,15 +239,7 @@ export async function exportBench(): Promise<void> {
     // Setup through the API: the server migrates at start, bootstraps the admin, imports the registry, sets the election.
     const setup = startServer({ DATABASE_URL: url });
     const setupBase = await setup.listening();
-    await waitForOk(`${setupBase}/readyz`, 30_000);
-    const send = async (method: string, path: string, contentType: string, body: string | Buffer) => {
-      const response = await fetch(`${setupBase}${path}`, { method, headers: { 'content-type': contentType, ...adminHeaders }, body });
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    };
-    await send('POST', '/v1/registry/import', 'text/csv', registry);
-    await send('PUT', '/v1/election', 'application/json', JSON.stringify({
-      name: 'Elección presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map(([code, name]) => ({ code, name })),
-    }));
+    await setUpElection(setupBase, registry);
     await setup.stop();
 
     await client.connect();

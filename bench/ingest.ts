@@ -12,17 +12,14 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import autocannon from 'autocannon';
 import { parse } from 'csv-parse/sync';
 import pg from 'pg';
-import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
-import { adminHeaders, ensureBuilt, killAllServers, ROOT, startServer, waitForOk, within } from '../test/helpers/server-process.js';
+import { adminHeaders, ensureBuilt, killAllServers, ROOT, startServer, within } from '../test/helpers/server-process.js';
 import { foreignCpu, type ForeignCpu } from './foreign-cpu.js';
-import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
+import { CANDIDATES, dropDatabases, freshDatabase, memoryOf, nationalRegistry, report, setUpElection, type Row } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const WARMUP_S = 3;
@@ -32,11 +29,6 @@ const CONNECTIONS = 50;
 const BATCH_SIZE = 500;
 const BATCH_CONCURRENCY = Number(process.env.BENCH_BATCH_CONCURRENCY ?? 1);
 
-const CANDIDATES = [
-  ['EG', 'Edmundo González Urrutia'], ['NM', 'Nicolás Maduro Moros'], ['LM', 'Luis Eduardo Martínez'], ['JABE', 'Javier Bertucci'],
-  ['JOBR', 'José Brito'], ['AE', 'Antonio Ecarri'], ['CF', 'Claudio Fermín'], ['DC', 'Daniel Ceballos'], ['EM', 'Enrique Márquez'],
-  ['BERA', 'Benjamín Rausseo'],
-] as const;
 /** Share of the valid votes per candidate, in %, in the order above (sums to 100). */
 const SHARES = [40, 30, 6, 5, 4, 4, 4, 3, 2, 2];
 
@@ -124,7 +116,7 @@ const median = <T>(values: T[], by: (value: T) => number) => [...values].sort((a
 export async function ingestBench(): Promise<void> {
   const loadBefore = loadavg()[0]!;
   await ensureBuilt();
-  const registry = gunzipSync(readFileSync(DEMO_REGISTRY));
+  const registry = nationalRegistry();
   const tables: PollingTable[] = (parse(registry, { columns: true, bom: true, trim: true }) as Record<string, string>[]).map((row) => ({
     centre: row.centre_code!, number: Number(row.table_number), voters: Number(row.registered_voters),
   }));
@@ -142,15 +134,7 @@ export async function ingestBench(): Promise<void> {
   let baseline: ReturnType<typeof spawn> | undefined;
   try {
     const base = await server.listening();
-    await waitForOk(`${base}/readyz`, 30_000);
-    const send = async (method: string, path: string, contentType: string, body: string | Buffer) => {
-      const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': contentType, ...adminHeaders }, body });
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    };
-    await send('POST', '/v1/registry/import', 'text/csv', registry);
-    await send('PUT', '/v1/election', 'application/json', JSON.stringify({
-      name: 'Elección presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map(([code, name]) => ({ code, name })),
-    }));
+    await setUpElection(base, registry);
     const withoutSummaries = process.env.BENCH_WITHOUT_SUMMARIES === '1';
     if (withoutSummaries) {
       const admin = new pg.Client({ connectionString: url });

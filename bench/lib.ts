@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { ROOT } from '../test/helpers/server-process.js';
+import { gunzipSync } from 'node:zlib';
+import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
+import { adminHeaders, ROOT, waitForOk } from '../test/helpers/server-process.js';
 
 /** The PostgreSQL server the benchmarks create their databases on. */
 export const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/test';
@@ -59,4 +61,27 @@ export async function report(name: string, title: string, rows: Row[], notes: st
   const dir = join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, `${name}.json`), `${JSON.stringify({ name, title, at: new Date().toISOString(), node: process.version, rows, notes }, null, 2)}\n`);
+}
+
+/** The ten candidates of 2024 as [code, name], in ballot order. */
+export const CANDIDATES = [
+  ['EG', 'Edmundo González Urrutia'], ['NM', 'Nicolás Maduro Moros'], ['LM', 'Luis Eduardo Martínez'], ['JABE', 'Javier Bertucci'],
+  ['JOBR', 'José Brito'], ['AE', 'Antonio Ecarri'], ['CF', 'Claudio Fermín'], ['DC', 'Daniel Ceballos'], ['EM', 'Enrique Márquez'],
+  ['BERA', 'Benjamín Rausseo'],
+] as const;
+
+/** The national 2024 registry CSV (24,532 tables) shipped in seed/ve2024. */
+export const nationalRegistry = (): Buffer => gunzipSync(readFileSync(DEMO_REGISTRY));
+
+/** Once the server at `base` is ready, imports `registry` and sets the 2024 election through the API, as the bootstrap admin. */
+export async function setUpElection(base: string, registry: Buffer): Promise<void> {
+  await waitForOk(`${base}/readyz`, 30_000);
+  const send = async (method: string, path: string, contentType: string, body: string | Buffer) => {
+    const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': contentType, ...adminHeaders }, body });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  };
+  await send('POST', '/v1/registry/import', 'text/csv', registry);
+  await send('PUT', '/v1/election', 'application/json', JSON.stringify({
+    name: 'Elección presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map(([code, name]) => ({ code, name })),
+  }));
 }

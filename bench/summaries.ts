@@ -8,19 +8,15 @@
 //                                                                        npm run bench -- summaries
 // BENCH_DURATION_S (default 10) sets each phase's length, BENCH_SUMMARY_READERS (default 1) the concurrent readers.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
 import { INCIDENT_CATEGORIES } from '../src/features/reports/forms.js';
-import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk } from '../test/helpers/server-process.js';
-import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
+import { adminHeaders, ensureBuilt, killAllServers, startServer } from '../test/helpers/server-process.js';
+import { CANDIDATES, dropDatabases, freshDatabase, memoryOf, nationalRegistry, report, setUpElection, type Row } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const READERS = Number(process.env.BENCH_SUMMARY_READERS ?? 1);
 const INGEST_RATE = Number(process.env.BENCH_INGEST_RATE ?? 300);
-const CANDIDATES = ['EG', 'NM', 'LM', 'JABE', 'JOBR', 'AE', 'CF', 'DC', 'EM', 'BERA'];
 const TARGETS: Record<string, number> = { national: 10, state: 25 };
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -42,7 +38,7 @@ export async function seed(client: pg.Client, observerId: string): Promise<numbe
   const categories = `(ARRAY[${INCIDENT_CATEGORIES.map((category) => `'${category}'`).join(',')}])[1 + floor(random() * ${INCIDENT_CATEGORIES.length})::int]`;
   const valid = 'floor(t.registered_voters * 0.55)::int';
   const votes = `jsonb_build_object('EG', ${valid} - floor(${valid} * 0.3)::int - 8 * floor(${valid} * 0.01)::int, 'NM', floor(${valid} * 0.3)::int, ` +
-    CANDIDATES.slice(2).map((code) => `'${code}', floor(${valid} * 0.01)::int`).join(', ') + ')';
+    CANDIDATES.slice(2).map(([code]) => `'${code}', floor(${valid} * 0.01)::int`).join(', ') + ')';
   const counts = [
     await insert('arrival', 'NULL', `'{"accessGranted": true}'::jsonb`, 'FROM centres c'),
     await insert('opening', 't.number', `jsonb_build_object('openedAt', to_char(time '05:30' + floor(random() * 210) * interval '1 minute', 'HH24:MI'),
@@ -76,21 +72,13 @@ async function readLoop(base: string, path: string, seconds: number): Promise<nu
 
 export async function summariesBench(): Promise<void> {
   await ensureBuilt();
-  const registry = gunzipSync(readFileSync(DEMO_REGISTRY));
+  const registry = nationalRegistry();
   const url = await freshDatabase('summaries');
   const server = startServer({ DATABASE_URL: url, RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0' });
   const client = new pg.Client({ connectionString: url });
   try {
     const base = await server.listening();
-    await waitForOk(`${base}/readyz`, 30_000);
-    const send = async (method: string, path: string, contentType: string, body: string | Buffer) => {
-      const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': contentType, ...adminHeaders }, body });
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    };
-    await send('POST', '/v1/registry/import', 'text/csv', registry);
-    await send('PUT', '/v1/election', 'application/json', JSON.stringify({
-      name: 'Elección presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map((code) => ({ code, name: code })),
-    }));
+    await setUpElection(base, registry);
     // From here the server's log lines are drained, not parsed (the load generator shares the cores).
     server.child.stdout!.removeAllListeners('data');
     server.child.stdout!.on('data', () => undefined);
