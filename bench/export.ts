@@ -14,14 +14,13 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
+import { INCIDENT_CATEGORIES } from '../src/features/reports/forms.js';
 import { foreignCpu, type ForeignCpu } from './foreign-cpu.js';
 import { adminHeaders, ensureBuilt, killAllServers, ROOT, startServer, waitForOk, type ServerProcess } from '../test/helpers/server-process.js';
 import { dropDatabases, freshDatabase, memoryOf, nationalRegistry, report, setUpElection, type Row } from './lib.js';
 
 const SIZES = (process.env.BENCH_EXPORT_ROWS ?? '1000000').split(',').map((size) => Number(size.trim())).filter((size) => size > 0).sort((a, b) => a - b);
 const INSERT_CHUNK = 250_000;
-const INCIDENTS = ['violence', 'intimidation', 'vote_buying', 'coercion', 'identity_fraud', 'machine_failure', 'materials_missing', 'observer_denied',
-  'witness_denied', 'propaganda', 'security_forces', 'late_opening', 'irregular_closing', 'tally_irregularity', 'other'];
 
 /**
  * Reports `from`..`to` (1-based, so sizes grow one table). Kind by i % 20: 8 results, 7 voting, 2 incident,
@@ -253,7 +252,7 @@ export async function exportBench(): Promise<void> {
       const insertStarted = performance.now();
       while (inserted < size) {
         const to = Math.min(size, inserted + INSERT_CHUNK);
-        await client.query(INSERT_SQL, [inserted + 1, to, tables.n, admin.id, INCIDENTS]);
+        await client.query(INSERT_SQL, [inserted + 1, to, tables.n, admin.id, [...INCIDENT_CATEGORIES]]);
         inserted = to;
         process.stderr.write(`inserted ${inserted.toLocaleString('en-US')} reports\n`);
       }
