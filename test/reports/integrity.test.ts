@@ -3,12 +3,18 @@
 // nothing, a report id reveals nothing to someone who cannot read it, and a batch never fails whole.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
+import { migrate } from '../../src/infra/db/migrator.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp, testConfig } from '../helpers/app.js';
+import { createTestDatabase } from '../helpers/db.js';
 import { expectTalliesMatchRecount } from '../summaries/recount.js';
 
 const { app, db, admin } = await setupTestApp();
@@ -264,6 +270,90 @@ describe('POST /v1/reports/batch › one item never fails the batch', () => {
     } finally {
       await holder.end();
       await impatient.close();
+    }
+  });
+});
+
+describe('migration 20261202100000_review_revision', () => {
+  it('gives each stored review the revision it judged, and resets reports revised after their review', async () => {
+    // A database at the migration before, with reports reviewed and then revised as the old code allowed.
+    const legacy = await createTestDatabase({ migrated: false });
+    const migrations = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+    const before = await mkdtemp(join(tmpdir(), 'testigo-migrations-'));
+    const buildOn = async () => {
+      const config = testConfig({ DATABASE_URL: legacy.url, DATA_DIR: before });
+      return buildApp({ config, database: createDatabase(databaseOptions(config, legacy.url)) });
+    };
+    try {
+      await cp(migrations, before, { recursive: true, filter: (source) => !source.includes('20261202100000_review_revision') });
+      await migrate(legacy.url, { dir: before });
+      const old = await buildOn();
+      let chief: TestActor;
+      const ids: Record<'r' | 's' | 'v' | 'w' | 'u', string> = { r: '', s: '', v: '', w: '', u: '' };
+      try {
+        chief = await createActor(old, 'admin');
+        const author = await createActor(old, 'observer');
+        const second = await createActor(old, 'observer');
+        const judge = await createActor(old, 'coordinator');
+        const call = (actor: TestActor, method: 'POST' | 'PUT', url: string, payload: unknown) =>
+          old.inject({ method, url, headers: actor.headers, payload: payload as object });
+        expect((await old.inject({ method: 'POST', url: '/v1/registry/import', headers: { ...chief.headers, 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+        expect((await call(chief, 'PUT', '/v1/election', election)).statusCode).toBe(200);
+        for (const user of [author, second]) expect((await call(chief, 'PUT', `/v1/users/${user.id}/assignments`, { centres: ['130101001'] })).statusCode).toBe(200);
+        const send = async (actor: TestActor, payload: { id: string }) => {
+          expect((await call(actor, 'POST', '/v1/reports', payload)).statusCode).toBe(201);
+          return payload.id;
+        };
+        const r = results('130101001', 1, { EG: 300, NM: 200 });
+        const w = results('130101001', 2, { EG: 10, NM: 20 });
+        const v = voting('130101001');
+        ids.r = await send(author, r);
+        ids.s = await send(second, results('130101001', 1, { EG: 300, NM: 200 }));
+        ids.v = await send(author, v);
+        ids.w = await send(author, w);
+        ids.u = await send(second, results('130101001', 2, { EG: 11, NM: 20 }));
+        for (const [id, answers] of [[ids.r, { ...r.answers, votes: { EG: 50, NM: 450 } }], [ids.v, { ...v.answers, waitingMinutes: 5 }], [ids.w, { ...w.answers, votes: { EG: 12, NM: 20 } }]] as const) {
+          expect((await call(author, 'POST', `/v1/reports/${id}/revisions`, { answers, reason: 'misread' })).statusCode).toBe(201);
+        }
+        // The old code's reviews: R verified and W rejected between their first and second revisions, V after its second.
+        const judged = async (id: string, state: string, at: string) => {
+          await legacy.query(`
+            INSERT INTO report_reviews (report_id, state, reviewer_id, created_at)
+            SELECT $1, $2::review_state, $3, ${at} FROM report_revisions one JOIN report_revisions two ON two.report_id = one.report_id AND two.number = 2
+            WHERE one.report_id = $1 AND one.number = 1`, [id, state, judge.id]);
+          await legacy.query('UPDATE reports SET review_state = $2::review_state WHERE id = $1', [id, state]);
+        };
+        await judged(ids.r, 'verified', 'one.created_at + (two.created_at - one.created_at) / 2');
+        await judged(ids.w, 'rejected', 'one.created_at + (two.created_at - one.created_at) / 2');
+        await judged(ids.v, 'verified', 'two.created_at + interval \'1 second\'');
+        // As the old conflict verdict left it: W rejected, so U agrees with nobody.
+        await legacy.query("UPDATE reports SET flags = array_remove(flags, 'conflict') WHERE id IN ($1, $2)", [ids.w, ids.u]);
+        const [counted] = await legacy.query<{ id: string }>("SELECT report_id AS id FROM table_results WHERE centre_code = '130101001' AND table_number = 1");
+        expect(counted!.id).toBe(ids.r); // the bug: the verification of revision 1 wins the table with revision 2's numbers
+      } finally {
+        await old.close();
+      }
+
+      expect((await migrate(legacy.url)).applied).toEqual(['20261202100000_review_revision']);
+      const reviews = await legacy.query<{ id: string; revision: number }>('SELECT report_id AS id, revision FROM report_reviews ORDER BY id');
+      expect(Object.fromEntries(reviews.map((row) => [row.id, row.revision]))).toEqual({ [ids.r]: 1, [ids.w]: 1, [ids.v]: 2 });
+      const states = await legacy.query<{ id: string; state: string; flags: string[] }>('SELECT id, review_state::text AS state, flags FROM reports');
+      const stateOf = Object.fromEntries(states.map((row) => [row.id, row]));
+      expect([ids.r, ids.s, ids.v, ids.w, ids.u].map((id) => stateOf[id]!.state)).toEqual(['unreviewed', 'unreviewed', 'verified', 'unreviewed', 'unreviewed']);
+      expect(stateOf[ids.w]!.flags).toContain('conflict');
+      expect(stateOf[ids.u]!.flags).toContain('conflict');
+      const resets = await legacy.query<{ id: string; details: Record<string, unknown> }>("SELECT entity_id AS id, details FROM audit_entries WHERE action = 'report.review_reset' ORDER BY entity_id");
+      expect(Object.fromEntries(resets.map((row) => [row.id, row.details.previousReviewState]))).toEqual({ [ids.r]: 'verified', [ids.w]: 'rejected' });
+      expect(await legacy.query("SELECT 1 FROM table_results WHERE centre_code = '130101001'")).toEqual([]);
+      const after = await buildOn();
+      try {
+        await expectTalliesMatchRecount(after, chief!);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await legacy.drop();
+      await rm(before, { recursive: true, force: true });
     }
   });
 });
