@@ -275,8 +275,9 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       const { actor } = context;
       const current = await repo.findVisible(prisma, actor, id);
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-      const revised = () => new AppError('REPORT_CONFLICT', `Report ${id} is at revision ${current.revision}, not ${input.revision}; read it again and review what it says now`, { fields: ['revision'] });
-      if (input.revision !== undefined && input.revision !== current.revision) throw revised();
+      if (input.revision !== undefined && input.revision !== current.revision) {
+        throw new AppError('REPORT_CONFLICT', `Report ${id} is at revision ${current.revision}, not ${input.revision}; read it again and review what it says now`, { fields: ['revision'] });
+      }
       if (current.observerId === actor.userId || (await repo.wroteRevision(prisma, id, actor.userId))) {
         throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
       }
@@ -293,7 +294,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         recorded = await prisma.$queryRaw<{ id: string }[]>(statement);
       }
       if (recorded.length === 0) {
-        // Nothing recorded: revised meanwhile (what was judged is gone), or the same review arrived first.
+        // Nothing recorded: revised meanwhile (what was judged is gone), the same review arrived first (answered
+        // as it is), or the reviewer wrote a revision meanwhile.
         const now = await repo.findVisible(prisma, actor, id);
         if (!now) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
         if (now.revision !== current.revision) throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; read it again and review what it says now`, { fields: ['revision'] });
