@@ -171,40 +171,72 @@ export const reportsRepository = {
       FROM report_revisions WHERE report_id = ${id}::uuid ${number ? Prisma.sql`AND number = ${number}` : Prisma.empty} ORDER BY number`;
   },
 
-  async reviews(db: Sql, id: string): Promise<{ state: ReviewState; note: string | null; reviewerId: string; createdAt: Date }[]> {
+  async reviews(db: Sql, id: string): Promise<{ state: ReviewState; note: string | null; reviewerId: string; revision: number; createdAt: Date }[]> {
     return db.$queryRaw`
-      SELECT state::text AS state, note, reviewer_id AS "reviewerId", created_at AS "createdAt"
+      SELECT state::text AS state, note, reviewer_id AS "reviewerId", revision, created_at AS "createdAt"
       FROM report_reviews WHERE report_id = ${id}::uuid ORDER BY id`;
   },
 
+  /** Whether `userId` wrote any revision of the report (the first one included: its author). */
+  async wroteRevision(db: Sql, id: string, userId: string): Promise<boolean> {
+    const rows = await db.$queryRaw<{ wrote: boolean }[]>`
+      SELECT EXISTS (SELECT 1 FROM report_revisions WHERE report_id = ${id}::uuid AND author_id = ${userId}::uuid) AS wrote`;
+    return rows[0]?.wrote ?? false;
+  },
+
+  /**
+   * Revision `next.number` of the report, if it is still at the one before: the new content, its revision row,
+   * and the review state reset to unreviewed (new content has not been judged), with an audit row saying what
+   * the state was (`previousReviewState`, `reviewReset`). Answers the report's id, or nothing if it was revised meanwhile.
+   */
   reviseStatement(context: RequestContext, report: ReportRow, next: {
     number: number; observedAt: string; answers: Record<string, unknown>; notes: string | null;
     location: { lat: number; lon: number; accuracy: number | null } | null; hash: string; flags: string[]; reason: string; authorId: string;
   }) {
     const { location } = next;
     return Prisma.sql`
-      WITH upd AS (
-        UPDATE reports SET observed_at = ${next.observedAt}::timestamptz, answers = ${JSON.stringify(next.answers)}::jsonb, notes = ${next.notes},
+      WITH old AS (
+        -- The row as it is when locked (a review committed meanwhile included), for the audit row.
+        SELECT id, review_state::text AS review_state FROM reports WHERE id = ${report.id}::uuid AND revision = ${next.number - 1} FOR UPDATE),
+      upd AS (
+        UPDATE reports r SET observed_at = ${next.observedAt}::timestamptz, answers = ${JSON.stringify(next.answers)}::jsonb, notes = ${next.notes},
           latitude = ${location?.lat ?? null}, longitude = ${location?.lon ?? null}, accuracy = ${location?.accuracy ?? null},
-          content_hash = ${next.hash}, revision = ${next.number}, flags = ${next.flags}::text[] || CASE WHEN 'conflict' = ANY (flags) THEN ARRAY['conflict'] ELSE '{}'::text[] END,
-          updated_at = now()
-        WHERE id = ${report.id}::uuid AND revision = ${next.number - 1}
-        RETURNING id),
+          content_hash = ${next.hash}, revision = ${next.number}, flags = ${next.flags}::text[] || CASE WHEN 'conflict' = ANY (r.flags) THEN ARRAY['conflict'] ELSE '{}'::text[] END,
+          review_state = 'unreviewed', updated_at = now()
+        FROM old WHERE r.id = old.id AND r.revision = ${next.number - 1}
+        RETURNING r.id, old.review_state AS previous),
       rev AS (
         INSERT INTO report_revisions (report_id, number, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, reason, author_id)
         SELECT id, ${next.number}, ${next.observedAt}::timestamptz, ${JSON.stringify(next.answers)}::jsonb, ${next.notes}, ${location?.lat ?? null},
                ${location?.lon ?? null}, ${location?.accuracy ?? null}, ${next.hash}, ${next.reason}, ${next.authorId}::uuid FROM upd),
-      aud AS (${audit.insertFrom(context, 'upd', { action: 'report.revised', entityType: 'report', details: { revision: next.number, reason: next.reason, hash: next.hash } })})
+      revised AS (
+        SELECT id, ${context.actor?.userId ?? null}::uuid AS actor_id, ${context.actor?.role ?? null}::text AS actor_role,
+               ${context.requestId}::text AS request_id, ${context.ip}::text AS ip,
+               ${JSON.stringify({ revision: next.number, reason: next.reason, hash: next.hash })}::jsonb
+                 || jsonb_build_object('reviewReset', previous <> 'unreviewed', 'previousReviewState', previous) AS details
+        FROM upd),
+      aud AS (${audit.insertFromEach('revised', { action: 'report.revised', entityType: 'report' })})
       SELECT id FROM upd`;
   },
 
-  reviewStatement(context: RequestContext, reportId: string, review: { state: string; note: string | null; reviewerId: string }) {
+  /**
+   * Review `state` of revision `revision` of the report by `reviewerId`: the report's state, the review row
+   * (with the revision judged) and the audit row, in one statement, and none of them when the report is at
+   * another revision, already in this state (a retried click, or two at once), or was written (any
+   * revision) by the reviewer. Answers the report's id if the review was recorded.
+   */
+  reviewStatement(context: RequestContext, reportId: string, review: { state: string; note: string | null; reviewerId: string; revision: number }) {
     return Prisma.sql`
       WITH upd AS (
-        UPDATE reports SET review_state = ${review.state}::review_state, updated_at = now() WHERE id = ${reportId}::uuid RETURNING id),
+        UPDATE reports r SET review_state = ${review.state}::review_state, updated_at = now()
+        WHERE r.id = ${reportId}::uuid AND r.revision = ${review.revision} AND r.review_state IS DISTINCT FROM ${review.state}::review_state
+          AND r.observer_id <> ${review.reviewerId}::uuid
+          AND NOT EXISTS (SELECT 1 FROM report_revisions v WHERE v.report_id = r.id AND v.author_id = ${review.reviewerId}::uuid)
+        RETURNING r.id, r.revision),
       rev AS (
-        INSERT INTO report_reviews (report_id, state, note, reviewer_id) SELECT id, ${review.state}::review_state, ${review.note}, ${review.reviewerId}::uuid FROM upd),
-      aud AS (${audit.insertFrom(context, 'upd', { action: 'report.reviewed', entityType: 'report', details: { state: review.state, note: review.note } })})
+        INSERT INTO report_reviews (report_id, state, note, reviewer_id, revision)
+        SELECT id, ${review.state}::review_state, ${review.note}, ${review.reviewerId}::uuid, revision FROM upd),
+      aud AS (${audit.insertFrom(context, 'upd', { action: 'report.reviewed', entityType: 'report', details: { state: review.state, note: review.note, revision: review.revision } })})
       SELECT id FROM upd`;
   },
 

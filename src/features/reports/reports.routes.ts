@@ -67,7 +67,8 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
         tags: ['reports'], operationId: 'reports.create', summary: 'Submit a report (retry-safe)',
         description:
           '201 with the stored report. The same `id` with the same content again — a retry — is 200 with the same report, however often and ' +
-          'whoever sends it; the same `id` with other content is 409 REPORT_CONFLICT naming the differing fields.',
+          'by whoever may read it; the same `id` with other content is 409 REPORT_CONFLICT naming the differing fields. A caller who may not ' +
+          'read the stored report gets 409 REPORT_CONFLICT without `fields` whatever the body.',
         body: reportInput,
         response: { 200: reportSchema, 201: reportSchema, ...problemResponses(400, 401, 403, 409, 422, 429) },
       },
@@ -86,7 +87,9 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
       config: { roles: writers },
       schema: {
         tags: ['reports'], operationId: 'reports.batch', summary: 'Submit up to 500 reports, each on its own',
-        description: 'Each item gets its own status (created, replayed, conflict, invalid with its problem); one bad item never sinks the others.',
+        description:
+          'Each item gets its own status (created, replayed, conflict, invalid with its problem, or error with a 5xx problem when the server ' +
+          'failed on it: send that item again later); one bad item never sinks the others, and the batch answers 200.',
         body: batchInput,
         response: { 200: batchResult, ...problemResponses(400, 401, 403, 413, 429) },
       },
@@ -104,10 +107,11 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
           const result = await service.submit(context, parsed.data, election, fallback);
           return { index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report };
         } catch (error) {
+          // Every failure is this item's answer, never the batch's: the other items are processed (and stored) anyway.
           const problem = toAppError(error as Error);
-          if (problem.status >= 500) throw error;
+          if (problem.status >= 500) request.log.error({ err: error, code: problem.code, index, reportId: id }, 'report batch item failed');
           return {
-            index, id, status: problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid', httpStatus: problem.status,
+            index, id, status: problem.status >= 500 ? 'error' : problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid', httpStatus: problem.status,
             problem: problemDocument(request, problem),
           };
         }
@@ -116,7 +120,8 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
       const results = await Promise.all(items.map((item, index) => handle(index, item)));
       const created = results.filter((result) => result.status === 'created').length;
       const replayed = results.filter((result) => result.status === 'replayed').length;
-      request.log.info({ event: 'reports.batch', items: results.length, created, replayed }, 'report batch');
+      const errors = results.filter((result) => result.status === 'error').length;
+      request.log.info({ event: 'reports.batch', items: results.length, created, replayed, errors }, 'report batch');
       return { created, replayed, failed: results.length - created - replayed, results };
     },
   );
@@ -211,6 +216,9 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
       config: { roles: ['admin', 'coordinator'] },
       schema: {
         tags: ['reports'], operationId: 'reports.review', summary: 'Verify, flag or reject a report',
+        description:
+          'Judges the current revision (a revision resets the report to unreviewed); the review records it. 403 REVIEW_NOT_ALLOWED for ' +
+          'whoever submitted or revised the report. The state it already has is 200 with the report as it is, recording nothing.',
         params: reportIdParams, body: reviewInput,
         response: { 200: reportDetailSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
       },

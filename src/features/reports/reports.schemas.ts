@@ -39,7 +39,11 @@ export const revisionInput = z
   .meta({ id: 'NewRevision' });
 
 export const reviewInput = z
-  .strictObject({ state: z.enum(['verified', 'flagged', 'rejected']), note: z.string().trim().min(1).max(2000).optional() })
+  .strictObject({
+    state: z.enum(['verified', 'flagged', 'rejected']),
+    note: z.string().trim().min(1).max(2000).optional(),
+    revision: z.number().int().min(1).optional().meta({ description: 'The revision judged, as read: 409 REPORT_CONFLICT if the report has been revised since. Default: the current one' }),
+  })
   .meta({ id: 'NewReview' });
 
 const location = z.object({ lat: z.number(), lon: z.number(), accuracy: z.number().nullable() });
@@ -66,7 +70,10 @@ export const reportSchema = z
   })
   .meta({ id: 'Report' });
 
-export const reviewSchema = z.object({ state: reviewStateSchema, note: z.string().nullable(), reviewerId: z.uuid(), createdAt: z.iso.datetime() });
+export const reviewSchema = z.object({
+  state: reviewStateSchema, note: z.string().nullable(), reviewerId: z.uuid(),
+  revision: z.number().int().meta({ description: 'The revision of the report this review judged' }), createdAt: z.iso.datetime(),
+});
 export const reportDetailSchema = reportSchema.extend({ reviews: z.array(reviewSchema), photos: z.array(photoSchema) }).meta({ id: 'ReportDetail' });
 export const revisionSchema = z
   .object({
@@ -84,7 +91,7 @@ export const batchResult = z
     results: z.array(z.object({
       index: z.number().int(),
       id: z.string().nullable(),
-      status: z.enum(['created', 'replayed', 'conflict', 'invalid']),
+      status: z.enum(['created', 'replayed', 'conflict', 'invalid', 'error']).meta({ description: 'error: the server failed on this item (httpStatus 5xx); send it again later' }),
       httpStatus: z.number().int().meta({ description: 'What POST /v1/reports would have answered' }),
       report: reportSchema.optional(),
       problem: problemSchema.optional(),

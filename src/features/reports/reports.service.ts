@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
-import { centreInScope } from '../../infra/auth/policy.js';
+import { centreInScope, mayReadReport } from '../../infra/auth/policy.js';
 import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
 import { translateDatabaseError } from '../../infra/db/errors.js';
 import { microBatch } from '../../infra/db/micro-batch.js';
@@ -142,10 +142,20 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
     return toReport(row);
   }
 
-  /** The stored original, when `id` exists: 200 with the report if `hash` matches, 409 naming the differences if not. */
-  async function replay(id: string, hash: string, content: ReportContent) {
+  /**
+   * 409 for an id taken by a report the caller may not read: whatever the body, it learns nothing about that
+   * report (neither its content nor what differs from it).
+   */
+  const taken = (id: string) => new AppError('REPORT_CONFLICT', `The id ${id} is already taken; send the report under a new id`);
+
+  /**
+   * The stored original, when `id` exists: 200 with the report if `hash` matches, 409 naming the differences if
+   * not; 409 with nothing about it if `actor` may not read it.
+   */
+  async function replay(actor: Actor, id: string, hash: string, content: ReportContent) {
     const row = await repo.find(prisma, id);
     if (!row) return undefined;
+    if (!mayReadReport(actor, row)) throw taken(id);
     if (row.submissionHash === hash) return { status: 'replayed' as const, report: toReport(row) };
     const [original] = await repo.revisions(prisma, id, 1);
     const stored: ReportContent = {
@@ -185,6 +195,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       if ((input.kind !== 'results' || current) && contentProblems(input.kind, content.observedAt, answers, current).length === 0) {
         const stored = await insert(report);
         if (stored?.created) return { status: 'created', report: toReport(stored) };
+        // The insert answers a stored report to anyone who sends its id: only a reader of it may see it.
+        if (stored && !mayReadReport(actor, stored)) throw taken(input.id);
         if (stored?.submissionHash === hash) return { status: 'replayed', report: toReport(stored) };
       }
       return fallback(async () => {
@@ -192,7 +204,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
         // which may have changed since). The primary key still decides between concurrent first sends.
         if (facts?.existingHash) {
-          const earlier = await replay(input.id, hash, content);
+          const earlier = await replay(actor, input.id, hash, content);
           if (earlier) return earlier;
         }
         if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
@@ -200,7 +212,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
         const stored = await insert(report);
         if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
-        const earlier = await replay(input.id, hash, content);
+        const earlier = await replay(actor, input.id, hash, content);
         if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
         return earlier;
       });
@@ -254,20 +266,40 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       return { status: 'created', report: await view(id) };
     },
 
-    async review(context: ActorContext, id: string, input: { state: 'verified' | 'flagged' | 'rejected'; note?: string | undefined }) {
+    /**
+     * Records a review of the report's current revision (or of `input.revision`, which must be the current one).
+     * Nobody reviews a report they wrote any revision of; the state it already has is answered as it is, adding
+     * nothing (a retried click, also when two arrive at once).
+     */
+    async review(context: ActorContext, id: string, input: { state: 'verified' | 'flagged' | 'rejected'; note?: string | undefined; revision?: number | undefined }) {
       const { actor } = context;
       const current = await repo.findVisible(prisma, actor, id);
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-      if (current.observerId === actor.userId) throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews their own report');
-      const statement = repo.reviewStatement(context, id, { state: input.state, note: input.note ?? null, reviewerId: actor.userId });
+      if (input.revision !== undefined && input.revision !== current.revision) {
+        throw new AppError('REPORT_CONFLICT', `Report ${id} is at revision ${current.revision}, not ${input.revision}; read it again and review what it says now`, { fields: ['revision'] });
+      }
+      if (current.observerId === actor.userId || (await repo.wroteRevision(prisma, id, actor.userId))) {
+        throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
+      }
+      if (current.reviewState === input.state) return this.get(actor, id);
+      const statement = repo.reviewStatement(context, id, { state: input.state, note: input.note ?? null, reviewerId: actor.userId, revision: current.revision });
+      let recorded: { id: string }[];
       if (current.kind === 'results' && current.tableNumber !== null) {
-        await prisma.$transaction([
+        [, recorded] = await prisma.$transaction([
           prisma.$queryRaw(repo.lockTables([{ centreCode: current.centreCode, table: current.tableNumber }])),
-          prisma.$queryRaw(statement),
+          prisma.$queryRaw<{ id: string }[]>(statement),
           prisma.$queryRaw(repo.conflictStatement([{ centreCode: current.centreCode, table: current.tableNumber }])),
         ]);
       } else {
-        await prisma.$queryRaw(statement);
+        recorded = await prisma.$queryRaw<{ id: string }[]>(statement);
+      }
+      if (recorded.length === 0) {
+        // Nothing recorded: revised meanwhile (what was judged is gone), the same review arrived first (answered
+        // as it is), or the reviewer wrote a revision meanwhile.
+        const now = await repo.findVisible(prisma, actor, id);
+        if (!now) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
+        if (now.revision !== current.revision) throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; read it again and review what it says now`, { fields: ['revision'] });
+        if (now.reviewState !== input.state) throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
       }
       return this.get(actor, id);
     },

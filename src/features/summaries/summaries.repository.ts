@@ -106,7 +106,8 @@ export const summariesRepository = {
    * The same rows computed from the reports received in [since, until), with the rules written out again
    * in plain SQL: a rejected report counts only as rejected; a centre's opening time is its earliest
    * opening report; a table's counted result is its latest verified report, else its latest one without
-   * a conflict.
+   * a conflict. Verified means verified at the current revision: a revision resets the review state
+   * (reports.repository reviseStatement, migration 20261202100000_review_revision), as the triggers assume too.
    */
   async fromReports(query: Query, area: AreaQuery, window: { since?: Date | undefined; until?: Date | undefined }): Promise<TallyRow[]> {
     const { level } = area;

@@ -53,6 +53,12 @@ export function visibleReports(actor: Actor, alias = Prisma.raw('r')): Prisma.Sq
   return Prisma.sql`${actor.scopeRegionCode} IN (${alias}.state_code, ${alias}.municipality_code, ${alias}.parish_code)`;
 }
 
+/** visibleReports for one report already read: whether `actor` may read it. */
+export function mayReadReport(actor: Actor, report: { observerId: string; stateCode: string; municipalityCode: string; parishCode: string }): boolean {
+  if (actor.role === 'observer') return report.observerId === actor.userId;
+  return centreInScope(actor, report);
+}
+
 /** Whether a centre with these region codes lies in the actor's region (everywhere for admins and national roles). */
 export function centreInScope(actor: Actor, centre: { stateCode: string; municipalityCode: string; parishCode: string }): boolean {
   if (actor.role === 'admin' || actor.scopeRegionCode === null) return true;
