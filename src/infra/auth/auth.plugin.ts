@@ -23,6 +23,9 @@ declare module 'fastify' {
 
 const challenge = 'Bearer realm="testigo"';
 
+/** Tests only: runs between a token lookup's database read and its caching (to widen that window). */
+export type AfterTokenRead = (read: { userId: string; changed: () => boolean }) => Promise<void>;
+
 /** Remembers when each token was last used and writes it in one statement now and then, never per request. */
 function lastUsedTracker(app: FastifyInstance, flushMs: number) {
   let pending = new Map<string, Date>();
@@ -49,7 +52,7 @@ function lastUsedTracker(app: FastifyInstance, flushMs: number) {
 }
 
 export const authPlugin = fp(
-  async (app: FastifyInstance, options: { lastUsedFlushMs: number; cacheTtlMs: number; databaseUrl: string }) => {
+  async (app: FastifyInstance, options: { lastUsedFlushMs: number; cacheTtlMs: number; databaseUrl: string; afterTokenRead?: AfterTokenRead }) => {
     const tracker = lastUsedTracker(app, options.lastUsedFlushMs);
     const cache = new TokenCache({ url: options.databaseUrl, ttlMs: options.cacheTtlMs, log: app.log as unknown as Logger });
     app.decorate('forgetAccess', (userIds: string[]) => userIds.forEach((id) => cache.forgetUser(id)));
@@ -68,6 +71,7 @@ export const authPlugin = fp(
       const hash = hashToken(secret);
       const cached = cache.get(hash);
       if (cached) return cached;
+      const mark = cache.mark();
       const rows = await app.db.prisma.$queryRaw<(Actor & { expiresAt: Date | null })[]>`
         SELECT u.id AS "userId", u.name, u.role::text AS role, u.scope_region_code AS "scopeRegionCode", t.id AS "tokenId", t.expires_at AS "expiresAt"
         FROM api_tokens t JOIN users u ON u.id = t.user_id
@@ -77,7 +81,8 @@ export const authPlugin = fp(
       if (known.size >= 200_000) known = new Set();
       known.add(hash);
       const { expiresAt, ...actor } = row;
-      cache.set(hash, actor, expiresAt);
+      await options.afterTokenRead?.({ userId: actor.userId, changed: () => cache.changedSince(actor.userId, mark) });
+      cache.set(hash, actor, expiresAt, mark);
       return actor;
     }
 
