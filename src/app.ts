@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Config } from './config.js';
+import { trustProxyOption, type Config } from './config.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
 import type { Database } from './infra/db/client.js';
 import { databasePlugin } from './infra/db/plugin.js';
@@ -45,7 +45,7 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? loggerOptions(config.LOG_LEVEL) }),
     genReqId: requestIdFor,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
@@ -80,7 +80,10 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
     });
   }
   await app.register(rateLimit, rateLimitOptions(config));
-  await app.register(authPlugin, { lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS, databaseUrl: database.url, afterTokenRead });
+  await app.register(authPlugin, {
+    lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS, databaseUrl: database.url,
+    probesPerIp: config.RATE_LIMIT_PER_IP, probeWindowMs: config.RATE_LIMIT_WINDOW_MS, afterTokenRead,
+  });
   // Uploads stream; each import route passes its own size limit to request.parts().
   await app.register(multipart, { limits: { files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
   await app.register(openapiPlugin, { version, ui: config.DOCS_ENABLED });
