@@ -153,3 +153,18 @@ describe('rate-limit buckets › unknown well-formed tokens', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429]);
   });
 });
+
+describe('deactivation › reaches every process', () => {
+  it('a token cached by another process stays refused there after deactivation and reactivation', async () => {
+    expect(await poll(() => cacheIsOn(second))).toBe(true);
+    const analyst = await createActor(first.app, 'analyst');
+    expect((await me(second, analyst.token)).statusCode).toBe(200); // cached by the second process
+    const patch = (active: boolean) => as(first.app, first.admin)({ method: 'PATCH', url: `/v1/users/${analyst.id}`, payload: { active } });
+    expect((await patch(false)).statusCode).toBe(200);
+    expect((await patch(true)).statusCode).toBe(200);
+    expect(await poll(async () => (await me(second, analyst.token)).statusCode === 401)).toBe(true);
+    // And it stays refused: the token was revoked, not suspended.
+    expect((await me(second, analyst.token)).statusCode).toBe(401);
+    expect((await me(first.app, analyst.token)).statusCode).toBe(401);
+  });
+});
