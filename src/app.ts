@@ -4,13 +4,13 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Config } from './config.js';
+import { trustProxyOption, type Config } from './config.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
 import type { Database } from './infra/db/client.js';
 import { databasePlugin } from './infra/db/plugin.js';
 import { AppError } from './infra/errors.js';
 import { healthRoutes } from './infra/health.js';
-import { authPlugin } from './infra/auth/auth.plugin.js';
+import { authPlugin, type AfterTokenRead } from './infra/auth/auth.plugin.js';
 import { rateLimitOptions } from './infra/http/rate-limit.js';
 import { usersRoutes } from './features/users/users.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
@@ -36,14 +36,16 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** An existing pino logger (the server's), used instead of `logger`. */
   loggerInstance?: FastifyBaseLogger;
+  /** Tests only: a pause between a token lookup's read and its caching. */
+  afterTokenRead?: AfterTokenRead;
 }
 
-export async function buildApp({ config, database, store, closeDatabase = true, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, store, closeDatabase = true, logger, loggerInstance, afterTokenRead }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? loggerOptions(config.LOG_LEVEL) }),
     genReqId: requestIdFor,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
@@ -78,7 +80,10 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
     });
   }
   await app.register(rateLimit, rateLimitOptions(config));
-  await app.register(authPlugin, { lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS, databaseUrl: database.url });
+  await app.register(authPlugin, {
+    lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS, databaseUrl: database.url,
+    probesPerIp: config.RATE_LIMIT_PER_IP, probeWindowMs: config.RATE_LIMIT_WINDOW_MS, afterTokenRead,
+  });
   // Uploads stream; each import route passes its own size limit to request.parts().
   await app.register(multipart, { limits: { files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
   await app.register(openapiPlugin, { version, ui: config.DOCS_ENABLED });

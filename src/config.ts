@@ -1,4 +1,5 @@
 // The one configuration of Testigo: environment variables parsed once, at start, by a zod schema.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -7,6 +8,41 @@ const bool = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(fallback ? 'true' : 'false')
     .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** Proxy addresses: IPv4/IPv6, with an optional /prefix, or proxy-addr's names for address ranges. */
+function isProxyAddress(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address, prefix, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+/** TRUST_PROXY: false/true (every hop), a number of proxy hops, or proxy addresses/CIDRs separated by commas. */
+const trustProxy = z
+  .string()
+  .trim()
+  .default('false')
+  .transform((value, ctx): boolean | number | string[] => {
+    if (['true', 'yes'].includes(value)) return true;
+    if (['false', 'no', '', '0'].includes(value)) return false;
+    if (/^\d{1,3}$/.test(value)) return Number(value);
+    const addresses = value.split(',').map((item) => item.trim());
+    const wrong = addresses.filter((item) => !isProxyAddress(item));
+    if (wrong.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `true, false, a hop count, or proxy addresses/CIDRs separated by commas (not ${wrong.map((item) => `"${item}"`).join(', ')})` });
+      return z.NEVER;
+    }
+    return addresses;
+  });
+
+/**
+ * Fastify's trustProxy for TRUST_PROXY. A hop count becomes a function trusting that many hops from the
+ * socket (Fastify itself refuses plain numbers): the app must then be reachable only through the proxies.
+ */
+export function trustProxyOption(value: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof value === 'number' ? (_address: string, hop: number) => hop < value : value;
+}
 
 export const configSchema = z
   .object({
@@ -25,7 +61,7 @@ export const configSchema = z
     DATABASE_IDLE_TIMEOUT_MS: int(30_000, 1000, 3_600_000),
     MIGRATE_ON_START: bool(true),
     EMBEDDED_POSTGRES_PORT: int(0, 0, 65535),
-    TRUST_PROXY: bool(false),
+    TRUST_PROXY: trustProxy,
     BODY_LIMIT_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
     REGISTRY_IMPORT_MAX_BYTES: int(64 * 1_048_576, 1024, 1024 * 1_048_576),
     SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),

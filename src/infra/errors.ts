@@ -15,7 +15,7 @@ export const problemCatalogue = {
   AUTH_REQUIRED: { status: 401, title: 'Authentication required', description: 'Send `Authorization: Bearer <token>`.' },
   AUTH_INVALID_TOKEN: { status: 401, title: 'The token is not valid', description: 'The token is unknown, expired or revoked, or its user is deactivated.' },
   FORBIDDEN: { status: 403, title: 'Forbidden', description: 'The caller\'s role or scope does not allow this, or a field the caller may not set was sent.' },
-  USER_EXTERNAL_ID_TAKEN: { status: 409, title: 'The external id is taken', description: 'Another user already has this `externalId`.' },
+  USER_EXTERNAL_ID_TAKEN: { status: 409, title: 'The external id is taken', description: 'The `externalId` is in use. Only admins are told which user holds it.' },
   USER_LAST_ADMIN: { status: 409, title: 'The last administrator', description: 'The only active admin cannot be deactivated or lose the admin role.' },
   USER_NOT_OBSERVER: { status: 409, title: 'Not an observer', description: 'Only observers have centre assignments.' },
   REGION_UNKNOWN: { status: 422, title: 'Unknown region', description: 'The region code is not in the registry.' },

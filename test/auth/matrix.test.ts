@@ -917,7 +917,7 @@ describe('without a valid token', () => {
 });
 
 describe('deactivation', () => {
-  it('makes every token of the user fail at once, and reactivation restores them all', async () => {
+  it('makes every token of the user fail at once, revoked for good: reactivation needs new tokens', async () => {
     const asCoordinator = (call: Call) => send(call, world.coordinator.headers);
     const created = await asCoordinator({ method: 'POST', url: '/v1/users', payload: { name: `Two phones ${unique()}`, role: 'observer' } });
     expect(created.statusCode, created.body).toBe(201);
@@ -938,15 +938,16 @@ describe('deactivation', () => {
       expectProblem(response, 401, 'AUTH_INVALID_TOKEN');
       expect(response.headers['www-authenticate']).toContain('error="invalid_token"');
     }
-    // Deactivation suspends the tokens; it does not revoke them.
+    // Deactivation revokes the tokens.
     const listed = await asAdmin({ method: 'GET', url: `/v1/users/${user.id}/tokens` });
-    expect(listed.json().items.map((token: Json) => token.revokedAt)).toEqual([null, null]);
+    expect(listed.json().items.map((token: Json) => typeof token.revokedAt)).toEqual(['string', 'string']);
 
     const reactivated = await asAdmin({ method: 'PATCH', url: `/v1/users/${user.id}`, payload: { active: true } });
     expect(reactivated.statusCode, reactivated.body).toBe(200);
     expect(reactivated.json()).toMatchObject({ active: true, deactivatedAt: null });
     await expectAudited(admin, 'user.reactivated', String(reactivated.headers['x-request-id']));
-    for (const token of tokens) expect((await me(token)).statusCode).toBe(200);
+    for (const token of tokens) expectProblem(await me(token), 401, 'AUTH_INVALID_TOKEN');
+    expect((await me((await issueToken(user.id, { name: 'new phone' })).token)).statusCode).toBe(200);
   });
 });
 
@@ -972,12 +973,16 @@ describe('the last active admin', () => {
     expectProblem(await asSecond({ method: 'PATCH', url: `/v1/users/${second.id}`, payload: { active: false } }), 409, 'USER_LAST_ADMIN');
     const restored = await asSecond({ method: 'PATCH', url: `/v1/users/${admin.id}`, payload: { active: true } });
     expect(restored.statusCode, restored.body).toBe(200);
-    expect((await asAdmin({ method: 'GET', url: '/v1/me' })).statusCode).toBe(200);
+    // Its old token stays revoked; a new one works.
+    expectProblem(await asAdmin({ method: 'GET', url: '/v1/me' }), 401, 'AUTH_INVALID_TOKEN');
+    const fresh = await asSecond({ method: 'POST', url: `/v1/users/${admin.id}/tokens`, payload: { name: 'restored' } });
+    expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${fresh.json().token}` } })).statusCode).toBe(200);
   });
 });
 
-// A made-up token must not open a fresh bucket: a client sending a new random token each time would never be
-// limited (token guessing and database lookups without bound). Only tokens seen valid get their own bucket.
+// A made-up token must not open fresh buckets without bound: a client sending a new random token each time
+// would never be limited (token guessing and database lookups without bound). New well-formed tokens get a
+// bucket of their own only until their IP has failed RATE_LIMIT_PER_IP lookups in the window.
 describe('the per-IP rate limit of callers without a valid token', () => {
   const anonymous = (authorization?: string) =>
     limited.app.inject({ url: '/v1/regions', headers: authorization ? { authorization } : {} });
@@ -990,7 +995,8 @@ describe('the per-IP rate limit of callers without a valid token', () => {
   });
 
   it('stops a caller that sends a made-up token each time', async () => {
-    for (let i = 0; i < 3; i += 1) await anonymous(`Bearer tg_${randomBytes(32).toString('base64url')}`);
-    expectProblem(await anonymous(`Bearer tg_${randomBytes(32).toString('base64url')}`), 429, 'RATE_LIMITED');
+    const guess = () => limited.app.inject({ url: '/v1/regions', remoteAddress: '192.0.2.77', headers: { authorization: `Bearer tg_${randomBytes(32).toString('base64url')}` } });
+    for (let i = 0; i < 6; i += 1) expectProblem(await guess(), 401, 'AUTH_INVALID_TOKEN');
+    expectProblem(await guess(), 429, 'RATE_LIMITED');
   });
 });

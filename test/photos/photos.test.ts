@@ -136,11 +136,23 @@ describe('POST /v1/reports/{id}/photos', () => {
     }
   });
 
-  it('flags the same image attached to two tables, both', async () => {
+  it('flags the same image attached to two tables, both, shown to reviewers only (not to observers or analysts)', async () => {
     const response = await upload(observer, reports.two!, bytes);
     expect(response.statusCode).toBe(201);
-    expect(response.json().flags).toContain('same_image_other_table');
-    expect((await as(app, observer)(`/v1/photos/${photo.id}`)).json().flags).toContain('same_image_other_table');
+    const second = response.json();
+    const rows = await db.query<{ flags: string[] }>('SELECT flags FROM photos WHERE sha256 = $1', [photo.sha256]);
+    expect(rows.map((row) => row.flags)).toEqual([['same_image_other_table'], ['same_image_other_table']]);
+    // The observer learns nothing of other tables' photos: not in the upload's answer, nor in reads.
+    expect(second.flags).not.toContain('same_image_other_table');
+    expect((await as(app, observer)(`/v1/photos/${photo.id}`)).json().flags).not.toContain('same_image_other_table');
+    expect((await as(app, observer)(`/v1/reports/${reports.one}`)).json().photos[0].flags).not.toContain('same_image_other_table');
+    const analyst = await createActor(app, 'analyst');
+    expect((await as(app, analyst)(`/v1/photos/${photo.id}`)).json().flags).not.toContain('same_image_other_table');
+    const coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
+    for (const reviewer of [admin, coordinator]) {
+      expect((await as(app, reviewer)(`/v1/photos/${second.id}`)).json().flags).toContain('same_image_other_table');
+      expect((await as(app, reviewer)(`/v1/reports/${reports.one}`)).json().photos[0].flags).toContain('same_image_other_table');
+    }
   });
 
   it('keeps a damaged image as evidence but answers 422 for its thumbnail', async () => {

@@ -113,7 +113,7 @@ describe('POST /v1/users/import', () => {
       for (const [body, message] of [
         [`${header}\nC-2,Carlos,,,,130101001`, /Centre 130101001 is outside region 01/],
         [`${header}\nC-2,Carlos,,,13,`, /Region 13 is outside your scope/],
-        [`${header}\nV-10000000,Taken,,,,`, /belongs to a user you cannot manage/],
+        [`${header}\nV-10000000,Taken,,,,`, /external_id V-10000000 cannot be used; choose another/],
       ] as const) {
         const response = await importAs(coordinator, body);
         expect(response.statusCode).toBe(422);

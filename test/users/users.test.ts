@@ -128,7 +128,7 @@ describe('GET /v1/users', () => {
 });
 
 describe('PATCH /v1/users/{id}', () => {
-  it('deactivates a user, which stops all its tokens at once, and reactivates it', async () => {
+  it('deactivates a user, which revokes all its tokens at once, and reactivates it (with new tokens only)', async () => {
     const analyst = await createActor(app, 'analyst');
     const second = (await post(`/v1/users/${analyst.id}/tokens`, {})).json().token as string;
     const patch = (active: boolean) => asAdmin({ method: 'PATCH', url: `/v1/users/${analyst.id}`, payload: { active } });
@@ -139,7 +139,9 @@ describe('PATCH /v1/users/{id}', () => {
       expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
     }
     await patch(true);
-    expect((await as(app, analyst)('/v1/me')).statusCode).toBe(200);
+    expect((await as(app, analyst)('/v1/me')).statusCode).toBe(401);
+    const fresh = (await post(`/v1/users/${analyst.id}/tokens`, {})).json().token as string;
+    expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${fresh}` } })).statusCode).toBe(200);
   });
 
   it('keeps the last active admin', async () => {

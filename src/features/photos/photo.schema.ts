@@ -9,7 +9,7 @@ export const photoSchema = z
     location: z.object({ lat: z.number(), lon: z.number() }).nullable().meta({ description: 'From the EXIF GPS' }),
     camera: z.object({ make: z.string().nullable(), model: z.string().nullable() }).nullable(),
     distanceMetres: z.number().int().nullable().meta({ description: 'From the EXIF GPS to the centre, when both are known' }),
-    flags: z.array(z.string()).meta({ description: 'gps_far_from_centre, captured_outside_election_day, same_image_other_table' }),
+    flags: z.array(z.string()).meta({ description: 'gps_far_from_centre, captured_outside_election_day, same_image_other_table (this one to reviewers only: admins, coordinators)' }),
     createdAt: z.iso.datetime(),
   })
   .meta({ id: 'Photo' });

@@ -4,6 +4,7 @@
 import sharp from 'sharp';
 import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
+import { isReviewer } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
 import { originalKey, thumbnailKey, type BlobStore, type StagedObject } from '../../infra/storage/storage.js';
 import type { Election } from '../election/election.service.js';
@@ -22,13 +23,16 @@ sharp.cache(false);
 sharp.concurrency(1);
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
-export function toPhoto(row: PhotoRow) {
+/** Flags shown to reviewers only (policy.isReviewer): same_image_other_table reveals a photo of another table, maybe another region. */
+const REVIEWER_FLAGS = new Set(['same_image_other_table']);
+
+export function toPhoto(row: PhotoRow, viewer: Actor) {
   return {
     id: row.id, reportId: row.reportId, sha256: row.sha256, size: row.size, contentType: row.contentType, width: row.width, height: row.height,
     kind: row.kind, caption: row.caption, clientCapturedAt: iso(row.clientCapturedAt), exifCapturedAt: iso(row.exifCapturedAt),
     location: row.latitude === null || row.longitude === null ? null : { lat: row.latitude, lon: row.longitude },
     camera: row.cameraMake || row.cameraModel ? { make: row.cameraMake, model: row.cameraModel } : null,
-    distanceMetres: row.distanceMetres === null ? null : Math.round(row.distanceMetres), flags: row.flags, createdAt: row.createdAt.toISOString(),
+    distanceMetres: row.distanceMetres === null ? null : Math.round(row.distanceMetres), flags: isReviewer(viewer) ? row.flags : row.flags.filter((flag) => !REVIEWER_FLAGS.has(flag)), createdAt: row.createdAt.toISOString(),
   };
 }
 
@@ -85,7 +89,7 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
       let committed = false;
       try {
         const existing = await repo.findByContent(prisma, reportId, staged.sha256);
-        if (existing) return { status: 'existing', photo: toPhoto(existing) };
+        if (existing) return { status: 'existing', photo: toPhoto(existing, context.actor) };
         const facts = await inspect(staged.head, staged.tail, options.maxPixels);
         const election = await options.election();
         const exifCapturedAt = facts.exif.capturedAt ? wallClockToInstant(facts.exif.capturedAt, election?.timeZone ?? null, facts.exif.offset) : null;
@@ -113,18 +117,18 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
         if (!row) throw new Error(`photo of ${staged.sha256} neither inserted nor found`);
         // The thumbnail is made off the request; GET …/thumbnail makes it on demand if this never ran.
         setImmediate(() => void makeThumbnail(row).catch((error: unknown) => options.log?.warn({ err: error, photoId: row.id }, 'thumbnail failed')));
-        return { status: rows[0] ? 'created' : 'existing', photo: toPhoto(row) };
+        return { status: rows[0] ? 'created' : 'existing', photo: toPhoto(row, context.actor) };
       } finally {
         if (!committed) await staged.discard();
       }
     },
 
     async get(actor: Actor, id: string) {
-      return toPhoto(await visiblePhoto(actor, id));
+      return toPhoto(await visiblePhoto(actor, id), actor);
     },
 
-    async ofReport(reportId: string) {
-      return (await repo.ofReport(prisma, reportId)).map(toPhoto);
+    async ofReport(actor: Actor, reportId: string) {
+      return (await repo.ofReport(prisma, reportId)).map((row) => toPhoto(row, actor));
     },
 
     async original(actor: Actor, id: string, range?: { start: number; end: number }) {

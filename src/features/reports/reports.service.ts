@@ -222,7 +222,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       const row = await repo.findVisible(prisma, actor, id);
       if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
       const [reviews, photos] = await Promise.all([repo.reviews(prisma, id), photosRepository.ofReport(prisma, id)]);
-      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })), photos: photos.map(toPhoto) };
+      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })), photos: photos.map((photo) => toPhoto(photo, actor)) };
     },
 
     async revisions(actor: Actor, id: string) {

@@ -183,12 +183,16 @@ export const summariesRepository = {
       SELECT b.start, b.kind::text AS kind, count(*)::int AS reports FROM b JOIN buckets USING (start) GROUP BY b.start, b.kind ORDER BY b.start, b.kind`);
   },
 
-  /** Centres under `root` without an unrejected report of `kind`, by code after `after`, with their active observers. */
-  async missing(run: Query, query: { root: string | null; kind: ReportKind; observed?: boolean | undefined; after?: string | undefined }, limit: number) {
+  /**
+   * Centres under `root` without an unrejected report of `kind`, by code after `after`, with their active observers;
+   * phone and email only of observers for whom `contacts` (a condition on `u`) holds.
+   */
+  async missing(run: Query, query: { root: string | null; kind: ReportKind; observed?: boolean | undefined; after?: string | undefined; contacts: Prisma.Sql }, limit: number) {
     return run<{ code: string; name: string; stateCode: string; municipalityCode: string; parishCode: string; tables: number; observers: { id: string; name: string; phone: string | null; email: string | null }[] }>(Prisma.sql`
       SELECT c.code, c.name, c.state_code AS "stateCode", c.municipality_code AS "municipalityCode", c.parish_code AS "parishCode",
              (SELECT count(*)::int FROM polling_tables t WHERE t.centre_code = c.code) AS tables,
-             coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'name', u.name, 'phone', u.phone, 'email', u.email) ORDER BY u.name, u.id)
+             coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'name', u.name,
+                                                 'phone', CASE WHEN ${query.contacts} THEN u.phone END, 'email', CASE WHEN ${query.contacts} THEN u.email END) ORDER BY u.name, u.id)
                        FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.centre_code = c.code AND u.active AND u.role = 'observer'), '[]'::jsonb) AS observers
       FROM centres c
       WHERE ${query.root === null ? Prisma.sql`TRUE` : Prisma.sql`${query.root} IN (c.state_code, c.municipality_code, c.parish_code)`}

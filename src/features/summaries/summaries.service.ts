@@ -3,7 +3,7 @@
 import type { Database } from '../../infra/db/client.js';
 import { preparedQuery } from '../../infra/db/prepared.js';
 import type { Actor } from '../../infra/auth/actor.js';
-import { regionWithin } from '../../infra/auth/policy.js';
+import { regionWithin, visibleUsers } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
 import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
 import type { Election } from '../election/election.service.js';
@@ -136,13 +136,12 @@ export function createSummariesService(database: Pick<Database, 'prisma' | 'pool
 
     async missing(actor: Actor, query: { region?: string | undefined; kind: ReportKind; observed?: boolean | undefined; cursor?: string | undefined; limit: number }) {
       const root = await rootFor(actor, query.region);
-      const found = await repo.missing(run, { root: root?.code ?? null, kind: query.kind, observed: query.observed, after: query.cursor }, query.limit + 1);
+      // Contact details only of observers the caller may read as users (GET /v1/users/{id}): never an analyst's,
+      // nor a coordinator's of a national observer who happens to be assigned inside their region.
+      const contacts = visibleUsers(actor);
+      const found = await repo.missing(run, { root: root?.code ?? null, kind: query.kind, observed: query.observed, after: query.cursor, contacts }, query.limit + 1);
       const page = pageOf(found, query.limit, (last) => last.code);
-      // Contact details are for those who manage observers (admins, coordinators), not for analysts.
-      const items = actor.role === 'analyst'
-        ? page.items.map((centre) => ({ ...centre, observers: centre.observers.map((observer) => ({ ...observer, phone: null, email: null })) }))
-        : page.items;
-      return { kind: query.kind, region: root?.code ?? null, items, nextCursor: page.next ? encodeCursor(page.next) : null };
+      return { kind: query.kind, region: root?.code ?? null, items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   };
 }

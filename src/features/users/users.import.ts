@@ -79,12 +79,13 @@ export function createUsersImporter(prisma: PrismaClient, options: UsersServiceO
           SELECT code, ARRAY[state_code, municipality_code, parish_code] AS regions FROM centres
           WHERE code IN (SELECT jsonb_array_elements_text(${JSON.stringify(centreCodes)}::jsonb))`;
         const centreRegions = new Map(centreRows.map((centre) => [centre.code, centre.regions]));
+        // Locked until commit: a role change of one of these users waits for the import, or the import reads it.
         const existingRows = await tx.$queryRaw<(Existing & { externalId: string })[]>`
           SELECT u.id, u.external_id AS "externalId", u.role::text AS role, u.name, u.phone, u.email, u.scope_region_code AS "scopeRegionCode",
-                 coalesce(array_agg(a.centre_code ORDER BY a.centre_code) FILTER (WHERE a.centre_code IS NOT NULL), '{}') AS centres
-          FROM users u LEFT JOIN assignments a ON a.user_id = u.id
+                 array(SELECT a.centre_code FROM assignments a WHERE a.user_id = u.id ORDER BY a.centre_code) AS centres
+          FROM users u
           WHERE u.external_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(rows.map((row) => row.externalId))}::jsonb))
-          GROUP BY u.id`;
+          FOR UPDATE OF u`;
         const existing = new Map(existingRows.map((user) => [user.externalId, user]));
         const visibleIds = await repo.visibleIds(tx, actor, existingRows.map((user) => user.id));
         for (const row of rows) {
@@ -96,8 +97,13 @@ export function createUsersImporter(prisma: PrismaClient, options: UsersServiceO
             if (!regions) errors.add(row.line, `Centre ${code} is not in the registry`, 'centres');
             else if (row.scopeRegion && !regions.includes(row.scopeRegion)) errors.add(row.line, `Centre ${code} is outside region ${row.scopeRegion}`, 'centres');
           }
+          // The file is of observers: it never turns an admin, coordinator or analyst into one.
           const user = existing.get(row.externalId);
-          if (user && (!visibleIds.has(user.id) || !canManage(actor, { id: user.id, role: user.role }))) {
+          if (user && visibleIds.has(user.id) && user.role !== 'observer') {
+            errors.add(row.line, `external_id ${row.externalId} belongs to a${user.role === 'admin' || user.role === 'analyst' ? 'n' : ''} ${user.role}; the import creates and updates observers only`, 'external_id');
+          } else if (user && !visibleIds.has(user.id)) {
+            errors.add(row.line, `external_id ${row.externalId} cannot be used; choose another`, 'external_id');
+          } else if (user && !canManage(actor, { id: user.id, role: user.role })) {
             errors.add(row.line, `external_id ${row.externalId} belongs to a user you cannot manage`, 'external_id');
           }
         }
@@ -147,11 +153,23 @@ export function createUsersImporter(prisma: PrismaClient, options: UsersServiceO
         if (updated.length > 0) {
           changedUsers.push(...updated.map((user) => String(user.id)));
           await notifyAccessChanged(tx, changedUsers);
-          await tx.$executeRaw`
+          // Observers only, in the statement itself (the rows are locked above; this holds even if they were not).
+          const written = await tx.$queryRaw<{ id: string }[]>`
             UPDATE users u SET name = x.name, phone = x.phone, email = x.email, scope_region_code = x.scope_region_code, updated_at = now()
             FROM jsonb_to_recordset(${JSON.stringify(updated)}::jsonb)
               AS x(id uuid, name text, phone text, email text, scope_region_code text)
-            WHERE u.id = x.id`;
+            WHERE u.id = x.id AND u.role = 'observer'
+            RETURNING u.id`;
+          if (written.length !== updated.length) {
+            const observers = new Set(written.map((user) => user.id));
+            for (const row of rows) {
+              const user = existing.get(row.externalId);
+              if (user && updated.some((change) => change.id === user.id) && !observers.has(user.id)) {
+                errors.add(row.line, `external_id ${row.externalId} no longer belongs to an observer; the import creates and updates observers only`, 'external_id');
+              }
+            }
+            throw invalid(errors);
+          }
         }
         if (assignmentChanges.length > 0) {
           const ids = JSON.stringify(assignmentChanges.map((change) => change.id));

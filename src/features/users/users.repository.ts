@@ -85,6 +85,12 @@ export const usersRepository = {
     return row?.n ?? 0;
   },
 
+  /** Revokes every live token of a user; returns those it revoked. */
+  async revokeTokens(db: Sql, userId: string): Promise<{ id: string; prefix: string }[]> {
+    return db.$queryRaw`
+      UPDATE api_tokens SET revoked_at = now() WHERE user_id = ${userId}::uuid AND revoked_at IS NULL RETURNING id, prefix`;
+  },
+
   async lockUsers(db: Sql): Promise<void> {
     await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('testigo.users'))`;
   },

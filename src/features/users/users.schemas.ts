@@ -50,7 +50,7 @@ export const updateUserBody = z
     phone: phone.nullable().optional(),
     email: email.nullable().optional(),
     externalId: externalId.nullable().optional(),
-    active: z.boolean().optional().meta({ description: 'false deactivates the user: every token stops working at once' }),
+    active: z.boolean().optional().meta({ description: 'false deactivates the user and revokes every token of it at once; reactivating it needs new tokens' }),
   })
   .refine((body) => Object.keys(body).length > 0, 'Send at least one field to change')
   .meta({ id: 'UpdateUser' });

@@ -5,6 +5,7 @@ import type { Actor, RequestContext, Role } from '../../infra/auth/actor.js';
 import { canManage, checkCentres, regionWithin } from '../../infra/auth/policy.js';
 import { notifyAccessChanged } from '../../infra/auth/token-cache.js';
 import { hashToken, newToken } from '../../infra/auth/tokens.js';
+import { translateDatabaseError } from '../../infra/db/errors.js';
 import { AppError } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
@@ -82,6 +83,17 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
     return user;
   }
 
+  /** A taken externalId answers a neutral problem (the translator's); admins, who see every user, are told who holds it. */
+  async function naming<T>(actor: Actor, externalId: string | null | undefined, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!externalId || actor.role !== 'admin' || translateDatabaseError(error)?.code !== 'USER_EXTERNAL_ID_TAKEN') throw error;
+      const holder = await prisma.user.findUnique({ where: { externalId }, select: { id: true } });
+      throw holder ? new AppError('USER_EXTERNAL_ID_TAKEN', `User ${holder.id} already has externalId ${externalId}`) : error;
+    }
+  }
+
   async function issueToken(tx: Tx, context: RequestContext, userId: string, options: { name?: string | null; expiresAt?: Date | null; secret?: string }) {
     const token = newToken(options.secret);
     const row = await tx.apiToken.create({
@@ -109,7 +121,7 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
       if (body.centres?.length && body.role !== 'observer') throw new AppError('USER_NOT_OBSERVER', 'Only observers have centre assignments');
       // A coordinator's observers live inside the coordinator's region unless placed deeper.
       const scopeRegion = body.scopeRegion ?? (actor.role === 'coordinator' ? actor.scopeRegionCode : null);
-      return transaction(async (tx) => {
+      return naming(actor, body.externalId, () => transaction(async (tx) => {
         if (scopeRegion) await checkScopeRegion(tx, actor, scopeRegion);
         if (body.centres?.length) await checkAssignableCentres(tx, body.centres, scopeRegion);
         const created = await tx.user.create({
@@ -124,7 +136,7 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
           details: { role: body.role, scopeRegion, externalId: body.externalId ?? null, centres: body.centres ?? [] },
         }]);
         return { ...toUser((await repo.findById(tx, created.id))!), assignments: await repo.assignments(tx, created.id) };
-      });
+      }));
     },
 
     async list(actor: Actor, filter: Parameters<typeof repo.list>[2]) {
@@ -143,7 +155,7 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
       name?: string; role?: Role; scopeRegion?: string | null; phone?: string | null; email?: string | null; externalId?: string | null; active?: boolean;
     }) {
       const { actor } = context;
-      return changingAccess(() => [id], async (tx) => {
+      return naming(actor, body.externalId, () => changingAccess(() => [id], async (tx) => {
         await repo.lockUsers(tx);
         const user = await manageable(actor, id, tx);
         if (body.role !== undefined && body.role !== user.role && actor.role !== 'admin') throw new AppError('FORBIDDEN', 'Only admins change roles');
@@ -175,9 +187,14 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
           },
         });
         const action = body.active === false && user.active ? 'user.deactivated' : body.active === true && !user.active ? 'user.reactivated' : 'user.updated';
-        await audit.record(tx, context, [{ action, entityType: 'user', entityId: id, details: { changes } }]);
+        // Deactivation ends every token for good: reactivating the user needs new tokens.
+        const revoked = action === 'user.deactivated' ? await repo.revokeTokens(tx, id) : [];
+        await audit.record(tx, context, [
+          { action, entityType: 'user', entityId: id, details: { changes } },
+          ...revoked.map((token) => ({ action: 'token.revoked', entityType: 'token', entityId: token.id, details: { userId: id, prefix: token.prefix, via: 'user.deactivated' } })),
+        ]);
         return { ...toUser((await repo.findById(tx, id))!), assignments: await repo.assignments(tx, id) };
-      });
+      }));
     },
 
     async createToken(context: ActorContext, userId: string, body: { name?: string; expiresAt?: string }) {

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { Actor, Role } from './actor.js';
 import { TokenCache } from './token-cache.js';
-import { hashToken } from './tokens.js';
+import { hashToken, isWellFormedToken } from './tokens.js';
 import type { Logger } from 'pino';
 
 declare module 'fastify' {
@@ -22,6 +22,9 @@ declare module 'fastify' {
 }
 
 const challenge = 'Bearer realm="testigo"';
+
+/** Tests only: runs between a token lookup's database read and its caching (to widen that window). */
+export type AfterTokenRead = (read: { userId: string; changed: () => boolean }) => Promise<void>;
 
 /** Remembers when each token was last used and writes it in one statement now and then, never per request. */
 function lastUsedTracker(app: FastifyInstance, flushMs: number) {
@@ -49,7 +52,12 @@ function lastUsedTracker(app: FastifyInstance, flushMs: number) {
 }
 
 export const authPlugin = fp(
-  async (app: FastifyInstance, options: { lastUsedFlushMs: number; cacheTtlMs: number; databaseUrl: string }) => {
+  async (app: FastifyInstance, options: {
+    lastUsedFlushMs: number; cacheTtlMs: number; databaseUrl: string;
+    /** Failed lookups of well-formed tokens an IP may make per window before its new tokens share its IP bucket (0: no cap). */
+    probesPerIp: number; probeWindowMs: number;
+    afterTokenRead?: AfterTokenRead;
+  }) => {
     const tracker = lastUsedTracker(app, options.lastUsedFlushMs);
     const cache = new TokenCache({ url: options.databaseUrl, ttlMs: options.cacheTtlMs, log: app.log as unknown as Logger });
     app.decorate('forgetAccess', (userIds: string[]) => userIds.forEach((id) => cache.forgetUser(id)));
@@ -60,24 +68,49 @@ export const authPlugin = fp(
     });
     app.addHook('onClose', () => cache.close());
 
-    // Hashes of tokens that authenticated in this process: only those get a rate-limit bucket of their own.
+    // Hashes of tokens that authenticated in this process: those have a rate-limit bucket of their own.
     let known = new Set<string>();
     app.decorate('isKnownToken', (hash: string) => known.has(hash));
+    // Well-formed tokens that failed here, and failed lookups per IP in the current window: a token not seen
+    // yet gets a bucket of its own (a phone's first request is not locked out by junk from its NAT's IP),
+    // unless it failed before or its IP has been guessing, then it shares the IP bucket like junk does.
+    let rejected = new Set<string>();
+    let probes = new Map<string, { count: number; until: number }>();
+    const failedProbes = (ip: string) => {
+      const entry = probes.get(ip);
+      return entry && entry.until > Date.now() ? entry.count : 0;
+    };
+    app.decorate('mayProbeToken', (hash: string, ip: string) =>
+      !rejected.has(hash) && (options.probesPerIp === 0 || failedProbes(ip) < options.probesPerIp));
+    const recordFailure = (hash: string, ip: string) => {
+      known.delete(hash);
+      if (rejected.has(hash)) return; // counted once: a phone retrying its revoked token is not guessing
+      if (rejected.size >= 200_000) rejected = new Set();
+      rejected.add(hash);
+      if (probes.size >= 100_000) probes = new Map();
+      const count = failedProbes(ip);
+      probes.set(ip, { count: count + 1, until: count === 0 ? Date.now() + options.probeWindowMs : probes.get(ip)!.until });
+    };
 
-    async function lookup(secret: string): Promise<Actor | undefined> {
+    async function lookup(secret: string, ip: string): Promise<Actor | undefined> {
       const hash = hashToken(secret);
       const cached = cache.get(hash);
       if (cached) return cached;
+      const mark = cache.mark();
       const rows = await app.db.prisma.$queryRaw<(Actor & { expiresAt: Date | null })[]>`
         SELECT u.id AS "userId", u.name, u.role::text AS role, u.scope_region_code AS "scopeRegionCode", t.id AS "tokenId", t.expires_at AS "expiresAt"
         FROM api_tokens t JOIN users u ON u.id = t.user_id
         WHERE t.hash = ${hash} AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`;
       const row = rows[0];
-      if (!row) return undefined;
+      if (!row) {
+        if (isWellFormedToken(secret)) recordFailure(hash, ip);
+        return undefined;
+      }
       if (known.size >= 200_000) known = new Set();
       known.add(hash);
       const { expiresAt, ...actor } = row;
-      cache.set(hash, actor, expiresAt);
+      await options.afterTokenRead?.({ userId: actor.userId, changed: () => cache.changedSince(actor.userId, mark) });
+      cache.set(hash, actor, expiresAt, mark);
       return actor;
     }
 
@@ -90,7 +123,7 @@ export const authPlugin = fp(
       const header = request.headers.authorization;
       if (!header) throw new AppError('AUTH_REQUIRED', 'This route needs a bearer token', { headers: { 'www-authenticate': challenge } });
       const match = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(header);
-      const actor = match ? await lookup(match[1]!) : undefined;
+      const actor = match ? await lookup(match[1]!, request.ip) : undefined;
       if (!actor) {
         throw new AppError('AUTH_INVALID_TOKEN', 'The token is unknown, expired or revoked', {
           headers: { 'www-authenticate': `${challenge}, error="invalid_token"` },
@@ -117,6 +150,8 @@ declare module 'fastify' {
     flushTokenUse(): Promise<void>;
     /** Whether a token with this hash has authenticated in this process (it then has its own rate limit). */
     isKnownToken(hash: string): boolean;
+    /** Whether a well-formed token not known here may try with a rate limit of its own (not failed before, its IP not guessing). */
+    mayProbeToken(hash: string, ip: string): boolean;
     /** Drops this process's cached token lookups of these users (other processes learn it by NOTIFY). */
     forgetAccess(userIds: string[]): void;
   }

@@ -64,3 +64,9 @@ export function centreInScope(actor: Actor, centre: { stateCode: string; municip
   if (actor.role === 'admin' || actor.scopeRegionCode === null) return true;
   return [centre.stateCode, centre.municipalityCode, centre.parishCode].includes(actor.scopeRegionCode);
 }
+
+/** Reviewers: admins and coordinators (each on the reports they may read). Flags meant for review, such as a
+ * photo's same_image_other_table (which tells that the image exists elsewhere), are shown to them only. */
+export function isReviewer(actor: Actor): boolean {
+  return actor.role === 'admin' || actor.role === 'coordinator';
+}

@@ -2,6 +2,9 @@
 // their access changes (token revoked, user deactivated, role or scope changed): the change NOTIFYs
 // `testigo_auth` in its transaction, and every process LISTENs. While the listening connection is down
 // the cache is off, so a missed notification can never keep a revoked token alive.
+// A lookup reads the database and then caches what it read: a notification handled in between would be
+// undone by that set. So each forget bumps the user's generation (a global sequence number), a lookup
+// takes mark() before its read, and set() drops what was read before the user's last forget.
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
@@ -23,6 +26,11 @@ export class TokenCache {
   private listening = false;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
+  /** Bumped by every forget; the generation of a user is the sequence number of its last forget. */
+  private sequence = 0;
+  private readonly generations = new Map<string, number>();
+  /** Reads marked before this may not be cached (generations were dropped, or notifications missed). */
+  private floor = 0;
 
   constructor(private readonly options: { url: string; ttlMs: number; log: Logger }) {}
 
@@ -42,14 +50,34 @@ export class TokenCache {
     return entry.actor;
   }
 
-  set(hash: string, actor: Actor, tokenExpiresAt: Date | null): void {
-    if (!this.enabled) return;
+  /** Take before reading a token from the database; pass to set(). */
+  mark(): number {
+    return this.sequence;
+  }
+
+  /** Whether `userId`'s access may have changed since `mark` (then what was read after it is stale). */
+  changedSince(userId: string, mark: number): boolean {
+    return mark < this.floor || (this.generations.get(userId) ?? 0) > mark;
+  }
+
+  /** Caches a lookup read after `mark`, unless the user's access changed since. */
+  set(hash: string, actor: Actor, tokenExpiresAt: Date | null, mark: number): void {
+    if (!this.enabled || this.changedSince(actor.userId, mark)) return;
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     this.entries.set(hash, { actor, tokenExpiresAt: tokenExpiresAt?.getTime() ?? null, cachedUntil: Date.now() + this.options.ttlMs });
   }
 
   forgetUser(userId: string): void {
+    this.sequence += 1;
+    if (this.generations.size >= MAX_ENTRIES) this.invalidateReads();
+    this.generations.set(userId, this.sequence);
     for (const [hash, entry] of this.entries) if (entry.actor.userId === userId) this.entries.delete(hash);
+  }
+
+  /** Every read marked until now may be stale: none of them will be cached. */
+  private invalidateReads(): void {
+    this.generations.clear();
+    this.floor = this.sequence;
   }
 
   async start(): Promise<void> {
@@ -59,6 +87,8 @@ export class TokenCache {
       if (this.listener !== client) return;
       this.listening = false;
       this.entries.clear();
+      this.sequence += 1;
+      this.invalidateReads();
       this.listener = undefined;
       client.end().catch(() => undefined);
       if (this.closed) return;
@@ -75,6 +105,9 @@ export class TokenCache {
     try {
       await client.connect();
       await client.query(`LISTEN ${AUTH_CHANNEL}`);
+      // Reads marked while nobody listened may have missed a notification.
+      this.sequence += 1;
+      this.invalidateReads();
       this.listening = !this.closed;
     } catch (error) {
       lost(error as Error);

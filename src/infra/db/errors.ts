@@ -46,7 +46,8 @@ export function sqlState(error: unknown): string | undefined {
 
 /** Unique constraints whose violation is the client's conflict, by a column or constraint name they mention. */
 const uniqueConflicts: [RegExp, ProblemCode, string][] = [
-  [/external_id|externalId/, 'USER_EXTERNAL_ID_TAKEN', 'Another user already has this externalId'],
+  // Neutral: it must not tell a coordinator that a user outside their scope exists (the users service names the holder to admins).
+  [/external_id|externalId/, 'USER_EXTERNAL_ID_TAKEN', 'This externalId cannot be used; choose another'],
 ];
 
 function isUniqueViolation(item: Record<string, unknown>): boolean {

@@ -1,10 +1,12 @@
-// Rate limits: per bearer token for tokens that have authenticated, per client IP for everything else
-// (no token, or a token never seen valid: made-up tokens share their sender's IP bucket, so guessing is
-// bounded), answered with 429 RATE_LIMITED and Retry-After. Counters live in each process.
+// Rate limits: per bearer token for tokens that have authenticated, and for well-formed tokens not seen yet
+// (a phone's first request has its own bucket, whatever junk its carrier NAT's IP sends); per client IP for
+// everything else: no token, a malformed one, one that failed before, or a new one from an IP that has
+// failed RATE_LIMIT_PER_IP lookups this window (so guessing stays bounded per IP). Answered with
+// 429 RATE_LIMITED and Retry-After. Counters live in each process.
 import type { RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
-import { hashToken } from '../auth/tokens.js';
+import { hashToken, isWellFormedToken } from '../auth/tokens.js';
 import { AppError } from '../errors.js';
 
 const UNLIMITED = 1_000_000_000;
@@ -20,8 +22,10 @@ export function rateLimitOptions(config: Config): RateLimitPluginOptions {
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
     keyGenerator: (request) => {
       const token = bearer(request);
-      const hash = token ? hashToken(token) : undefined;
-      return hash && request.server.isKnownToken(hash) ? `token:${hash.slice(0, 32)}` : `ip:${request.ip}`;
+      if (!token || !isWellFormedToken(token)) return `ip:${request.ip}`;
+      const hash = hashToken(token);
+      const own = request.server.isKnownToken(hash) || request.server.mayProbeToken(hash, request.ip);
+      return own ? `token:${hash.slice(0, 32)}` : `ip:${request.ip}`;
     },
     max: (_request, key) => (key.startsWith('token:') ? config.RATE_LIMIT_PER_TOKEN : config.RATE_LIMIT_PER_IP) || UNLIMITED,
     // Health and readiness probes are never limited.
