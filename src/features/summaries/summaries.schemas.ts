@@ -17,11 +17,24 @@ const window = {
   until: instant.optional().meta({ description: 'Only reports received before this instant (computed from the reports; slower)' }),
 };
 
-export const summaryQuery = z.strictObject({
-  level: summaryLevelSchema,
-  parent: regionCode.optional().meta({ description: 'Only regions under this region (a state, municipality or parish); by default your scope' }),
-  ...window,
-});
+// Bounded answers: centres only under a parent (a state holds at most ~1,500), and a recount (since/until)
+// below the state level only under a parent, so that no read answers or recounts the whole country's centres.
+export const summaryQuery = z
+  .strictObject({
+    level: summaryLevelSchema,
+    parent: regionCode.optional().meta({
+      description: 'Only regions under this region (a state, municipality or parish); by default your scope. Required for `level=centre`, and with `since`/`until` for every level below `state`',
+    }),
+    ...window,
+  })
+  .superRefine((query, ctx) => {
+    if (query.parent !== undefined) return;
+    if (query.level === 'centre') {
+      ctx.addIssue({ code: 'custom', path: ['parent'], message: 'required for level=centre: the centres of one state, municipality or parish' });
+    } else if (query.level !== 'state' && (query.since || query.until)) {
+      ctx.addIssue({ code: 'custom', path: ['parent'], message: `required for a recount (since/until) at level=${query.level}` });
+    }
+  });
 export const nationalQuery = z.strictObject(window);
 
 export const summarySchema = z
