@@ -87,6 +87,23 @@ describe('hostile strings', () => {
     expect((response.json() as { errors: { in: string }[] }).errors[0]!.in).toBe('querystring');
   });
 
+  it('POST /v1/registry/import › 422 REGISTRY_CSV_INVALID naming the line and column of a NUL, nothing written', async () => {
+    const [header, first] = sample.split('\n');
+    const body = `${header}\n${first!.replace('ESCUELA MADARIAGA', 'ESCUELA \u0000 NUEVA').replace('010101001', '010101077')}\n`;
+    const response = await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body });
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({ code: 'REGISTRY_CSV_INVALID', errors: [{ line: 2, path: 'centre_name' }] });
+    expect(await db.query("SELECT code FROM centres WHERE code = '010101077'")).toEqual([]);
+  });
+
+  it('POST /v1/users/import › 422 USERS_CSV_INVALID for a NUL in a name', async () => {
+    const body = 'external_id,name,phone,email,centres\nX-1,Ana \u0000,,,010101001\n';
+    const response = await asAdmin({ method: 'POST', url: '/v1/users/import', headers: { 'content-type': 'text/csv' }, body });
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({ code: 'USERS_CSV_INVALID' });
+    expect(response.json().errors).toEqual(expect.arrayContaining([expect.objectContaining({ line: 2, path: 'name' })]));
+  });
+
   it('GET /v1/centres › 400 for a cursor that decodes to NUL', async () => {
     expectRefused(await asAdmin(`/v1/centres?cursor=${encodeCursor({ after: '\u0000' })}`), 'cursor');
   });

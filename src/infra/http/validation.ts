@@ -10,6 +10,10 @@ import { z } from 'zod';
 const UNSAFE_TEXT = /[\0\p{Cs}]/u;
 const UNSAFE_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';
 
+/** True when PostgreSQL cannot store `text` as text (for readers of other formats, such as CSV cells). */
+export const isUnsafeText = (text: string): boolean => UNSAFE_TEXT.test(text);
+export { UNSAFE_MESSAGE };
+
 export interface InputIssue { path: (string | number)[]; message: string }
 
 /** Strings or keys in `value` that PostgreSQL cannot store as text, by path (iterative: any depth, bounded count). */
