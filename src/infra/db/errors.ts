@@ -41,6 +41,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return unwrap(error).some(
     (item) =>
       (typeof item.code === 'string' && unavailableCodes.has(item.code)) ||
+      (typeof item.originalCode === 'string' && unavailableCodes.has(item.originalCode)) ||
       (typeof item.kind === 'string' && unavailableKinds.has(item.kind)) ||
       (typeof item.message === 'string' && unavailableMessages.test(item.message)) ||
       (item.code === 'P2028' && typeof item.message === 'string' && transactionTimeouts.test(item.message)),

@@ -21,6 +21,8 @@ export function jsonCharset(contentType: string | undefined): string | undefined
 export const jsonBodyPlugin = fp(
   async (app: FastifyInstance) => {
     app.addHook('preParsing', async (request, _reply, payload) => {
+      const { 'content-length': length, 'transfer-encoding': chunked } = request.headers;
+      if (!chunked && (length === undefined || length === '0')) return payload; // no body to parse
       const charset = jsonCharset(request.headers['content-type']);
       if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', `A JSON body must be UTF-8, not charset=${charset.slice(0, 40)}`);
