@@ -3,7 +3,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler } from 'fastify-type-provider-zod';
 import { trustProxyOption, type Config } from './config.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
 import type { Database } from './infra/db/client.js';
@@ -22,6 +22,8 @@ import { createStore } from './infra/storage/index.js';
 import { storagePlugin } from './infra/storage/plugin.js';
 import type { BlobStore } from './infra/storage/storage.js';
 import { problemsPlugin, sendProblem } from './infra/http/problems.js';
+import { safeValidatorCompiler } from './infra/http/validation.js';
+import { jsonBodyPlugin } from './infra/http/json-body.js';
 import { loggerOptions, requestIdFor } from './infra/logger.js';
 import { openapiPlugin } from './infra/openapi.js';
 import { version } from './version.js';
@@ -51,7 +53,8 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
   });
-  app.setValidatorCompiler(validatorCompiler);
+  // Every route's zod schema, behind one rule for all text (no NUL, no lone surrogates).
+  app.setValidatorCompiler(safeValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   // Requests that arrive while the server drains get a problem, not a half-served answer.
@@ -68,6 +71,7 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   });
 
   await app.register(problemsPlugin);
+  await app.register(jsonBodyPlugin);
   await app.register(databasePlugin, { database, closeWithApp: closeDatabase });
   await app.register(storagePlugin, { store: store ?? (await createStore(config)), stagingMaxAgeMs: config.PHOTO_STAGING_MAX_AGE_MS });
   if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {

@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { ProblemDetailItem } from './errors.js';
+import { isUnsafeText, UNSAFE_MESSAGE } from './http/validation.js';
 
 export const MAX_REPORTED_ERRORS = 100;
 
@@ -56,6 +57,7 @@ export class CsvRow {
       return null;
     }
     if (value.length > max) this.error(`At most ${max} characters`, column);
+    if (isUnsafeText(value)) this.error(`The value ${UNSAFE_MESSAGE}`, column);
     return value;
   }
 

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemResponses } from '../../infra/http/problems.js';
 import { cursorParam, encodeCursor, limitParam, pageOf } from '../../infra/http/pagination.js';
+import { instantInput } from '../../infra/http/validation.js';
 import { auditRepository } from './audit.repository.js';
 
 const auditEntrySchema = z
@@ -25,9 +26,9 @@ const auditQuery = z.strictObject({
   actor: z.uuid().optional(),
   action: z.string().regex(/^[a-z_.]{1,60}$/).optional().meta({ description: 'An action (`user.created`) or a prefix (`user`)' }),
   entity: z.string().max(100).optional().meta({ description: 'The id of the changed entity' }),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
-  cursor: cursorParam(z.object({ before: z.string().regex(/^\d+$/) })).optional(),
+  since: instantInput().optional(),
+  until: instantInput().optional(),
+  cursor: cursorParam(z.object({ before: z.string().regex(/^\d{1,18}$/) })).optional(),
   limit: limitParam(100, 1000),
 });
 

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { dayInput } from '../../infra/http/validation.js';
 import { contextOf } from '../../infra/auth/actor.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { createElectionService } from './election.service.js';
@@ -26,7 +27,7 @@ export const candidateSchema = z
 export const electionBody = z
   .strictObject({
     name: z.string().trim().min(1).max(200),
-    date: z.iso.date().meta({ description: 'Election day, YYYY-MM-DD' }),
+    date: dayInput().meta({ description: 'Election day, YYYY-MM-DD' }),
     timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as America/Caracas'),
     openingTime: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time HH:MM').default('06:00')
       .meta({ description: 'When centres should open (HH:MM in timeZone); summaries count centres that opened by then as on time' }),

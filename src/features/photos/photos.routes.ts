@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { contextOf } from '../../infra/auth/actor.js';
 import { AppError, bodyValidationError } from '../../infra/errors.js';
 import { problemResponses } from '../../infra/http/problems.js';
+import { instantInput, parseInput } from '../../infra/http/validation.js';
 import type { StagedObject } from '../../infra/storage/storage.js';
 import { createElectionService } from '../election/election.service.js';
 import { photoSchema } from './photo.schema.js';
@@ -13,7 +14,7 @@ import { PHOTO_KINDS, createPhotosService, type PhotoFields } from './photos.ser
 
 const fieldsSchema = z.strictObject({
   caption: z.string().trim().min(1).max(500).optional(),
-  capturedAt: z.iso.datetime({ offset: true }).optional(),
+  capturedAt: instantInput().optional(),
   kind: z.enum(PHOTO_KINDS).optional(),
 });
 const idParams = z.strictObject({ id: z.uuid() });
@@ -56,7 +57,7 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
         }
       }
       if (!staged) throw new AppError('PHOTO_FILE_MISSING', 'The multipart body has no part named "file"');
-      const parsed = fieldsSchema.safeParse(fields);
+      const parsed = parseInput(fieldsSchema, fields);
       if (!parsed.success) throw bodyValidationError(parsed.error.issues);
       return { staged, fields: parsed.data };
     } catch (error) {

@@ -138,19 +138,17 @@ export const registryRepository = {
       filter.code ? Prisma.sql`r.code = ${filter.code}` : undefined,
     ].filter((condition): condition is Prisma.Sql => condition !== undefined);
     const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}` : Prisma.empty;
+    // The counts per region are kept in summary_registry, rewritten in the transaction of every registry import
+    // that changes anything (testigo_summary_registry_refresh): a primary-key lookup per region. Every centre has
+    // a table (the file has a row per table), so its count of centres with tables is its count of centres.
     return db.$queryRaw`
-      WITH per_centre AS (
-        SELECT c.code, c.parish_code, c.municipality_code, c.state_code,
-               count(t.number)::int AS tables, coalesce(sum(t.registered_voters), 0)::bigint AS voters
-        FROM centres c LEFT JOIN polling_tables t ON t.centre_code = c.code GROUP BY c.code),
-      selected AS (SELECT * FROM regions r ${where})
-      SELECT s.code, s.name, s.level::text AS level, s.parent_code AS "parentCode",
-             count(p.code)::int AS centres, coalesce(sum(p.tables), 0)::int AS tables,
-             coalesce(sum(p.voters), 0)::int AS "registeredVoters"
-      FROM selected s
-      LEFT JOIN per_centre p ON s.code = CASE s.level WHEN 'state' THEN p.state_code WHEN 'municipality' THEN p.municipality_code ELSE p.parish_code END
-      GROUP BY s.code, s.name, s.level, s.parent_code
-      ORDER BY s.code`;
+      SELECT r.code, r.name, r.level::text AS level, r.parent_code AS "parentCode",
+             coalesce(s.centres, 0)::int AS centres, coalesce(s.tables, 0)::int AS tables,
+             coalesce(s.registered_voters, 0)::int AS "registeredVoters"
+      FROM regions r
+      LEFT JOIN summary_registry s ON s.level = r.level::text AND s.code = r.code
+      ${where}
+      ORDER BY r.code`;
   },
 
   async countChildren(db: Sql, code: string): Promise<number> {

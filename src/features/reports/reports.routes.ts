@@ -6,6 +6,7 @@ import { contextOf } from '../../infra/auth/actor.js';
 import { bodyValidationError } from '../../infra/errors.js';
 import { problemDocument, problemResponses, toAppError } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
+import { parseInput } from '../../infra/http/validation.js';
 import { exportStream } from './reports.export.js';
 import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
 import type { ReportFilter } from './reports.repository.js';
@@ -101,7 +102,7 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
       const fallback = limiter(BATCH_FALLBACK_CONCURRENCY);
       const handle = async (index: number, item: unknown): Promise<BatchItem> => {
         const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
-        const parsed = reportInput.safeParse(item);
+        const parsed = parseInput(reportInput, item);
         try {
           if (!parsed.success) throw bodyValidationError(parsed.error.issues);
           const result = await service.submit(context, parsed.data, election, fallback);

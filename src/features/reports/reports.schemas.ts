@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
 import { problemSchema } from '../../infra/http/problems.js';
+import { checkedPerItem, instantInput } from '../../infra/http/validation.js';
 import { photoSchema } from '../photos/photo.schema.js';
 import { REPORT_KINDS } from './forms.js';
 
@@ -21,7 +22,7 @@ export const reportInput = z
     kind: kindSchema,
     centreCode: code,
     table: z.number().int().min(1).max(100_000).optional().meta({ description: 'Required for results' }),
-    observedAt: z.iso.datetime({ offset: true }).meta({ description: 'Device time of the observation' }),
+    observedAt: instantInput().meta({ description: 'Device time of the observation' }),
     answers,
     notes: z.string().trim().max(4000).optional(),
     location: locationInput.optional(),
@@ -30,7 +31,7 @@ export const reportInput = z
 
 export const revisionInput = z
   .strictObject({
-    observedAt: z.iso.datetime({ offset: true }).optional(),
+    observedAt: instantInput().optional(),
     answers,
     notes: z.string().trim().max(4000).nullable().optional(),
     location: locationInput.nullable().optional(),
@@ -83,7 +84,7 @@ export const revisionSchema = z
   .meta({ id: 'ReportRevision' });
 
 export const batchInput = z
-  .strictObject({ reports: z.array(z.unknown()).min(1).max(500).meta({ description: 'Up to 500 NewReport items, each handled on its own' }) })
+  .strictObject({ reports: checkedPerItem(z.array(z.unknown()).min(1).max(500).meta({ description: 'Up to 500 NewReport items, each handled on its own' })) })
   .meta({ id: 'ReportBatch' });
 export const batchResult = z
   .object({
@@ -107,13 +108,13 @@ export const reportFilters = {
   review: reviewStateSchema.optional(),
   flag: z.enum(['any', 'votes_sum_mismatch', 'over_registered', 'registered_voters_mismatch', 'conflict']).optional(),
   observer: z.uuid().optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
+  since: instantInput().optional(),
+  until: instantInput().optional(),
   time: z.enum(['received', 'observed']).default('received').meta({ description: 'Which time since/until apply to' }),
 };
 export const reportListQuery = z.strictObject({
   ...reportFilters,
-  cursor: cursorParam(z.object({ at: z.iso.datetime(), id: z.uuid() })).optional(),
+  cursor: cursorParam(z.object({ at: instantInput(), id: z.uuid() })).optional(),
   limit: limitParam(50, 500),
 });
 export const reportExportQuery = z.strictObject({ ...reportFilters, format: z.enum(['csv', 'ndjson']).default('ndjson') });

@@ -54,7 +54,7 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
       serializerCompiler,
       schema: {
         tags: ['summaries'], operationId: 'summaries.list', summary: 'One summary per region (or centre) at a level',
-        description: `Regions of \`level\` under \`parent\` (by default, the caller's scope). Without \`since\`/\`until\` the live picture, exact at every moment; with them, a recount of the reports received in that window. ${freshness}`,
+        description: `Regions of \`level\` under \`parent\` (by default, the caller's scope). Without \`since\`/\`until\` the live picture, exact at every moment; with them, a recount of the reports received in that window. \`level=centre\` needs a \`parent\`, and so does a recount at any level below \`state\` (400 VALIDATION_FAILED naming \`parent\`): no answer holds every centre of the country. ${freshness}`,
         querystring: summaryQuery,
         response: { 200: summaryListSchema, ...errors },
       },

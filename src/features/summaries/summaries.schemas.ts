@@ -1,11 +1,12 @@
 // Request and response schemas of summaries, the timeline and the missing-centres list.
 import { z } from 'zod';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
+import { instantInput } from '../../infra/http/validation.js';
 import { REPORT_KINDS } from '../reports/forms.js';
 import { kindSchema } from '../reports/reports.schemas.js';
 
 const regionCode = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a region code');
-const instant = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
+const instant = instantInput().transform((value) => new Date(value));
 const share = z.number().min(0).max(1).nullable().meta({ description: 'A fraction from 0 to 1; null when the denominator is 0' });
 const counts = <T extends readonly [string, ...string[]]>(keys: T) => z.object(Object.fromEntries(keys.map((key) => [key, z.number().int()])) as Record<T[number], z.ZodNumber>);
 
@@ -16,11 +17,24 @@ const window = {
   until: instant.optional().meta({ description: 'Only reports received before this instant (computed from the reports; slower)' }),
 };
 
-export const summaryQuery = z.strictObject({
-  level: summaryLevelSchema,
-  parent: regionCode.optional().meta({ description: 'Only regions under this region (a state, municipality or parish); by default your scope' }),
-  ...window,
-});
+// Bounded answers: centres only under a parent (a state holds at most ~1,500), and a recount (since/until)
+// below the state level only under a parent, so that no read answers or recounts the whole country's centres.
+export const summaryQuery = z
+  .strictObject({
+    level: summaryLevelSchema,
+    parent: regionCode.optional().meta({
+      description: 'Only regions under this region (a state, municipality or parish); by default your scope. Required for `level=centre`, and with `since`/`until` for every level below `state`',
+    }),
+    ...window,
+  })
+  .superRefine((query, ctx) => {
+    if (query.parent !== undefined) return;
+    if (query.level === 'centre') {
+      ctx.addIssue({ code: 'custom', path: ['parent'], message: 'required for level=centre: the centres of one state, municipality or parish' });
+    } else if (query.level !== 'state' && (query.since || query.until)) {
+      ctx.addIssue({ code: 'custom', path: ['parent'], message: `required for a recount (since/until) at level=${query.level}` });
+    }
+  });
 export const nationalQuery = z.strictObject(window);
 
 export const summarySchema = z
@@ -91,7 +105,7 @@ export const timelineQuery = z.strictObject({
   kind: kindSchema.optional(),
   bucket: z.enum(['15m', '1h']).default('1h'),
   ...window,
-  cursor: cursorParam(z.iso.datetime()).optional(),
+  cursor: cursorParam(instantInput()).optional(),
   limit: limitParam(200, 1000),
 });
 

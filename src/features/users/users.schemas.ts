@@ -1,5 +1,6 @@
 // Request and response schemas of users, tokens, assignments and the caller (/v1/me).
 import { z } from 'zod';
+import { instantInput } from '../../infra/http/validation.js';
 import { ROLES } from '../../infra/auth/actor.js';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
 
@@ -60,7 +61,7 @@ export const userListQuery = z.strictObject({
   region: code.optional().meta({ description: 'Users scoped inside this region, or assigned to a centre in it' }),
   active: z.enum(['true', 'false']).transform((value) => value === 'true').optional(),
   q: z.string().trim().min(1).max(100).optional().meta({ description: 'Searches names, external ids, phones and emails' }),
-  cursor: cursorParam(z.object({ at: z.iso.datetime(), id: z.uuid() })).optional(),
+  cursor: cursorParam(z.object({ at: instantInput(), id: z.uuid() })).optional(),
   limit: limitParam(50, 500),
 });
 export const userPageSchema = z.object({ items: z.array(userSchema), nextCursor: z.string().nullable() }).meta({ id: 'UserPage' });
@@ -84,7 +85,7 @@ export const newTokenSchema = tokenSchema
 export const createTokenBody = z
   .strictObject({
     name: z.string().trim().min(1).max(100).optional(),
-    expiresAt: z.iso.datetime({ offset: true }).optional().meta({ description: 'When the token stops working; none: until revoked' }),
+    expiresAt: instantInput().optional().meta({ description: 'When the token stops working; none: until revoked' }),
   })
   .meta({ id: 'CreateToken' });
 export const tokenIdParams = z.strictObject({ id: z.uuid() });

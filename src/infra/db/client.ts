@@ -13,6 +13,8 @@ export interface DatabaseOptions {
   statementTimeoutMs: number;
   idleTimeoutMs: number;
   applicationName?: string;
+  /** How long a transaction waits to start (for a connection); by default `connectTimeoutMs`, like any query. */
+  transactionMaxWaitMs?: number;
 }
 
 export interface Database {
@@ -48,7 +50,12 @@ export function createDatabase(options: DatabaseOptions, log?: Logger): Database
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', (err) => log?.warn({ err }, 'idle database connection lost'));
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  // A transaction waits for a connection as long as any query does (then P2028 or the pool's timeout: both 503),
+  // and may run as long as one statement may.
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg(pool),
+    transactionOptions: { maxWait: options.transactionMaxWaitMs ?? options.connectTimeoutMs, timeout: options.statementTimeoutMs },
+  });
   let closed = false;
   return {
     url: options.url,

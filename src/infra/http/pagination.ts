@@ -1,5 +1,6 @@
 // Opaque cursors for keyset pagination: clients pass back `nextCursor` untouched.
 import { z } from 'zod';
+import { unsafeTextIssues } from './validation.js';
 
 export const encodeCursor = (key: unknown): string => Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 
@@ -10,8 +11,9 @@ export function cursorParam<T extends z.ZodType>(shape: T) {
     .max(512)
     .transform((raw, ctx): z.output<T> => {
       try {
-        const parsed = shape.safeParse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-        if (parsed.success) return parsed.data;
+        const decoded: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+        const parsed = unsafeTextIssues(decoded).length === 0 ? shape.safeParse(decoded) : undefined;
+        if (parsed?.success) return parsed.data;
       } catch {
         // fall through to the issue below
       }
