@@ -76,7 +76,7 @@ const sumVotes = (items: { votes: Record<string, number> }[]) => {
 interface BatchResult { created: number; replayed: number; failed: number; results: { index: number; id: string | null; status: string; problem?: unknown }[] }
 
 // National-size bodies on a busy machine: load shedding (503 SERVICE_OVERLOADED) is not what this tests.
-const context = present ? await setupTestApp({ env: { MAX_EVENT_LOOP_DELAY_MS: '0' } }) : undefined;
+const context = present ? await setupTestApp({ env: { MAX_EVENT_LOOP_DELAY_MS: '0', RATE_LIMIT_PER_TOKEN: '0' } }) : undefined;
 
 describe.skipIf(!present)(`the 24,532 tally sheets of 2024 as results reports${present ? '' : ` (skipped: ${ACTAS} not found; set VE2024_DIR)`}`, () => {
   it('are all created through the batch route, export with the file\'s exact sums, and replay', async () => {
