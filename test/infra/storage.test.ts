@@ -325,7 +325,8 @@ describe('s3 blob store, when the server fails', () => {
   it.each([3 * MiB, 40 * MiB])('reports the upload error for %i bytes and lets go of the input', async (size) => {
     const input = streamOf(randomBytes(size));
     const error = await store.stage(input, 64 * MiB).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ name: 'NoSuchBucket' });
+    // The server's refusal, as a storage problem (never the database's): 503 STORAGE_UNAVAILABLE, its cause kept.
+    expect(error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', status: 503, cause: { name: 'NoSuchBucket' } });
     expect(input.destroyed).toBe(true);
   });
 });
