@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import pg from 'pg';
 import { z } from 'zod';
-import { isDatabaseUnavailable } from './db/errors.js';
+import { isDatabaseUnavailable, sqlState } from './db/errors.js';
 import { readMigrations } from './db/migrator.js';
 import { AppError } from './errors.js';
 import { problemResponses } from './http/problems.js';
@@ -83,11 +83,12 @@ function databaseProbe(url: string) {
         ]);
         return { ok: true, applied };
       } catch (error) {
-        if (isDatabaseUnavailable(error)) {
-          drop(client); // a connection that did not answer in time is not trusted again
-          return { ok: false, detail: 'The database cannot be reached.' };
-        }
-        return { ok: false, detail: 'The database has no migrations applied.' };
+        // Only PostgreSQL's own answer says more than "unreachable": no migrations table, or another refusal.
+        const state = sqlState(error);
+        if (state === '42P01') return { ok: false, detail: 'The database has no migrations applied.' };
+        drop(client); // a connection that failed or did not answer in time is not trusted again
+        if (state && !isDatabaseUnavailable(error)) return { ok: false, detail: `The database refused the readiness query (SQLSTATE ${state}).` };
+        return { ok: false, detail: 'The database cannot be reached.' };
       } finally {
         clearTimeout(timer);
       }
