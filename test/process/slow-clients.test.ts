@@ -134,6 +134,9 @@ describe('slow and misbehaving clients', () => {
     expect(closedAfter).toBeGreaterThanOrEqual(IDLE_TIMEOUT_MS - 100);
     expect(silentFor).toBeLessThan(IDLE_TIMEOUT_MS + 4_000);
     await poll(async () => ((await staged()).length === 0 ? true : undefined), 3_000, 'the staging file to be removed');
+    // Logged as a client gone, not as a failure of the database or the server.
+    await server.waitForLog((line) => line.event === 'request.aborted', 5_000, 'the aborted request\'s log line');
+    expect(server.logs.filter((line) => (line.level as number) >= 50)).toEqual([]);
   }, 30_000);
 
   it.each([
