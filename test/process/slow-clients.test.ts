@@ -19,6 +19,7 @@ const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.me
 const IDLE_TIMEOUT_MS = 1000;
 const PHOTO_MAX_BYTES = 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 20_000;
+const REQUEST_TIMEOUT_MS = 3000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 let db: TestDatabase;
@@ -92,7 +93,7 @@ const requestHead = (path: string, headers: Record<string, string | number>) =>
 function serverEnv(): Record<string, string> {
   return {
     DATABASE_URL: db.url, DATA_DIR: dataDir, IDLE_TIMEOUT_MS: String(IDLE_TIMEOUT_MS), PHOTO_MAX_BYTES: String(PHOTO_MAX_BYTES),
-    SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS), MAX_EVENT_LOOP_DELAY_MS: '0',
+    SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS), REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), MAX_EVENT_LOOP_DELAY_MS: '0',
   };
 }
 
@@ -137,6 +138,24 @@ describe('slow and misbehaving clients', () => {
     // Logged as a client gone, not as a failure of the database or the server.
     await server.waitForLog((line) => line.event === 'request.aborted', 5_000, 'the aborted request\'s log line');
     expect(server.logs.filter((line) => (line.level as number) >= 50)).toEqual([]);
+  }, 30_000);
+
+  it('POST /v1/reports/{id}/photos › an upload trickling a byte at a time (never idle) is answered 408 and cut after REQUEST_TIMEOUT_MS', async () => {
+    const form = multipart(Buffer.alloc(0));
+    const exchange = raw(
+      requestHead(`/v1/reports/${reportId}/photos`, { ...adminHeaders, 'content-type': form.contentType, 'content-length': 5_000_000 }),
+      Buffer.concat([form.preamble, await jpeg(1)]),
+    );
+    const trickle = setInterval(() => exchange.socket.writable && exchange.socket.write(Buffer.alloc(1, 0x46)), IDLE_TIMEOUT_MS / 4);
+    try {
+      const head = await within(exchange.head, REQUEST_TIMEOUT_MS + 10_000, 'the 408');
+      expect(head.status).toBe(408);
+      const closedAfter = await within(exchange.ended, 5_000, 'the server to close the socket');
+      expect(closedAfter).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
+    } finally {
+      clearInterval(trickle);
+    }
+    await poll(async () => ((await staged()).length === 0 ? true : undefined), 3_000, 'the staging file to be removed');
   }, 30_000);
 
   it.each([
