@@ -78,7 +78,7 @@ function databaseProbe(url: string) {
         const applied = await Promise.race([
           query(),
           new Promise<never>((_resolve, reject) => {
-            timer = setTimeout(() => reject(Object.assign(new Error('connection timeout: no answer within the readiness bound'), { code: 'ETIMEDOUT' })), READY_TIMEOUT_MS);
+            timer = setTimeout(() => reject(Object.assign(new Error('connection timeout: no answer within the readiness bound'), { code: 'ETIMEDOUT', readiness: true })), READY_TIMEOUT_MS + 100);
           }),
         ]);
         return { ok: true, applied };
@@ -88,6 +88,8 @@ function databaseProbe(url: string) {
         if (state === '42P01') return { ok: false, detail: 'The database has no migrations applied.' };
         drop(client); // a connection that failed or did not answer in time is not trusted again
         if (state && !isDatabaseUnavailable(error)) return { ok: false, detail: `The database refused the readiness query (SQLSTATE ${state}).` };
+        // Connected, but the query got no answer in time (the backstop, or pg's query_timeout).
+        if ((error as { readiness?: boolean }).readiness || /Query read timeout/.test(String((error as Error).message))) return { ok: false, detail: `The database did not answer within ${READY_TIMEOUT_MS} ms.` };
         return { ok: false, detail: 'The database cannot be reached.' };
       } finally {
         clearTimeout(timer);

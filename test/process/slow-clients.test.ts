@@ -212,7 +212,13 @@ describe('slow and misbehaving clients', () => {
       for (let i = 0; i < 3; i += 1) {
         const next = await send('GET', '/v1/election', {});
         expect(next instanceof Error ? String(next) : next.status).toBe(200);
+        // Answers after the whole request was read keep the connection, errors included.
+        expect(next).toMatchObject({ connection: 'keep-alive' });
       }
+      expect(await send('GET', '/v1/no-such-route', {})).toMatchObject({ status: 404, connection: 'keep-alive' });
+      expect(await send('GET', '/v1/election', { authorization: 'Bearer nonsense' })).toMatchObject({ status: 401, connection: 'keep-alive' });
+      const report = Buffer.from(JSON.stringify({ id: 'not-a-uuid' }));
+      expect(await send('POST', '/v1/reports', { 'content-type': 'application/json', 'content-length': report.length }, report)).toMatchObject({ status: 400, connection: 'keep-alive' });
     } finally {
       agent.destroy();
     }
