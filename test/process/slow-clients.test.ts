@@ -160,12 +160,14 @@ describe('slow and misbehaving clients', () => {
 
   it.each([
     ['401 AUTH_REQUIRED, no token', `/v1/reports/{id}/photos`, {}, 'multipart', 401],
+    ['404 NOT_FOUND, a photo for a report that does not exist', `/v1/reports/${randomUUID()}/photos`, adminHeaders, 'multipart', 404],
     ['415 UNSUPPORTED_MEDIA_TYPE, a JSON import', '/v1/registry/import', adminHeaders, 'application/json', 415],
+    ['413 PAYLOAD_TOO_LARGE, an import declaring more than the limit', '/v1/users/import', { ...adminHeaders, 'content-length': 200_000_000 }, 'text/csv', 413],
     ['401 AUTH_REQUIRED, an import without a token', '/v1/users/import', {}, 'text/csv', 401],
   ])('an early refusal (%s) answers Connection: close and closes the socket with the body unread', async (_name, path, headers, type, status) => {
     const form = multipart(Buffer.alloc(0));
     const exchange = raw(
-      requestHead(path.replace('{id}', reportId), { ...headers, 'content-type': type === 'multipart' ? form.contentType : type, 'content-length': 5_000_000 }),
+      requestHead(path.replace('{id}', reportId), { 'content-length': 5_000_000, ...headers, 'content-type': type === 'multipart' ? form.contentType : type }),
       Buffer.alloc(64 * 1024, 0x41),
     );
     const head = await within(exchange.head, 10_000, 'the answer');
