@@ -19,7 +19,7 @@ it('removes staged files not written for longer than the age, and keeps ones sti
   expect(await readdir(staging)).toEqual([`${hourAgo}-in-flight`]);
 });
 
-it('removes stale .tmp files of thumbnail writes (in the staging area, and beside thumbnails as earlier versions left them)', async () => {
+it('removes stale .tmp files of thumbnail writes cut off by a crash, and keeps thumbnails and writes in progress', async () => {
   const root = join(dir, 'blobs');
   const hourAgo = Date.now() - 3_600_000;
   const old = async (path: string) => {

@@ -102,11 +102,10 @@ export function createLocalStore(dataDir: string): BlobStore {
 
     async put(key, body) {
       const target = pathOf(key);
-      // Written in the staging area (same filesystem) and renamed over the target: readers see the old file
-      // or the whole new one, and a write that fails (ENOSPC) leaves nothing; one cut by a crash is swept.
-      const temp = join(staging, `${Date.now()}-${randomUUID()}.tmp`);
+      // Written beside its target and renamed over it: readers see the old file or the whole new one. A
+      // write that fails (ENOSPC) removes its .tmp file; one cut off by a crash is swept (see sweep()).
+      const temp = `${target}.${randomUUID()}.tmp`;
       try {
-        await mkdir(staging, { recursive: true });
         await mkdir(dirname(target), { recursive: true });
         await writeFile(temp, body, { flag: 'wx' });
         await fsyncPath(temp);
@@ -130,7 +129,7 @@ export function createLocalStore(dataDir: string): BlobStore {
           removed += 1;
         }
       }
-      // Earlier versions wrote a thumbnail's temporary file beside it (`<key>.<uuid>.tmp`): sweep those too.
+      // A thumbnail write cut off by a crash leaves its temporary file beside it (`<key>.<uuid>.tmp`).
       for (const dir of await readdir(join(root, 'thumbnails')).catch(() => [] as string[])) {
         for (const name of await readdir(join(root, 'thumbnails', dir)).catch(() => [] as string[])) {
           if (name.endsWith('.tmp') && (await isOld(join(root, 'thumbnails', dir, name)))) {
