@@ -18,14 +18,22 @@ try {
 } catch (error) {
   throw new Error(`full-disk tests need to mount a 1 MiB tmpfs at ${mountPoint} (run as root): ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
 }
-afterAll(async () => {
+const unmount = async () => {
   execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
   await rmdir(mountPoint).catch(() => undefined);
-});
+};
+afterAll(unmount);
 
 const { logger, lines } = capturingLogger();
-const { app, admin } = await setupTestApp({ env: { DATA_DIR: mountPoint, STORAGE_DRIVER: 'local', MAX_EVENT_LOOP_DELAY_MS: '0' }, loggerInstance: logger });
-const reportId = await prepareReport(app, admin);
+const { app, admin, reportId } = await (async () => {
+  try {
+    const setup = await setupTestApp({ env: { DATA_DIR: mountPoint, STORAGE_DRIVER: 'local', MAX_EVENT_LOOP_DELAY_MS: '0' }, loggerInstance: logger });
+    return { ...setup, reportId: await prepareReport(setup.app, setup.admin) };
+  } catch (error) {
+    await unmount(); // a setup that fails at the top level runs no afterAll
+    throw error;
+  }
+})();
 const filler = join(mountPoint, 'filler');
 
 async function files(): Promise<string[]> {
