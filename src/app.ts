@@ -2,6 +2,7 @@
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { trustProxyOption, type Config } from './config.js';
@@ -42,6 +43,9 @@ export interface AppOptions {
   afterTokenRead?: AfterTokenRead;
 }
 
+/** How long a connection closed after an early refusal still swallows what its client sends (see below). */
+const LINGER_MS = 2000;
+
 export async function buildApp({ config, database, store, closeDatabase = true, logger, loggerInstance, afterTokenRead }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? loggerOptions(config.LOG_LEVEL) }),
@@ -51,6 +55,16 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // No byte in or out for IDLE_TIMEOUT_MS: the socket is destroyed (a stalled upload, a silent client,
+    // a reader that stopped reading). Receiving a whole request (headers and body) takes at most
+    // REQUEST_TIMEOUT_MS (408 after), its headers at most the idle timeout. Node checks those two every
+    // connectionsCheckingInterval; the idle timeout is exact.
+    connectionTimeout: config.IDLE_TIMEOUT_MS,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: Math.min(config.IDLE_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS),
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(Math.min(config.IDLE_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS) / 2))),
+    },
     routerOptions: { ignoreTrailingSlash: true },
   });
   // Every route's zod schema, behind one rule for all text (no NUL, no lone surrogates).
@@ -68,6 +82,30 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
       reply.header('connection', 'close');
       return sendProblem(request, reply, new AppError('SHUTTING_DOWN', 'The server is shutting down', { headers: { 'retry-after': '1' } }));
     }
+  });
+
+  // An answer sent before the request's body was read to its end (a 401/403/404 before an upload is taken,
+  // a 413 halfway through a photo, a 415) closes the connection: the unread rest never reaches the next
+  // request on a pooled socket, the client is not left sending megabytes nobody reads, and SIGTERM does not
+  // wait for it. Node would close the socket at once after the answer, and a reset sent while the client is
+  // still sending can destroy the answer in its buffers before it is read; so the close lingers: the answer
+  // and a FIN go out, what still arrives is discarded, and the socket is destroyed when the client closes
+  // its side or after LINGER_MS. (`complete` is undefined under app.inject, which has no socket.)
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.raw.complete === false && !reply.raw.headersSent) {
+      reply.header('connection', 'close');
+      const socket: Socket & { destroySoon?: () => void } = request.raw.socket;
+      socket.destroySoon = () => {
+        if (socket.destroyed) return;
+        const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+        timer.unref();
+        socket.once('close', () => clearTimeout(timer));
+        socket.once('end', () => socket.destroy());
+        request.raw.resume();
+        socket.end();
+      };
+    }
+    return payload;
   });
 
   await app.register(problemsPlugin);

@@ -65,6 +65,8 @@ export const configSchema = z
     BODY_LIMIT_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
     REGISTRY_IMPORT_MAX_BYTES: int(64 * 1_048_576, 1024, 1024 * 1_048_576),
     SHUTDOWN_GRACE_MS: int(10_000, 0, 600_000),
+    IDLE_TIMEOUT_MS: int(60_000, 100, 3_600_000),
+    REQUEST_TIMEOUT_MS: int(10 * 60_000, 1000, 24 * 3_600_000),
     MAX_EVENT_LOOP_DELAY_MS: int(1000, 0, 60_000),
     DOCS_ENABLED: bool(true),
     ADMIN_TOKEN: z.preprocess(
@@ -97,6 +99,10 @@ export const configSchema = z
     if (config.STORAGE_DRIVER === 's3' && !config.S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when STORAGE_DRIVER=s3' });
     if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['S3_SECRET_ACCESS_KEY'], message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together' });
+    }
+    // A stalled upload must be cut (idle timeout) before the sweeper may take its staged file for a leftover.
+    if (config.IDLE_TIMEOUT_MS >= config.PHOTO_STAGING_MAX_AGE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['IDLE_TIMEOUT_MS'], message: `must be below PHOTO_STAGING_MAX_AGE_MS (${config.PHOTO_STAGING_MAX_AGE_MS})` });
     }
   });
 

@@ -36,6 +36,8 @@ export const problemCatalogue = {
   RATE_LIMITED: { status: 429, title: 'Too many requests', description: 'Slow down; `Retry-After` says when to try again.' },
   INTERNAL: { status: 500, title: 'Internal server error', description: 'An unexpected error. Its details are logged under the request id, never returned.' },
   SERVICE_OVERLOADED: { status: 503, title: 'The service is overloaded', description: 'The server sheds load to stay responsive; retry after `Retry-After` seconds.' },
+  STORAGE_FULL: { status: 507, title: 'The photo store is full', description: 'The disk or bucket that holds photos has no room left; nothing was stored. Operators are alerted; retry after `Retry-After` seconds.' },
+  STORAGE_UNAVAILABLE: { status: 503, title: 'The photo store is unavailable', description: 'The blob store (local disk or S3) cannot be reached or failed, or a staged upload was lost; nothing was stored. Retry after `Retry-After` seconds.' },
   DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable', description: 'PostgreSQL cannot be reached or timed out; retry later.' },
   NOT_READY: { status: 503, title: 'Not ready', description: 'The database is unreachable or its migrations are not applied.' },
   SHUTTING_DOWN: { status: 503, title: 'The server is shutting down', description: 'Retry on another instance or in a moment.' },

@@ -2,7 +2,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { afterAll } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -31,7 +31,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/nonexistent-testigo-data', ...env });
 }
 
-export async function setupTestApp(options: { env?: Record<string, string>; migrated?: boolean; databaseUrl?: string } = {}): Promise<TestApp> {
+export async function setupTestApp(options: { env?: Record<string, string>; migrated?: boolean; databaseUrl?: string; loggerInstance?: FastifyBaseLogger } = {}): Promise<TestApp> {
   const db = await createTestDatabase({ migrated: options.migrated });
   const dataDir = await mkdtemp(join(tmpdir(), 'testigo-test-data-'));
   // TEST_STORAGE=s3 runs the same tests with photos in an S3-compatible server (s3rver).
@@ -41,7 +41,7 @@ export async function setupTestApp(options: { env?: Record<string, string>; migr
     : {};
   const config = testConfig({ DATABASE_URL: options.databaseUrl ?? db.url, DATA_DIR: dataDir, ...storageEnv, ...options.env });
   const database = createDatabase(databaseOptions(config, config.DATABASE_URL!));
-  const app = await buildApp({ config, database });
+  const app = await buildApp({ config, database, ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : {}) });
   afterAll(async () => {
     await app.close();
     await db.drop();

@@ -28,6 +28,13 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses an idle timeout not below the staging age (a stalled upload must be cut before it could be swept)', () => {
+    expect(() => loadConfig({ IDLE_TIMEOUT_MS: '600000', PHOTO_STAGING_MAX_AGE_MS: '600000' })).toThrow(/IDLE_TIMEOUT_MS: must be below PHOTO_STAGING_MAX_AGE_MS/);
+    expect(() => loadConfig({ PHOTO_STAGING_MAX_AGE_MS: '30000' })).toThrow(/IDLE_TIMEOUT_MS/); // the 60 s default idle timeout
+    expect(loadConfig({ IDLE_TIMEOUT_MS: '20000', PHOTO_STAGING_MAX_AGE_MS: '30000' })).toMatchObject({ IDLE_TIMEOUT_MS: 20000, REQUEST_TIMEOUT_MS: 600000 });
+    expect(loadConfig({})).toMatchObject({ IDLE_TIMEOUT_MS: 60000, REQUEST_TIMEOUT_MS: 600000 });
+  });
+
   it('reports every wrong variable at once', () => {
     expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/);
   });

@@ -286,6 +286,18 @@ describe.each([
     expect(await h.leftovers()).toEqual([]);
   });
 
+  it('a staged upload swept before its commit fails the commit with 503 STORAGE_UNAVAILABLE (not a 500), leaving nothing', async () => {
+    const staged = await h.store.stage(streamOf(randomBytes(3000)), MiB);
+    await sleep(20);
+    expect(await h.store.sweep(0)).toBe(1); // as the sweeper would, had the upload stalled past the staging age
+    const error = await staged.commit(originalKey(staged.sha256), 'image/jpeg').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', status: 503, failure: 'lost' });
+    await staged.discard();
+    expect(await h.store.stat(originalKey(staged.sha256))).toBeUndefined();
+    expect(await h.leftovers()).toEqual([]);
+  });
+
   it('sweep removes only staged objects older than asked', async () => {
     const kept = randomBytes(1000);
     const committed = await h.store.stage(streamOf(kept), MiB);
@@ -325,7 +337,8 @@ describe('s3 blob store, when the server fails', () => {
   it.each([3 * MiB, 40 * MiB])('reports the upload error for %i bytes and lets go of the input', async (size) => {
     const input = streamOf(randomBytes(size));
     const error = await store.stage(input, 64 * MiB).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ name: 'NoSuchBucket' });
+    // The server's refusal, as a storage problem (never the database's): 503 STORAGE_UNAVAILABLE, its cause kept.
+    expect(error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', status: 503, cause: { name: 'NoSuchBucket' } });
     expect(input.destroyed).toBe(true);
   });
 });

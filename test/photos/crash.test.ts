@@ -14,7 +14,9 @@ import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, type
 
 const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const FILE_BYTES = 5 * 1024 * 1024;
-const STAGING_MAX_AGE_MS = 1000;
+const STAGING_MAX_AGE_MS = 3000;
+/** Below the staging age, as the configuration demands (a stalled upload is cut before it could be swept). */
+const IDLE_TIMEOUT_MS = 2000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 let db: TestDatabase;
@@ -28,7 +30,7 @@ const stagingDir = () => join(dataDir, 'blobs', '.staging');
 const originalsDir = () => join(dataDir, 'blobs', 'originals');
 
 function serverEnv(): Record<string, string> {
-  return { DATABASE_URL: db.url, DATA_DIR: dataDir, PHOTO_STAGING_MAX_AGE_MS: String(STAGING_MAX_AGE_MS) };
+  return { DATABASE_URL: db.url, DATA_DIR: dataDir, PHOTO_STAGING_MAX_AGE_MS: String(STAGING_MAX_AGE_MS), IDLE_TIMEOUT_MS: String(IDLE_TIMEOUT_MS) };
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

@@ -50,7 +50,7 @@ describe('embedded default (no DATABASE_URL)', () => {
     expect(server.logs.some((line) => line.msg === 'embedded PostgreSQL started')).toBe(true);
 
     const ready = await waitForOk(`${base}/readyz`, 30_000);
-    expect(await ready.json()).toEqual({ status: 'ready', migrations: (await readMigrations()).length });
+    expect(await ready.json()).toEqual({ status: 'ready', migrations: (await readMigrations()).length, storage: 'ok' });
 
     const imported = await fetch(`${base}/v1/registry/import`, {
       method: 'POST',

@@ -87,7 +87,7 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
         tags: ['photos'], operationId: 'photos.create', summary: 'Attach a photo to a report (the author, or a coordinator or admin in scope)',
         description: '201 with the photo; the same bytes for the same report again answer 200 with the existing photo, storing nothing twice.',
         params: idParams,
-        response: { 200: photoSchema, 201: photoSchema, ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+        response: { 200: photoSchema, 201: photoSchema, ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429, 503, 507) },
       },
     },
     async (request, reply) => {
@@ -139,7 +139,7 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
       config: { rawResponse: binary('A WebP of at most 320×320, without EXIF or GPS', ['image/webp']) },
       schema: {
         tags: ['photos'], operationId: 'photos.thumbnail', summary: 'A small WebP without EXIF or GPS (made once, then cached)',
-        params: idParams, response: { 200: z.string(), ...problemResponses(400, 401, 404, 422, 429) },
+        params: idParams, response: { 200: z.string(), ...problemResponses(400, 401, 404, 422, 429, 503) },
       },
     },
     async (request, typedReply) => {

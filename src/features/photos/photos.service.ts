@@ -6,7 +6,7 @@ import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { isReviewer } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
-import { originalKey, thumbnailKey, type BlobStore, type StagedObject } from '../../infra/storage/storage.js';
+import { StorageError, originalKey, thumbnailKey, type BlobStore, type StagedObject } from '../../infra/storage/storage.js';
 import type { Election } from '../election/election.service.js';
 import { reportsRepository } from '../reports/reports.repository.js';
 import { distanceMetres, inspect, localDate, wallClockToInstant } from './inspect.js';
@@ -143,6 +143,10 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
         return { photo, body: await makeThumbnail(photo) };
       } catch (error) {
         options.log?.warn({ err: error, photoId: photo.id }, 'thumbnail failed');
+        // The store failing (full, unreachable) is not the image's fault: 503, retry later.
+        if (error instanceof StorageError) {
+          throw new AppError('STORAGE_UNAVAILABLE', 'The thumbnail cannot be stored right now; retry later, or fetch the original', { headers: error.extra.headers ?? {} });
+        }
         throw new AppError('PHOTO_THUMBNAIL_UNAVAILABLE', `No thumbnail can be made of this ${photo.contentType}; fetch the original`);
       }
     },

@@ -107,6 +107,12 @@ export function toAppError(error: FastifyError | Error): AppError {
 export const problemsPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
+      // The client is gone (it aborted, or the idle timeout cut it): nobody reads an answer, and its
+      // ECONNRESET is neither the database's nor an internal error.
+      if (request.raw.socket?.destroyed === true) {
+        request.log.info({ event: 'request.aborted', err: error }, 'the client went away before the answer');
+        return reply.code(499).send();
+      }
       const problem = toAppError(error);
       if (problem.status >= 500) {
         request.log.error({ err: error, code: problem.code }, 'request failed');

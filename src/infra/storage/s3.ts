@@ -3,6 +3,9 @@
 // copy. S3 has no rename: a crash between the copy and the delete leaves a staging object that sweep()
 // removes later, never a committed object with missing bytes.
 //
+// Failures of the server (unreachable, 5xx, refused credentials, …) become StorageErrors (503/507), so that
+// its ECONNREFUSED is never taken for the database's; a missing object stays what it is.
+//
 // `prefix` is used as given: pass 'photos/' (with the slash) to get 'photos/originals/…'.
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -12,6 +15,7 @@ import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -19,7 +23,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Meter, type BlobStore, type StagedObject } from './storage.js';
+import { Meter, stagedUploadLost, storageFailure, type BlobStore, type StagedObject } from './storage.js';
 
 export interface S3StoreOptions {
   /** An S3-compatible endpoint (MinIO, Garage, R2, …); AWS itself when absent. */
@@ -49,6 +53,15 @@ const isNotFound = (error: unknown): boolean => {
   const e = error as S3LikeError | undefined;
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 };
+
+/** `operation`'s failures as StorageErrors, except a missing object (answered by the caller). */
+async function guarded<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw isNotFound(error) ? error : storageFailure(error);
+  }
+}
 
 const isNotImplemented = (error: unknown): boolean => {
   const e = error as S3LikeError | undefined;
@@ -103,6 +116,8 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       // The first failure, wherever it happened: the input, the limit, or the upload. What follows from it
       // (the other side torn down, an AbortError, an abort the server refuses) must not hide it.
       let cause: unknown;
+      /** Whether the server's side failed first (then the failure is the store's, not the client's). */
+      let storeFailedFirst = false;
       const noteInputError = (error: unknown) => {
         cause ??= error;
       };
@@ -126,6 +141,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       const [piped, uploaded] = await Promise.allSettled([
         pipeline(input, meter),
         upload.done().catch((error: unknown) => {
+          if (cause === undefined) storeFailedFirst = true;
           cause ??= error;
           meter.destroy(error instanceof Error ? error : new Error(String(error)));
           throw error;
@@ -136,12 +152,13 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       let result: ReturnType<Meter["result"]> | undefined;
       if (piped.status === 'rejected' || uploaded.status === 'rejected') {
         failure = cause ?? (piped.status === 'rejected' ? piped.reason : (uploaded as PromiseRejectedResult).reason);
+        if (storeFailedFirst) failure = storageFailure(failure);
       } else {
         // What the server holds must be what went through the meter, byte for byte in count.
         const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: staging })).catch((error: unknown) => error);
         const stored = (head as { ContentLength?: number }).ContentLength;
         const sent = meter.result();
-        if (stored !== sent.size) failure = new Error(`staged object ${staging} holds ${String(stored)} bytes, ${sent.size} were sent`);
+        if (stored !== sent.size) failure = storageFailure(head instanceof Error ? head : new Error(`staged object ${staging} holds ${String(stored)} bytes, ${sent.size} were sent`));
         else result = sent;
       }
       if (failure !== undefined) {
@@ -154,7 +171,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
         ...result!,
         async commit(key, contentType) {
           const target = objectKey(key);
-          const existing = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: target })).then(
+          const existing = await guarded(() => client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }))).then(
             () => true,
             (error: unknown) => {
               if (isNotFound(error)) return false;
@@ -162,21 +179,26 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
             },
           );
           if (!existing) {
-            await client.send(
-              new CopyObjectCommand({
-                Bucket: bucket,
-                Key: target,
-                CopySource: copySource(staging),
-                ContentType: contentType,
-                MetadataDirective: 'REPLACE',
-              }),
-            );
+            await client
+              .send(
+                new CopyObjectCommand({
+                  Bucket: bucket,
+                  Key: target,
+                  CopySource: copySource(staging),
+                  ContentType: contentType,
+                  MetadataDirective: 'REPLACE',
+                }),
+              )
+              .catch((error: unknown) => {
+                // The staged object gone (swept while its upload stalled) is this upload's loss, not an outage.
+                throw isNotFound(error) ? stagedUploadLost(error) : storageFailure(error);
+              });
           }
-          await deleteObject(staging);
+          await guarded(() => deleteObject(staging));
           settled = true;
         },
         async discard() {
-          if (!settled) await deleteObject(staging);
+          if (!settled) await guarded(() => deleteObject(staging));
           settled = true;
         },
       };
@@ -185,7 +207,7 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
     async stat(key) {
       const target = objectKey(key);
       try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }));
+        const head = await guarded(() => client.send(new HeadObjectCommand({ Bucket: bucket, Key: target })));
         return { size: head.ContentLength ?? 0 };
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -198,8 +220,8 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
         throw new Error(`invalid byte range ${range.start}-${range.end}`);
       }
-      const response = await client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: target, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      const response = await guarded(() =>
+        client.send(new GetObjectCommand({ Bucket: bucket, Key: target, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) })),
       );
       const body = response.Body;
       if (!(body instanceof Readable)) throw new Error(`GetObject ${target} returned no readable body`);
@@ -220,10 +242,27 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
     },
 
     async put(key, body, contentType) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey(key), Body: body, ContentType: contentType }));
+      const target = objectKey(key);
+      await guarded(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: target, Body: body, ContentType: contentType })));
     },
 
-    async sweep(olderThanMs) {
+    async probe(signal) {
+      // Bounded by the caller's signal (retries included): readiness must answer fast.
+      await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal }).catch((error: unknown) => {
+        throw storageFailure(error);
+      });
+    },
+
+    sweep(olderThanMs) {
+      return guarded(() => sweepStaging(olderThanMs));
+    },
+
+    async close() {
+      client.destroy();
+    },
+  };
+
+  async function sweepStaging(olderThanMs: number): Promise<number> {
       const now = Date.now();
       const isOld = (started: number) => Number.isFinite(started) && now - started > olderThanMs;
       let removed = 0;
@@ -274,10 +313,5 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
         if (!isNotImplemented(error)) throw error;
       }
       return removed;
-    },
-
-    async close() {
-      client.destroy();
-    },
-  };
+  }
 }

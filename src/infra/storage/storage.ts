@@ -33,8 +33,46 @@ export interface BlobStore {
   put(key: string, body: Buffer, contentType: string): Promise<void>;
   /** Deletes staged leftovers older than `olderThanMs` (an upload cut off by a crash); returns how many. */
   sweep(olderThanMs: number): Promise<number>;
+  /** Resolves when the store answers (a cheap call: readiness); rejects with a StorageError otherwise. */
+  probe(signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * What went wrong in the store itself (never in the client's upload): `full` (ENOSPC, a full bucket) is
+ * 507 STORAGE_FULL; `unavailable` (unreachable, failing, refusing our credentials) is 503 STORAGE_UNAVAILABLE;
+ * `lost` (a staged upload's bytes gone before the commit, e.g. swept) is 503 STORAGE_UNAVAILABLE for that
+ * request only, not an outage. Drivers throw these, so the database translator never sees a store's
+ * ECONNREFUSED; the storage plugin logs one alert per outage.
+ */
+export type StorageFailure = 'full' | 'unavailable' | 'lost';
+
+export class StorageError extends AppError {
+  constructor(readonly failure: StorageFailure, detail: string, cause?: unknown) {
+    super(failure === 'full' ? 'STORAGE_FULL' : 'STORAGE_UNAVAILABLE', detail, { headers: { 'retry-after': failure === 'full' ? '60' : failure === 'lost' ? '1' : '5' } });
+    this.name = 'StorageError';
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+const FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
+/** A failure of the store (a driver's own call, never the client's stream) as a StorageError; AppErrors pass. */
+export function storageFailure(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const e = error as { code?: unknown; name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+  const full =
+    (typeof e?.code === 'string' && FULL_CODES.has(e.code)) ||
+    e?.$metadata?.httpStatusCode === 507 ||
+    [e?.name, e?.Code].some((name) => typeof name === 'string' && /StorageFull|QuotaExceeded|InsufficientStorage/i.test(name));
+  return full
+    ? new StorageError('full', 'The photo store is full; nothing was stored. Retry later.', error)
+    : new StorageError('unavailable', 'The photo store cannot be reached; nothing was stored. Retry later.', error);
+}
+
+/** A staged upload whose bytes vanished before the commit (swept as a leftover, or removed by hand). */
+export const stagedUploadLost = (cause?: unknown) =>
+  new StorageError('lost', 'The staged upload was removed before it could be stored; send the photo again.', cause);
 
 export const HEAD_BYTES = 256 * 1024;
 export const TAIL_BYTES = 16 * 1024;
