@@ -63,6 +63,9 @@ export async function startExport(service: ReportsService, actor: Actor, filter:
           chunk += line(report);
           rows += 1;
           if (chunk.length >= CHUNK) {
+            // One chunk per turn of the event loop: a client that reads fast never keeps the process from the
+            // requests waiting behind it (a socket that takes each write at once would chain them otherwise).
+            await new Promise<void>((resolve) => setImmediate(resolve));
             yield chunk;
             chunk = '';
           }

@@ -21,9 +21,11 @@ export function noneMatch(header: string | undefined, tag: string): boolean {
   return header.split(',').some((candidate) => opaque(candidate) === opaque(tag));
 }
 
-export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean; recountMaxConcurrent: number }): Promise<void> {
+export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean; recountMaxConcurrent: number; readQueueMax: number }): Promise<void> {
   const elections = createElectionService(app.db.prisma, { cacheMs: 2000 });
-  const service = createSummariesService(app.db, () => elections.current(), { recounts: concurrencyCap('recounts (summaries with since/until)', options.recountMaxConcurrent) });
+  const service = createSummariesService(app.db, () => elections.current(), {
+    recounts: concurrencyCap('recounts (summaries with since/until)', options.recountMaxConcurrent), maxWaiting: options.readQueueMax,
+  });
   const route = app.withTypeProvider<ZodTypeProvider>();
   const open = options.publicSummaries;
   // Public summaries are the same for everyone; private ones depend on the caller's scope.

@@ -1,7 +1,7 @@
 // Summaries per region for dashboards: scope, the choice between the live tallies and a recount for a
 // time window, and the shape of a row (coverage, reports, incidents, opening, results, flags).
 import type { Database } from '../../infra/db/client.js';
-import { preparedQuery } from '../../infra/db/prepared.js';
+import { preparedQuery, shedQuery } from '../../infra/db/prepared.js';
 import type { ConcurrencyCap } from '../../infra/http/concurrency.js';
 import type { Actor } from '../../infra/auth/actor.js';
 import { regionWithin } from '../../infra/auth/policy.js';
@@ -78,11 +78,14 @@ export type Summary = ReturnType<typeof toSummary>;
 
 /**
  * Summaries read on the database's read pool (dashboards never take the connections of writes); recounts (a
- * `since`/`until` window) take a place of `recounts` while they run, if given.
+ * `since`/`until` window) take a place of `recounts` while they run, if given; with `maxWaiting`, a summary is
+ * refused (503 SERVICE_OVERLOADED) while that many queries wait for a read connection.
  */
-export function createSummariesService(database: Pick<Database, 'prisma' | 'readPool'>, election: () => Promise<Election | undefined>, options: { recounts?: ConcurrencyCap } = {}) {
+export function createSummariesService(
+  database: Pick<Database, 'prisma' | 'readPool'>, election: () => Promise<Election | undefined>, options: { recounts?: ConcurrencyCap; maxWaiting?: number } = {},
+) {
   const { prisma } = database;
-  const run = preparedQuery(database.readPool);
+  const run = options.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, options.maxWaiting);
   /** The subtree a caller may summarise: `requested` if given (404 when unknown or outside the caller's scope), else the caller's scope. */
   async function rootFor(actor: Actor | null, requested: string | undefined): Promise<{ code: string; name: string; level: SummaryLevel } | null> {
     const scope = actor && actor.role !== 'admin' ? actor.scopeRegionCode : null;
