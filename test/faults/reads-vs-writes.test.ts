@@ -127,8 +127,13 @@ describe('reads never starve writes', () => {
     // Stops every reader's request at the end (sleeps too), so that the test ends when the load does.
     const stopped = new AbortController();
     const pause = (ms: number) => new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      stopped.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        stopped.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stopped.signal.addEventListener('abort', done);
     });
     const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
     // Refused readers wait as Retry-After tells them, with some jitter, as a well-behaved dashboard or script does.
@@ -198,7 +203,9 @@ describe('reads never starve writes', () => {
       console.log(`alone: ${path} ${response.status} ${body.byteLength} bytes in ${(performance.now() - started).toFixed(0)} ms`);
     }
     // The baseline: the same POSTs with no reader, on this machine as loaded as it is now.
+    const phase = performance.now();
     const alone = await observers(0, BASELINE_MS);
+    console.log(`phase: baseline ${(performance.now() - phase).toFixed(0)} ms`);
     const serverCpu = cpuOf(server.pid);
     const clientCpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
     let peakMb = rssMb(server.pid);
@@ -210,10 +217,12 @@ describe('reads never starve writes', () => {
       setTimeout(() => (measuring = true), WARM_UP_MS);
       // The load runs for a fixed time: that is the experiment.
       writes = await observers(WARM_UP_MS, LOAD_MS);
+      console.log(`phase: load done at ${(performance.now() - phase).toFixed(0)} ms`);
       measuring = false;
       stop = true;
       stopped.abort();
       await Promise.race([Promise.all(readers), sleep(30_000)]);
+      console.log(`phase: readers stopped at ${(performance.now() - phase).toFixed(0)} ms`);
     } finally {
       stop = true;
       clearInterval(sampler);
@@ -244,6 +253,7 @@ describe('reads never starve writes', () => {
     stats.sent = alone.sent + writes.sent;
     stats.attempts = alone.attempts + writes.attempts;
     stats.statuses = writes.statuses;
+    console.log(`phase: checks at ${(performance.now() - phase).toFixed(0)} ms`);
     await expectAcknowledgedStoredOnce('POSTs alone and under read load', stats, db.query.bind(db), { otherReports: REPORTS });
   }, 300_000);
 });

@@ -26,6 +26,30 @@ function answerFields(): string[] {
 /** Bytes of text (about) handed to the socket at a time: the stream builds the next chunk only when the socket took this one. */
 const CHUNK = 64 * 1024;
 
+/**
+ * Whether the event loop was busy (more than 70 % of the last 100 ms) — then exports pause between chunks, so that
+ * they run in the time other requests (observers' writes) leave. Sampled only while an export runs.
+ */
+const loop = { busy: false, exports: 0, timer: undefined as NodeJS.Timeout | undefined, last: performance.eventLoopUtilization() };
+function watchLoop(delta: 1 | -1): void {
+  loop.exports += delta;
+  if (loop.exports > 0 && !loop.timer) {
+    loop.last = performance.eventLoopUtilization();
+    loop.timer = setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      loop.busy = performance.eventLoopUtilization(now, loop.last).utilization > 0.7;
+      loop.last = now;
+    }, 100);
+    loop.timer.unref();
+  } else if (loop.exports === 0 && loop.timer) {
+    clearInterval(loop.timer);
+    loop.timer = undefined;
+    loop.busy = false;
+  }
+}
+/** Gives the event loop a turn (every request waiting gets one), and a pause of 20 ms when it has been busy. */
+const yieldTurn = () => new Promise<void>((resolve) => (loop.busy ? setTimeout(resolve, 20) : setImmediate(resolve)));
+
 export interface ReportExport {
   /** The body; it reads the next page of reports only when the client has taken what came before (backpressure). */
   stream: Readable;
@@ -56,6 +80,7 @@ export async function startExport(service: ReportsService, actor: Actor, filter:
     ]);
   }
   async function* chunks(): AsyncGenerator<string> {
+    watchLoop(1);
     try {
       let chunk = format === 'csv' ? csvLine([...BASE_COLUMNS, ...fields.map((field) => `answers.${field}`), ...candidates.map((code) => `votes.${code}`)]) : '';
       while (!page.done) {
@@ -63,9 +88,9 @@ export async function startExport(service: ReportsService, actor: Actor, filter:
           chunk += line(report);
           rows += 1;
           if (chunk.length >= CHUNK) {
-            // One chunk per turn of the event loop: a client that reads fast never keeps the process from the
-            // requests waiting behind it (a socket that takes each write at once would chain them otherwise).
-            await new Promise<void>((resolve) => setImmediate(resolve));
+            // One chunk per turn of the event loop, fewer when it is busy: a client that reads fast never keeps the
+            // process from the requests waiting behind it (a socket that takes each write at once would chain them).
+            await yieldTurn();
             yield chunk;
             chunk = '';
           }
@@ -75,6 +100,7 @@ export async function startExport(service: ReportsService, actor: Actor, filter:
       if (format === 'ndjson') chunk += `${JSON.stringify({ complete: true, rows })}\n`;
       if (chunk.length > 0) yield chunk;
     } finally {
+      watchLoop(-1);
       await pages.return(undefined);
     }
   }
