@@ -64,5 +64,8 @@ while (performance.now() - startedAt < config.warmUpMs + config.durationMs) {
   await sleep(Math.max(0, startedAt + (sent * 1000) / config.perSecond - performance.now()));
 }
 measuring = false;
-await Promise.race([Promise.all(inFlight), sleep(60_000)]);
-process.stdout.write(`${JSON.stringify({ sent, attempts, statuses, latencies, acknowledged, badAnswers, acknowledgedPerSecond: (acknowledgedWhileMeasured * 1000) / config.durationMs })}\n`);
+// The last answers, for at most a minute; then out at once (no timer left to keep the process alive).
+let bound: NodeJS.Timeout | undefined;
+await Promise.race([Promise.all(inFlight), new Promise<void>((resolve) => (bound = setTimeout(resolve, 60_000)))]);
+clearTimeout(bound);
+process.stdout.write(`${JSON.stringify({ sent, attempts, statuses, latencies, acknowledged, badAnswers, acknowledgedPerSecond: (acknowledgedWhileMeasured * 1000) / config.durationMs })}\n`, () => process.exit(0));
