@@ -132,6 +132,43 @@ describe('GET /v1/reports/export', () => {
     expect(rows).toBe(REPORTS + 1);
     expect(trailers['x-export-rows']).toBe(String(rows));
   }, 60_000);
+
+  it('an export cut by a database failure midway lacks the final line (and the client sees the body end early)', async () => {
+    const response = await open('/v1/reports/export?format=ndjson');
+    expect(response.statusCode).toBe(200);
+    const locker = new pg.Client({ connectionString: t.db.url });
+    await locker.connect();
+    try {
+      // The next page will wait for this lock; its backend is then terminated, as a crashing database would.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE reports IN ACCESS EXCLUSIVE MODE');
+      const chunks: Buffer[] = [];
+      const ended = new Promise<void>((resolve) => {
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('close', () => resolve());
+        response.on('error', () => undefined);
+      });
+      response.resume();
+      const [waiting] = await poll(async () => {
+        const rows = await t.db.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%-reads' AND wait_event_type = 'Lock'",
+        );
+        return rows.length > 0 ? rows : undefined;
+      }, 20_000, 'the export\'s next page to wait for the lock');
+      await t.db.query('SELECT pg_terminate_backend($1)', [waiting!.pid]);
+      await ended;
+      const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line.length > 0);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.length).toBeLessThan(REPORTS);
+      expect(response.complete).toBe(false);
+      expect(lines.some((line) => line.startsWith('{"complete":'))).toBe(false);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    // The place of the cut export was given back.
+    await poll(async () => ((await t.app.inject({ url: '/v1/reports/export?format=csv&kind=arrival', headers: t.admin.headers })).statusCode === 200 ? true : undefined), 10_000, 'the export place');
+  }, 60_000);
 });
 
 describe('GET /v1/summaries with since/until (a recount)', () => {
