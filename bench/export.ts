@@ -137,16 +137,18 @@ function cpuMeter(serverPid: number | undefined, database: string): { sample(): 
   };
 }
 
-/** Counts bytes and line feeds of a byte stream without keeping it; keeps the first line (up to 2 KB) to check. */
+/** Counts bytes and line feeds of a byte stream without keeping it; keeps the first line (up to 2 KB) and the end (the last line) to check. */
 function counter() {
   let bytes = 0;
   let lines = 0;
   let first = '';
   let firstDone = false;
+  let tail = '';
   return {
     add(chunk: Uint8Array) {
       const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       bytes += buffer.length;
+      tail = (tail + buffer.toString('latin1', Math.max(0, buffer.length - 4096))).slice(-4096);
       if (!firstDone) {
         const end = buffer.indexOf(10);
         first += buffer.toString('utf8', 0, end === -1 ? Math.min(buffer.length, 2048) : end);
@@ -154,7 +156,7 @@ function counter() {
       }
       for (let at = buffer.indexOf(10); at !== -1; at = buffer.indexOf(10, at + 1)) lines += 1;
     },
-    get: () => ({ bytes, lines, first: first.replace(/\r$/, '') }),
+    get: () => ({ bytes, lines, first: first.replace(/\r$/, ''), last: tail.replace(/\r?\n$/, '').split('\n').at(-1) ?? '' }),
   };
 }
 
@@ -190,9 +192,11 @@ async function exportOnce(base: string, server: ServerProcess, database: string,
   }
   const seconds = (performance.now() - started) / 1000;
   peakMb = Math.max(peakMb, memoryOf(server.pid).rssMb);
-  const { bytes, lines, first } = count.get();
-  const expected = format === 'csv' ? rows + 1 : rows;
+  const { bytes, lines, first, last } = count.get();
+  // CSV: a header and the rows; NDJSON: the rows and the final {"complete":true,"rows":N}.
+  const expected = rows + 1;
   if (lines !== expected) throw new Error(`${format} export: ${lines} lines, expected ${expected}`);
+  if (format === 'ndjson' && last !== JSON.stringify({ complete: true, rows })) throw new Error(`ndjson export: unexpected last line ${last.slice(0, 200)}`);
   if (format === 'csv' && !first.startsWith('id,kind,centre_code,')) throw new Error(`csv export: unexpected header ${first.slice(0, 200)}`);
   if (format === 'ndjson' && typeof (JSON.parse(first) as { id?: unknown }).id !== 'string') throw new Error(`ndjson export: unexpected first line ${first.slice(0, 200)}`);
   const others = foreign();

@@ -134,8 +134,8 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
   await app.register(electionRoutes);
-  await app.register(reportsRoutes, { maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS, batchMaxBytes: config.REPORT_BATCH_MAX_BYTES });
+  await app.register(reportsRoutes, { maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS, batchMaxBytes: config.REPORT_BATCH_MAX_BYTES, exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT });
   await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS, maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M });
-  await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
+  await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES, recountMaxConcurrent: config.RECOUNT_MAX_CONCURRENT, readQueueMax: config.DATABASE_READ_QUEUE_MAX });
   return app;
 }

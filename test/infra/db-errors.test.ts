@@ -128,7 +128,7 @@ describe('translateDatabaseError › the database went away is 503 DATABASE_UNAV
     await closed.connect();
     await closed.end();
     const errors: Error[] = [await failure(closed.query('SELECT 1'))];
-    const inTransaction = createDatabase({ url: server.url, poolMax: 2, connectTimeoutMs: 1000, statementTimeoutMs: 5000, idleTimeoutMs: 10_000 });
+    const inTransaction = createDatabase({ url: server.url, poolMax: 2, readPoolMax: 1, connectTimeoutMs: 1000, statementTimeoutMs: 5000, idleTimeoutMs: 10_000 });
     let crashed!: () => void;
     const crash = new Promise<void>((resolve) => (crashed = resolve));
     const transaction = failure(inTransaction.prisma.$transaction(async (tx) => {
@@ -167,7 +167,7 @@ describe('a transaction that cannot start is 503 DATABASE_UNAVAILABLE with Retry
   afterAll(async () => db.drop());
 
   it('Prisma P2028 "Unable to start a transaction in the given time" (maxWait shorter than the pool wait)', async () => {
-    const database = createDatabase({ url: db.url, poolMax: 1, connectTimeoutMs: 5000, statementTimeoutMs: 5000, idleTimeoutMs: 10_000, transactionMaxWaitMs: 200 });
+    const database = createDatabase({ url: db.url, poolMax: 1, readPoolMax: 1, connectTimeoutMs: 5000, statementTimeoutMs: 5000, idleTimeoutMs: 10_000, transactionMaxWaitMs: 200 });
     const held = await database.pool.connect();
     try {
       const error = await failure(database.prisma.$transaction(async (tx) => tx.$queryRaw`SELECT 1`));

@@ -251,7 +251,10 @@ describe('reading', () => {
     expect(ndjson.headers['content-type']).toMatch(/^application\/x-ndjson/);
     const lines = ndjson.body.trim().split('\n').map((line) => JSON.parse(line));
     const [{ n }] = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM reports WHERE kind = 'results'")) as [{ n: number }];
+    // Every report, then the line that says the export is complete.
+    expect(lines.pop()).toEqual({ complete: true, rows: n });
     expect(lines).toHaveLength(n);
+    expect(lines.every((line) => line.kind === 'results')).toBe(true);
     const csv = await asAdmin('/v1/reports/export?kind=results&format=csv');
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
     expect(csv.headers['content-disposition']).toMatch(/^attachment; filename="reports-.*\.csv"$/);
@@ -259,6 +262,8 @@ describe('reading', () => {
     expect(header).toContain('answers.validVotes');
     expect(header!.endsWith('votes.EG,votes.NM,votes.LM')).toBe(true);
     expect(rows).toHaveLength(n);
+    expect(csv.headers.trailer).toBe('x-export-rows');
+    expect(csv.trailers).toEqual({ 'x-export-rows': String(n) });
     // Free text never reaches a spreadsheet as a formula.
     const hostile = { ...voting(), notes: '=HYPERLINK("http://evil.example","click")' };
     expect((await submit(other, hostile)).statusCode).toBe(201);

@@ -140,6 +140,7 @@ describe.skipIf(!present)(`the 24,532 tally sheets of 2024 as results reports${p
     expect(exported.statusCode, exported.body.slice(0, 2000)).toBe(200);
     expect(exported.headers['content-type']).toMatch(/^application\/x-ndjson/);
     const lines = exported.body.split('\n').filter((line) => line.length > 0);
+    expect(JSON.parse(lines.pop()!)).toEqual({ complete: true, rows: SHEETS });
     const items = lines.map((line) => JSON.parse(line) as { id: string; answers: { votes: Record<string, number> } });
     console.log(`ve2024 export: ${items.length} reports, ${(exported.rawPayload.length / 1_048_576).toFixed(1)} MB of NDJSON in ${((performance.now() - exportStarted) / 1000).toFixed(1)} s`);
     expect(items).toHaveLength(SHEETS);

@@ -241,6 +241,11 @@ export const reportsRepository = {
   },
 
   async list(db: Sql, actor: Actor, filter: ReportFilter, limit: number): Promise<ReportRow[]> {
+    return db.$queryRaw(this.listStatement(actor, filter, limit));
+  },
+
+  /** The reports `actor` may read that match `filter`, newest first (by receivedAt, then id), at most `limit`. */
+  listStatement(actor: Actor, filter: ReportFilter, limit: number): Prisma.Sql {
     const time = filter.time === 'observed' ? Prisma.raw('r.observed_at') : Prisma.raw('r.received_at');
     const conditions = [
       visibleReports(actor),
@@ -255,7 +260,7 @@ export const reportsRepository = {
       filter.until ? Prisma.sql`${time} < ${filter.until}` : undefined,
       filter.before ? Prisma.sql`(r.received_at, r.id) < (${filter.before.at}, ${filter.before.id}::uuid)` : undefined,
     ].filter((condition): condition is Prisma.Sql => condition !== undefined);
-    return db.$queryRaw`
+    return Prisma.sql`
       SELECT ${reportColumns} FROM reports r WHERE ${Prisma.join(conditions, ' AND ')}
       ORDER BY r.received_at DESC, r.id DESC LIMIT ${limit}`;
   },

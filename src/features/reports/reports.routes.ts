@@ -7,7 +7,9 @@ import { bodyValidationError } from '../../infra/errors.js';
 import { problemDocument, problemResponses, toAppError } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { parseInput } from '../../infra/http/validation.js';
-import { exportStream } from './reports.export.js';
+import { concurrencyCap } from '../../infra/http/concurrency.js';
+import { preparedQuery } from '../../infra/db/prepared.js';
+import { startExport } from './reports.export.js';
 import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
 import type { ReportFilter } from './reports.repository.js';
 import {
@@ -46,8 +48,10 @@ function filterOf(query: z.infer<typeof reportExportQuery>): ReportFilter {
   };
 }
 
-export async function reportsRoutes(app: FastifyInstance, options: { maxClockSkewMs: number; batchMaxBytes: number }): Promise<void> {
-  const service = createReportsService(app.db.prisma, { maxClockSkewMs: options.maxClockSkewMs });
+export async function reportsRoutes(app: FastifyInstance, options: { maxClockSkewMs: number; batchMaxBytes: number; exportMaxConcurrent: number }): Promise<void> {
+  // Exports read on the read pool, and only so many at once, so that observers' writes keep their connections.
+  const service = createReportsService(app.db.prisma, { maxClockSkewMs: options.maxClockSkewMs, reads: preparedQuery(app.db.readPool) });
+  const exports = concurrencyCap('exports', options.exportMaxConcurrent);
   const route = app.withTypeProvider<ZodTypeProvider>();
   const formDocument = {
     items: REPORT_KINDS.map((kind) => ({ kind, version: forms[kind].version, title: forms[kind].title, schema: z.toJSONSchema(forms[kind].schema, { io: 'input' }) as Record<string, unknown> })),
@@ -155,18 +159,33 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
       },
       schema: {
         tags: ['reports'], operationId: 'reports.export', summary: 'Every report matching the filters, streamed as NDJSON or CSV',
+        description:
+          'A complete NDJSON export ends with the line `{"complete":true,"rows":N}`; a complete CSV export ends with the HTTP trailer ' +
+          '`X-Export-Rows: N` (announced in the `Trailer` header). Without them the export was cut: fetch it again. At most ' +
+          '`EXPORT_MAX_CONCURRENT` exports run at once per server; beyond, 503 `SERVICE_OVERLOADED` with `Retry-After`.',
         querystring: reportExportQuery,
-        response: { 200: z.string().meta({ description: 'application/x-ndjson, or text/csv with the answers flattened' }), ...problemResponses(400, 401, 429) },
+        response: { 200: z.string().meta({ description: 'application/x-ndjson, or text/csv with the answers flattened' }), ...problemResponses(400, 401, 429, 503) },
       },
     },
     async (request, reply) => {
-      const candidates = ((await service.elections.find())?.candidates ?? []).map((candidate) => candidate.code);
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const csv = request.query.format === 'csv';
-      return reply
-        .type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
-        .header('content-disposition', `attachment; filename="reports-${stamp}.${csv ? 'csv' : 'ndjson'}"`)
-        .send(exportStream(service, request.actor!, filterOf(request.query), request.query.format, candidates) as unknown as string);
+      const release = exports.enter();
+      try {
+        const candidates = ((await service.elections.find())?.candidates ?? []).map((candidate) => candidate.code);
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        const csv = request.query.format === 'csv';
+        const exported = await startExport(service, request.actor!, filterOf(request.query), request.query.format, candidates);
+        // The place is given back when the body has ended, or the client went away (the stream is destroyed).
+        exported.stream.once('close', release);
+        // Sent only after the last row: a CSV without it was cut.
+        if (csv) reply.trailer('x-export-rows', async () => String(exported.rows()));
+        return reply
+          .type(csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+          .header('content-disposition', `attachment; filename="reports-${stamp}.${csv ? 'csv' : 'ndjson'}"`)
+          .send(exported.stream as unknown as string);
+      } catch (error) {
+        release();
+        throw error;
+      }
     },
   );
 

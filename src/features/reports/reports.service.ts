@@ -1,12 +1,13 @@
 // Observation reports: validation against the kind's form, plausibility flags, retry-safe creation (the
 // primary key decides), revisions, reviews and reads. Each write is one transaction with its audit row.
 import type { z } from 'zod';
-import type { PrismaClient } from '../../generated/prisma/client.js';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { centreInScope, mayReadReport } from '../../infra/auth/policy.js';
 import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
 import { translateDatabaseError } from '../../infra/db/errors.js';
 import { microBatch } from '../../infra/db/micro-batch.js';
+import type { Query } from '../../infra/db/prepared.js';
 import { pageOf } from '../../infra/http/pagination.js';
 import { createElectionService, type Election } from '../election/election.service.js';
 import { photosRepository } from '../photos/photos.repository.js';
@@ -72,7 +73,12 @@ export function resultsFlags(answers: ResultsAnswers, tableVoters: number | null
   return flags;
 }
 
-export function createReportsService(prisma: PrismaClient, options: { maxClockSkewMs: number }) {
+/**
+ * `reads` runs the statements of exports (on the database's read pool, so that long exports never hold the
+ * connections writes need); by default they run on `prisma`.
+ */
+export function createReportsService(prisma: PrismaClient, options: { maxClockSkewMs: number; reads?: Query }) {
+  const reads: Query = options.reads ?? (<T>(sql: Prisma.Sql) => prisma.$queryRaw<T[]>(sql));
   const elections = createElectionService(prisma, { cacheMs: 2000 });
 
   /** Rules of the content that need no database: the time, and the candidates of a results report. */
@@ -309,11 +315,14 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       return { items: page.items.map(toReport), next: page.next };
     },
 
-    /** Every report matching `filter`, newest first, in pages of `pageSize` (for streaming exports). */
-    async *stream(actor: Actor, filter: ReportFilter, pageSize = 2000): AsyncGenerator<ReturnType<typeof toReport>[]> {
+    /**
+     * Every report matching `filter`, newest first, in pages of `pageSize` (for streaming exports). A page is
+     * fetched when the consumer asks for it, so that memory holds one page whatever the export's size.
+     */
+    async *stream(actor: Actor, filter: ReportFilter, pageSize = 500): AsyncGenerator<ReturnType<typeof toReport>[]> {
       let before: ReportFilter['before'];
       for (;;) {
-        const rows = await repo.list(prisma, actor, { ...filter, before }, pageSize);
+        const rows = await reads<ReportRow>(repo.listStatement(actor, { ...filter, before }, pageSize));
         if (rows.length === 0) return;
         yield rows.map(toReport);
         if (rows.length < pageSize) return;

@@ -3,6 +3,7 @@
 import etag from '@fastify/etag';
 import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { concurrencyCap } from '../../infra/http/concurrency.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { createElectionService } from '../election/election.service.js';
 import {
@@ -20,14 +21,16 @@ export function noneMatch(header: string | undefined, tag: string): boolean {
   return header.split(',').some((candidate) => opaque(candidate) === opaque(tag));
 }
 
-export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean }): Promise<void> {
+export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean; recountMaxConcurrent: number; readQueueMax: number }): Promise<void> {
   const elections = createElectionService(app.db.prisma, { cacheMs: 2000 });
-  const service = createSummariesService(app.db, () => elections.current());
+  const service = createSummariesService(app.db, () => elections.current(), {
+    recounts: concurrencyCap('recounts (summaries with since/until)', options.recountMaxConcurrent), maxWaiting: options.readQueueMax,
+  });
   const route = app.withTypeProvider<ZodTypeProvider>();
   const open = options.publicSummaries;
   // Public summaries are the same for everyone; private ones depend on the caller's scope.
   const config: FastifyContextConfig = open ? { public: true } : { roles: readers };
-  const errors = open ? problemResponses(400, 404, 429) : problemResponses(400, 401, 403, 404, 429);
+  const errors = open ? problemResponses(400, 404, 429, 503) : problemResponses(400, 401, 403, 404, 429, 503);
 
   await app.register(etag, { replyWith304: false });
   app.addHook('onSend', async (request, reply, payload) => {

@@ -1,7 +1,8 @@
 // Summaries per region for dashboards: scope, the choice between the live tallies and a recount for a
 // time window, and the shape of a row (coverage, reports, incidents, opening, results, flags).
 import type { Database } from '../../infra/db/client.js';
-import { preparedQuery } from '../../infra/db/prepared.js';
+import { preparedQuery, shedQuery } from '../../infra/db/prepared.js';
+import type { ConcurrencyCap } from '../../infra/http/concurrency.js';
 import type { Actor } from '../../infra/auth/actor.js';
 import { regionWithin, visibleUsers } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
@@ -75,9 +76,16 @@ export function toSummary(row: TallyRow, level: SummaryLevel, openingTime: strin
 
 export type Summary = ReturnType<typeof toSummary>;
 
-export function createSummariesService(database: Pick<Database, 'prisma' | 'pool'>, election: () => Promise<Election | undefined>) {
+/**
+ * Summaries read on the database's read pool (dashboards never take the connections of writes); recounts (a
+ * `since`/`until` window) take a place of `recounts` while they run, if given; with `maxWaiting`, a summary is
+ * refused (503 SERVICE_OVERLOADED) while that many queries wait for a read connection.
+ */
+export function createSummariesService(
+  database: Pick<Database, 'prisma' | 'readPool'>, election: () => Promise<Election | undefined>, options: { recounts?: ConcurrencyCap; maxWaiting?: number } = {},
+) {
   const { prisma } = database;
-  const run = preparedQuery(database.pool);
+  const run = options.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, options.maxWaiting);
   /** The subtree a caller may summarise: `requested` if given (404 when unknown or outside the caller's scope), else the caller's scope. */
   async function rootFor(actor: Actor | null, requested: string | undefined): Promise<{ code: string; name: string; level: SummaryLevel } | null> {
     const scope = actor && actor.role !== 'admin' ? actor.scopeRegionCode : null;
@@ -89,12 +97,21 @@ export function createSummariesService(database: Pick<Database, 'prisma' | 'pool
     return area;
   }
 
+  async function recount<T>(work: () => Promise<T>): Promise<T> {
+    const release = options.recounts?.enter();
+    try {
+      return await work();
+    } finally {
+      release?.();
+    }
+  }
+
   async function rows(area: AreaQuery, window: Window) {
     const current = await election();
     const openingTime = current?.openingTime ?? DEFAULT_OPENING_TIME;
     const candidates = (current?.candidates ?? []).map((candidate) => candidate.code);
     const found = window.since || window.until
-      ? await repo.fromReports(run, area, window)
+      ? await recount(() => repo.fromReports(run, area, window))
       : await repo.fromTallies(run, area);
     return found.map((row) => toSummary(row, area.level, openingTime, candidates));
   }

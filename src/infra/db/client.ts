@@ -1,5 +1,7 @@
 // The database client: Prisma 7 over @prisma/adapter-pg, on one bounded pg pool with timeouts,
-// so that a stopped PostgreSQL gives fast errors (mapped to 503) rather than hung requests.
+// so that a stopped PostgreSQL gives fast errors (mapped to 503) rather than hung requests; and a second,
+// small pool for the reads of dashboards and analysts (summaries, recounts, exports), so that however many
+// of those run, they never take the connections that observers' writes need.
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { Logger } from 'pino';
@@ -9,6 +11,8 @@ import { PrismaClient } from '../../generated/prisma/client.js';
 export interface DatabaseOptions {
   url: string;
   poolMax: number;
+  /** Connections of the read pool (`readPool`). */
+  readPoolMax: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   idleTimeoutMs: number;
@@ -21,6 +25,8 @@ export interface Database {
   url: string;
   prisma: PrismaClient;
   pool: pg.Pool;
+  /** The small pool for long and bulk reads: summaries, recounts and exports run here, never on `pool`. */
+  readPool: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ export function databaseOptions(config: Config, url: string, applicationName?: s
   return {
     url,
     poolMax: config.DATABASE_POOL_MAX,
+    readPoolMax: config.DATABASE_READ_POOL_MAX,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     idleTimeoutMs: config.DATABASE_IDLE_TIMEOUT_MS,
@@ -36,20 +43,27 @@ export function databaseOptions(config: Config, url: string, applicationName?: s
   };
 }
 
-export function createDatabase(options: DatabaseOptions, log?: Logger): Database {
+function createPool(options: DatabaseOptions, max: number, applicationName: string, log?: Logger): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
-    max: options.poolMax,
+    max,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: options.idleTimeoutMs,
     statement_timeout: options.statementTimeoutMs,
     // A query stuck on a dead socket is abandoned a little after the server-side timeout would fire.
     query_timeout: options.statementTimeoutMs + 5000,
     keepAlive: true,
-    application_name: options.applicationName ?? 'testigo',
+    application_name: applicationName,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', (err) => log?.warn({ err }, 'idle database connection lost'));
+  return pool;
+}
+
+export function createDatabase(options: DatabaseOptions, log?: Logger): Database {
+  const name = options.applicationName ?? 'testigo';
+  const pool = createPool(options, options.poolMax, name, log);
+  const readPool = createPool(options, options.readPoolMax, `${name}-reads`, log);
   // A transaction waits for a connection as long as any query does (then P2028 or the pool's timeout: both 503),
   // and may run as long as one statement may.
   const prisma = new PrismaClient({
@@ -61,11 +75,12 @@ export function createDatabase(options: DatabaseOptions, log?: Logger): Database
     url: options.url,
     prisma,
     pool,
+    readPool,
     async close() {
       if (closed) return;
       closed = true;
       await prisma.$disconnect();
-      await pool.end();
+      await Promise.all([pool.end(), readPool.end()]);
     },
   };
 }

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { AppError } from '../errors.js';
 
 /** Runs a statement and returns its rows. */
 export type Query = <T>(sql: Prisma.Sql) => Promise<T[]>;
@@ -13,5 +14,22 @@ export function preparedQuery(db: pg.Pool | pg.ClientBase): Query {
   return async <T>(sql: Prisma.Sql) => {
     const name = `testigo_${createHash('sha1').update(sql.text).digest('hex').slice(0, 20)}`;
     return (await db.query({ name, text: sql.text, values: sql.values as unknown[] })).rows as T[];
+  };
+}
+
+/**
+ * preparedQuery on `pool`, refusing at once with 503 SERVICE_OVERLOADED (Retry-After) while `maxWaiting` queries
+ * already wait for one of its connections: a burst of reads is shed in microseconds instead of queueing work
+ * (and timing out as if the database were down) that would compete with writes for the machine.
+ */
+export function shedQuery(pool: pg.Pool, maxWaiting: number, retryAfterSeconds = 2): Query {
+  const query = preparedQuery(pool);
+  return async <T>(sql: Prisma.Sql) => {
+    if (pool.waitingCount >= maxWaiting) {
+      throw new AppError('SERVICE_OVERLOADED', `${pool.waitingCount} reads are waiting for the database; retry after ${retryAfterSeconds} s`, {
+        headers: { 'retry-after': String(retryAfterSeconds) },
+      });
+    }
+    return query<T>(sql);
   };
 }

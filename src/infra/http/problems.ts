@@ -114,7 +114,11 @@ export const problemsPlugin = fp(
         return reply.code(499).send();
       }
       const problem = toAppError(error);
-      if (problem.status >= 500) {
+      if (problem.code === 'SERVICE_OVERLOADED') {
+        // Shedding load is the server working as designed: one short line, no stack to build and write, and not
+        // at warn, which would flood the log exactly when the server is busiest.
+        request.log.info({ code: problem.code, detail: problem.detail }, 'request shed');
+      } else if (problem.status >= 500) {
         request.log.error({ err: error, code: problem.code }, 'request failed');
       } else {
         request.log.info({ code: problem.code, detail: problem.detail }, 'request rejected');
