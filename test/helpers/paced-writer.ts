@@ -43,7 +43,7 @@ async function post(report: Record<string, unknown>): Promise<void> {
     } catch (error) {
       statuses.network = (statuses.network ?? 0) + 1;
       if (timed) latencies.push(performance.now() - started);
-      if (badAnswers.length < 20) badAnswers.push(`network ${(error as Error).message}`);
+      if (badAnswers.length < 20) badAnswers.push(`network ${(error as Error).message} ${String((error as { cause?: unknown }).cause ?? '')}`);
     }
     await sleep(500);
   }
