@@ -144,7 +144,7 @@ export const authPlugin = fp(
       route.onRequest = [...existing, authenticate];
     });
   },
-  { name: 'auth', fastify: '5.x', dependencies: ['database'] },
+  { name: 'auth', fastify: '5.x' },
 );
 
 declare module 'fastify' {
