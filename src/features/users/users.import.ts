@@ -47,7 +47,9 @@ async function parseRows(input: Readable, errors: LineErrors): Promise<Row[]> {
 }
 
 /** The rules of an import, on what the repository read: the file's problems (thrown), or what to write. */
-function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineErrors): ImportPlan & { results: ImportResult[] } {
+type Plan = ImportPlan & { results: ImportResult[] };
+
+function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineErrors): Plan {
   const centreVerdicts = new Map(facts.centres.map((centre) => [`${centre.key} ${centre.code}`, centre]));
   for (const row of rows) {
     const verdict = row.scopeRegion ? facts.regions.get(row.scopeRegion) : 'inside';
@@ -62,7 +64,8 @@ function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineE
     const user = facts.existing.get(row.externalId);
     if (user && facts.visibleIds.has(user.id) && user.role !== 'observer') {
       const article = user.role === 'admin' || user.role === 'analyst' ? 'an' : 'a';
-      errors.add(row.line, `external_id ${row.externalId} belongs to ${article} ${user.role}; the import creates and updates observers only`, 'external_id');
+      const message = `external_id ${row.externalId} belongs to ${article} ${user.role}; the import creates and updates observers only`;
+      errors.add(row.line, message, 'external_id');
     } else if (user && !facts.visibleIds.has(user.id)) {
       errors.add(row.line, `external_id ${row.externalId} cannot be used; choose another`, 'external_id');
     } else if (user && !canManage(actor, { id: user.id, role: user.role })) {
@@ -71,13 +74,14 @@ function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineE
   }
   if (errors.total > 0) throw errors.problem('USERS_CSV_INVALID');
 
-  const plan: ImportPlan & { results: ImportResult[] } = {
+  const plan: Plan = {
     created: [], tokens: [], updated: [], assignments: [], events: [], results: [],
     notObservers(ids) {
       for (const row of rows) {
         const user = facts.existing.get(row.externalId);
         if (user && ids.has(user.id)) {
-          errors.add(row.line, `external_id ${row.externalId} no longer belongs to an observer; the import creates and updates observers only`, 'external_id');
+          const message = `external_id ${row.externalId} no longer belongs to an observer; the import creates and updates observers only`;
+          errors.add(row.line, message, 'external_id');
         }
       }
       return errors.problem('USERS_CSV_INVALID');
@@ -92,11 +96,13 @@ function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineE
       plan.created.push({ id, externalId: row.externalId, ...fields });
       plan.tokens.push({ id: randomUUID(), userId: id, hash: token.hash, prefix: token.prefix });
       if (row.centres.length > 0) plan.assignments.push({ id, centres: row.centres });
-      plan.events.push({ action: 'user.created', entityType: 'user', entityId: id, details: { via: 'import', externalId: row.externalId, centres: row.centres } });
+      const details = { via: 'import', externalId: row.externalId, centres: row.centres };
+      plan.events.push({ action: 'user.created', entityType: 'user', entityId: id, details });
       plan.results.push({ line: row.line, externalId: row.externalId, id, status: 'created', token: token.secret });
       continue;
     }
-    const fieldsChanged = user.name !== row.name || user.phone !== row.phone || user.email !== row.email || user.scopeRegionCode !== row.scopeRegion;
+    const fieldsChanged = user.name !== row.name || user.phone !== row.phone || user.email !== row.email
+      || user.scopeRegionCode !== row.scopeRegion;
     const centresChanged = JSON.stringify(user.centres) !== JSON.stringify([...row.centres].sort());
     if (fieldsChanged) plan.updated.push({ id: user.id, ...fields });
     if (centresChanged) plan.assignments.push({ id: user.id, centres: row.centres });
@@ -108,7 +114,8 @@ function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineE
     plan.results.push({ line: row.line, externalId: row.externalId, id: user.id, status, token: null });
   }
   for (const token of plan.tokens) {
-    plan.events.push({ action: 'token.created', entityType: 'token', entityId: token.id, details: { userId: token.userId, prefix: token.prefix, via: 'import' } });
+    const details = { userId: token.userId, prefix: token.prefix, via: 'import' };
+    plan.events.push({ action: 'token.created', entityType: 'token', entityId: token.id, details });
   }
   const counts = countOf(plan.results);
   plan.events.push({ action: 'users.imported', entityType: 'import', details: { rows: rows.length, ...counts } });
@@ -130,12 +137,14 @@ export function createUsersImporter(prisma: Database['prisma'], options: UsersSe
     if (errors.total > 0) throw errors.problem('USERS_CSV_INVALID');
     const rows = parsed.map((row) => ({ ...row, scopeRegion: row.scopeRegion ?? (actor.role === 'coordinator' ? actor.scopeRegionCode : null) }));
     const file = {
-      // Scope regions: known, and inside what the caller may hand out; centres: known, and inside the observer's region.
+      // Scope regions: known, and inside what the caller may hand out; centres: known, and inside the observer's
+      // region (policy.centresWithin).
       regions: rows.map((row) => row.scopeRegion).filter((code): code is string => Boolean(code)),
       centres: rows.flatMap((row) => row.centres.map((code) => ({ key: row.line, code, root: row.scopeRegion }))),
       externalIds: rows.map((row) => row.externalId),
     };
-    const plan = await repo.importObservers(context, file, (facts) => planImport(actor, rows, facts, errors), { timeout: 120_000, maxWait: 30_000 });
+    const decide = (facts: ImportFacts) => planImport(actor, rows, facts, errors);
+    const plan = await repo.importObservers(context, file, decide, { timeout: 120_000, maxWait: 30_000 });
     options.accessChanged?.(plan.updated.map((user) => user.id));
     return { rows: rows.length, ...countOf(plan.results), users: plan.results };
   };

@@ -39,7 +39,9 @@ export interface ExistingObserver {
   id: string; externalId: string; role: string; name: string; phone: string | null; email: string | null;
   scopeRegionCode: string | null; centres: string[];
 }
-export interface ObserverFields { id: string; name: string; phone: string | null; email: string | null; scopeRegionCode: string | null }
+export interface ObserverFields {
+  id: string; name: string; phone: string | null; email: string | null; scopeRegionCode: string | null;
+}
 /** What an import writes once its rows are accepted. */
 export interface ImportPlan {
   created: (ObserverFields & { externalId: string })[];
@@ -250,7 +252,8 @@ export function createUsersRepository(prisma: PrismaClient) {
         await usersRepository.lockUsers(tx);
         const regions = new Map<string, RegionVerdict>();
         for (const region of new Set(file.regions)) {
-          regions.set(region, await usersRepository.regionWithin(tx, region, actor.role === 'admin' ? null : actor.scopeRegionCode));
+          const root = actor.role === 'admin' ? null : actor.scopeRegionCode;
+          regions.set(region, await usersRepository.regionWithin(tx, region, root));
         }
         const centres = await usersRepository.centresWithin(tx, file.centres);
         // Locked until commit: a role change of one of these users waits for the import, or the import reads it.
@@ -289,13 +292,16 @@ export function createUsersRepository(prisma: PrismaClient) {
             RETURNING u.id`;
           if (written.length !== decided.updated.length) {
             const observers = new Set(written.map((user) => user.id));
-            throw decided.notObservers(new Set(decided.updated.map((user) => user.id).filter((id) => !observers.has(id))));
+            const gone = decided.updated.map((user) => user.id).filter((id) => !observers.has(id));
+            throw decided.notObservers(new Set(gone));
           }
         }
         if (decided.assignments.length > 0) {
           const ids = json(decided.assignments.map((change) => change.id));
-          const pairs = json(decided.assignments.flatMap((change) => change.centres.map((centre) => ({ user_id: change.id, centre_code: centre }))));
-          await tx.$executeRaw`DELETE FROM assignments WHERE user_id IN (SELECT jsonb_array_elements_text(${ids}::jsonb)::uuid)`;
+          const pairs = json(decided.assignments.flatMap((change) =>
+            change.centres.map((centre) => ({ user_id: change.id, centre_code: centre }))));
+          await tx.$executeRaw`
+            DELETE FROM assignments WHERE user_id IN (SELECT jsonb_array_elements_text(${ids}::jsonb)::uuid)`;
           await tx.$executeRaw`
             INSERT INTO assignments (user_id, centre_code)
             SELECT user_id, centre_code FROM jsonb_to_recordset(${pairs}::jsonb) AS x(user_id uuid, centre_code text)`;

@@ -36,7 +36,8 @@ export function inRegion(root: string | null | Prisma.Sql, alias = Prisma.raw('c
 
 /** One row `{ inside }` if `region` exists: whether it lies in the subtree of `root` (any region when root is null). */
 export const regionWithin = (region: string, root: string | null): Prisma.Sql => Prisma.sql`
-  SELECT ${root === null ? Prisma.sql`TRUE` : Prisma.sql`r.code IN (${subtreeOf(root)})`} AS inside FROM regions r WHERE r.code = ${region}`;
+  SELECT ${root === null ? Prisma.sql`TRUE` : Prisma.sql`r.code IN (${subtreeOf(root)})`} AS inside
+  FROM regions r WHERE r.code = ${region}`;
 
 /** The verdict of regionWithin's rows. */
 export const regionVerdict = (rows: { inside: boolean }[]): 'inside' | 'outside' | 'unknown' =>
