@@ -13,6 +13,7 @@ import { AppError } from './infra/errors.js';
 import { healthRoutes } from './infra/health.js';
 import { authPlugin, type AfterTokenRead } from './infra/auth/auth.plugin.js';
 import { rateLimitOptions } from './infra/http/rate-limit.js';
+import { createUsersRepository } from './features/users/users.repository.js';
 import { usersRoutes } from './features/users/users.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
@@ -123,6 +124,7 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   }
   await app.register(rateLimit, rateLimitOptions(config));
   await app.register(authPlugin, {
+    tokens: createUsersRepository(database.prisma),
     lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS, databaseUrl: database.url,
     probesPerIp: config.RATE_LIMIT_PER_IP, probeWindowMs: config.RATE_LIMIT_WINDOW_MS, afterTokenRead,
   });

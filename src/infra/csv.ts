@@ -3,7 +3,7 @@
 // whole by the caller). A UTF-8 BOM, CRLF line ends and RFC 4180 quoting are accepted.
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import type { ProblemDetailItem } from './errors.js';
+import { AppError, type ProblemCode, type ProblemDetailItem } from './errors.js';
 import { isUnsafeText, UNSAFE_MESSAGE } from './http/validation.js';
 
 export const MAX_REPORTED_ERRORS = 100;
@@ -15,6 +15,17 @@ export class LineErrors {
   add(line: number, message: string, column?: string): void {
     this.total += 1;
     if (this.items.length < MAX_REPORTED_ERRORS) this.items.push({ in: 'body', line, ...(column ? { path: column } : {}), message });
+  }
+
+  /** The problem that rejects the whole file (`code`: the feature's CSV problem): the count, the first, the list. */
+  problem(code: ProblemCode): AppError {
+    const first = this.items[0];
+    const more = this.total > 1 ? ` (and ${this.total - 1} more)` : '';
+    const count = `${this.total} problem${this.total > 1 ? 's' : ''}`;
+    return new AppError(code, `${count} in the file; nothing was imported. Line ${first?.line}: ${first?.message}${more}`, {
+      errors: this.items,
+      errorCount: this.total,
+    });
   }
 }
 

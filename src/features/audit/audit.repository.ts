@@ -1,8 +1,9 @@
 // The audit trail: one append-only row per write, inserted in the transaction of the write itself.
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
+import { escapeLike } from '../../infra/db/sql.js';
 
-type Sql = PrismaClient | Prisma.TransactionClient;
+import type { Db as Sql } from '../../infra/db/client.js';
 
 export interface AuditEvent {
   action: string;
@@ -64,7 +65,7 @@ export const auditRepository = {
   async list(db: Sql, filter: { actor?: string; action?: string; entityId?: string; since?: Date; until?: Date; before?: bigint; limit: number }): Promise<AuditRow[]> {
     const conditions = [
       filter.actor ? Prisma.sql`actor_id = ${filter.actor}::uuid` : undefined,
-      filter.action ? Prisma.sql`(action = ${filter.action} OR action LIKE ${`${filter.action.replace(/[\\%_]/g, (ch) => `\\${ch}`)}.%`})` : undefined,
+      filter.action ? Prisma.sql`(action = ${filter.action} OR action LIKE ${`${escapeLike(filter.action)}.%`})` : undefined,
       filter.entityId ? Prisma.sql`entity_id = ${filter.entityId}` : undefined,
       filter.since ? Prisma.sql`at >= ${filter.since}` : undefined,
       filter.until ? Prisma.sql`at < ${filter.until}` : undefined,

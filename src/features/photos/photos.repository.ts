@@ -1,10 +1,10 @@
 // SQL of photos: the insert with its audit row (a retry of the same bytes finds the existing row), the
 // "one image, two tables" flag, and reads.
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
 
-type Sql = PrismaClient | Prisma.TransactionClient;
+import type { Db as Sql } from '../../infra/db/client.js';
 
 export interface PhotoRow {
   id: string; reportId: string; sha256: string; size: number; contentType: string; width: number | null; height: number | null;

@@ -1,8 +1,10 @@
 // SQL of the registry: set-based upserts for imports and aggregate reads for regions and centres.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import type { RequestContext } from '../../infra/auth/actor.js';
+import { repositoryOf, type Db as Sql } from '../../infra/db/client.js';
+import { containing } from '../../infra/db/sql.js';
+import { auditRepository as audit, type AuditEvent } from '../audit/audit.repository.js';
 import type { DraftCentre, DraftRegion, DraftTable, Level } from './registry.csv.js';
-
-type Sql = PrismaClient | Prisma.TransactionClient;
 
 export interface UpsertCounts { created: number; updated: number; unchanged: number }
 export interface RegionRow {
@@ -29,6 +31,11 @@ async function countUpserts(rows: unknown[], run: (json: string) => Promise<{ cr
 }
 
 export const registryRepository = {
+  /** The audit entries of a write, in its transaction. */
+  async audit(tx: Sql, context: RequestContext, events: AuditEvent[]): Promise<void> {
+    await audit.record(tx, context, events);
+  },
+
   /** Serialises imports across every API process. */
   async lockImports(tx: Sql): Promise<void> {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('testigo.registry.import'))`;
@@ -161,7 +168,7 @@ export const registryRepository = {
     filter: { region?: { code: string; level: Level }; q?: string; after?: string; limit: number },
   ): Promise<CentreRow[]> {
     const column = { state: Prisma.sql`c.state_code`, municipality: Prisma.sql`c.municipality_code`, parish: Prisma.sql`c.parish_code` };
-    const pattern = filter.q ? `%${filter.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%` : undefined;
+    const pattern = filter.q ? containing(filter.q) : undefined;
     const conditions = [
       filter.region ? Prisma.sql`${column[filter.region.level]} = ${filter.region.code}` : undefined,
       pattern ? Prisma.sql`(c.code ILIKE ${pattern} OR c.name ILIKE ${pattern})` : undefined,
@@ -190,3 +197,7 @@ export const registryRepository = {
     });
   },
 };
+
+/** The registry's statements on `prisma`, and `transaction(run)` to run some in one transaction. */
+export const createRegistryRepository = (prisma: PrismaClient) => repositoryOf(prisma, registryRepository);
+export type RegistryRepository = ReturnType<typeof createRegistryRepository>;

@@ -1,13 +1,12 @@
 // The registry's use cases: importing a CSV as one all-or-nothing upsert, and reading regions and centres.
 import type { Readable } from 'node:stream';
-import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
+import type { Database } from '../../infra/db/client.js';
 import { AppError } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
-import { auditRepository as audit } from '../audit/audit.repository.js';
 import { LineErrors } from '../../infra/csv.js';
 import { parseRegistryCsv, type Level, type RegistryDraft } from './registry.csv.js';
-import { registryRepository as repo, type UpsertCounts } from './registry.repository.js';
+import { createRegistryRepository, type RegistryRepository, type UpsertCounts } from './registry.repository.js';
 
 export interface ImportSummary {
   rows: number;
@@ -19,19 +18,10 @@ export interface ImportSummary {
 
 const IMPORT_TIMEOUT_MS = 10 * 60_000;
 
-function invalid(errors: LineErrors): AppError {
-  const first = errors.items[0];
-  const more = errors.total > 1 ? ` (and ${errors.total - 1} more)` : '';
-  return new AppError('REGISTRY_CSV_INVALID', `${errors.total} problem${errors.total > 1 ? 's' : ''} in the file; nothing was imported. Line ${first?.line}: ${first?.message}${more}`, {
-    errors: errors.items,
-    errorCount: errors.total,
-  });
-}
-
 /** Problems between the file and what the registry already holds: a code may not change level or parent. */
-async function checkAgainstRegistry(tx: Parameters<typeof repo.lockImports>[0], draft: RegistryDraft, errors: LineErrors): Promise<void> {
+async function checkAgainstRegistry(tx: Omit<RegistryRepository, 'transaction'>, draft: RegistryDraft, errors: LineErrors): Promise<void> {
   const regions = [...draft.regions.values()];
-  for (const existing of await repo.existingRegions(tx, regions.map((r) => r.code))) {
+  for (const existing of await tx.existingRegions(regions.map((r) => r.code))) {
     const incoming = draft.regions.get(existing.code);
     if (!incoming) continue;
     if (existing.level !== incoming.level) {
@@ -40,19 +30,20 @@ async function checkAgainstRegistry(tx: Parameters<typeof repo.lockImports>[0], 
       errors.add(incoming.line, `${incoming.level} ${existing.code} changes parent: ${existing.parentCode} in the registry, ${incoming.parentCode} in the file`, `${incoming.level}_code`);
     }
   }
-  for (const existing of await repo.existingCentres(tx, [...draft.centres.keys()])) {
+  for (const existing of await tx.existingCentres([...draft.centres.keys()])) {
     const incoming = draft.centres.get(existing.code);
     if (incoming && existing.parishCode !== incoming.parishCode) {
       errors.add(incoming.line, `Centre ${existing.code} changes parent: parish ${existing.parishCode} in the registry, ${incoming.parishCode} in the file`, 'parish_code');
     }
   }
-  for (const code of await repo.codesTakenByOtherKind(tx, regions.map((r) => r.code), [...draft.centres.keys()])) {
+  for (const code of await tx.codesTakenByOtherKind(regions.map((r) => r.code), [...draft.centres.keys()])) {
     const line = draft.regions.get(code)?.line ?? draft.centres.get(code)?.line ?? 0;
     errors.add(line, `Code ${code} is already used by a ${draft.regions.has(code) ? 'centre' : 'region'} in the registry`);
   }
 }
 
-export function createRegistryService(prisma: PrismaClient) {
+export function createRegistryService(prisma: Database['prisma']) {
+  const repo = createRegistryRepository(prisma);
   return {
     /**
      * Imports a registry CSV: validates the whole stream first, then upserts everything in one
@@ -62,25 +53,25 @@ export function createRegistryService(prisma: PrismaClient) {
       const started = performance.now();
       const errors = new LineErrors();
       const draft = await parseRegistryCsv(input, errors);
-      if (errors.total > 0) throw invalid(errors);
+      if (errors.total > 0) throw errors.problem('REGISTRY_CSV_INVALID');
       const levels: Level[] = ['state', 'municipality', 'parish'];
-      const result = await prisma.$transaction(
+      const result = await repo.transaction(
         async (tx) => {
-          await repo.lockImports(tx);
+          await tx.lockImports();
           await checkAgainstRegistry(tx, draft, errors);
-          if (errors.total > 0) throw invalid(errors);
+          if (errors.total > 0) throw errors.problem('REGISTRY_CSV_INVALID');
           const regions: UpsertCounts = { created: 0, updated: 0, unchanged: 0 };
           for (const level of levels) {
-            const counts = await repo.upsertRegions(tx, [...draft.regions.values()].filter((region) => region.level === level));
+            const counts = await tx.upsertRegions([...draft.regions.values()].filter((region) => region.level === level));
             regions.created += counts.created;
             regions.updated += counts.updated;
             regions.unchanged += counts.unchanged;
           }
-          const centres = await repo.upsertCentres(tx, [...draft.centres.values()], { address: draft.hasAddress, coordinates: draft.hasCoordinates });
-          const tables = await repo.upsertTables(tx, draft.tables);
+          const centres = await tx.upsertCentres([...draft.centres.values()], { address: draft.hasAddress, coordinates: draft.hasCoordinates });
+          const tables = await tx.upsertTables(draft.tables);
           // Summaries read the registry's size per region from a table of its own, kept in step here.
-          if ([regions, centres, tables].some((counts) => counts.created + counts.updated > 0)) await repo.refreshSummaryRegistry(tx);
-          await audit.record(tx, context, [{ action: 'registry.imported', entityType: 'registry', details: { rows: draft.rows, regions, centres, tables } }]);
+          if ([regions, centres, tables].some((counts) => counts.created + counts.updated > 0)) await tx.refreshSummaryRegistry();
+          await tx.audit(context, [{ action: 'registry.imported', entityType: 'registry', details: { rows: draft.rows, regions, centres, tables } }]);
           return { regions, centres, tables };
         },
         { timeout: IMPORT_TIMEOUT_MS, maxWait: IMPORT_TIMEOUT_MS },
@@ -89,33 +80,33 @@ export function createRegistryService(prisma: PrismaClient) {
     },
 
     async listRegions(filter: { level?: Level; parent?: string }) {
-      if (filter.parent && !(await repo.findRegion(prisma, filter.parent))) {
+      if (filter.parent && !(await repo.findRegion(filter.parent))) {
         throw new AppError('NOT_FOUND', `Region ${filter.parent} does not exist`);
       }
       // With no filter, the top of the tree.
       const level = filter.level ?? (filter.parent ? undefined : 'state');
-      return repo.listRegions(prisma, { level, parent: filter.parent });
+      return repo.listRegions({ level, parent: filter.parent });
     },
 
     async getRegion(code: string) {
-      const [region] = await repo.listRegions(prisma, { code });
+      const [region] = await repo.listRegions({ code });
       if (!region) throw new AppError('NOT_FOUND', `Region ${code} does not exist`);
-      const [path, children] = await Promise.all([repo.ancestors(prisma, code), repo.countChildren(prisma, code)]);
+      const [path, children] = await Promise.all([repo.ancestors(code), repo.countChildren(code)]);
       return { ...region, path, children };
     },
 
     async listCentres(filter: { region?: string; q?: string; after?: string; limit: number }) {
       let region: { code: string; level: Level } | undefined;
       if (filter.region) {
-        region = await repo.findRegion(prisma, filter.region);
+        region = await repo.findRegion(filter.region);
         if (!region) throw new AppError('NOT_FOUND', `Region ${filter.region} does not exist`);
       }
-      const rows = await repo.listCentres(prisma, { region, q: filter.q, after: filter.after, limit: filter.limit + 1 });
+      const rows = await repo.listCentres({ region, q: filter.q, after: filter.after, limit: filter.limit + 1 });
       return pageOf(rows, filter.limit, (last) => last.code);
     },
 
     async getCentre(code: string) {
-      const centre = await repo.findCentre(prisma, code);
+      const centre = await repo.findCentre(code);
       if (!centre) throw new AppError('NOT_FOUND', `Centre ${code} does not exist`);
       const { tables, parish, municipality, state, createdAt, updatedAt } = centre;
       return {

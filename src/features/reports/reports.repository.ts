@@ -1,12 +1,12 @@
 // SQL of reports: the one-statement insert (report, first revision, audit row) that the primary key makes
 // retry-safe, the per-table conflict verdict of results, revisions, reviews and filtered reads.
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
-import { visibleReports } from '../../infra/auth/policy.js';
+import { inRegion, visibleReports } from '../../infra/auth/policy.js';
 import { auditRepository as audit } from '../audit/audit.repository.js';
 import type { ReportKind } from './forms.js';
 
-type Sql = PrismaClient | Prisma.TransactionClient;
+import type { Db as Sql } from '../../infra/db/client.js';
 export type ReviewState = 'unreviewed' | 'verified' | 'flagged' | 'rejected';
 
 export interface ReportRow {
@@ -104,7 +104,7 @@ export const reportsRepository = {
         LEFT JOIN polling_tables t ON t.centre_code = c.code AND t.number = x.table_number
         WHERE (x.table_number IS NULL OR t.number IS NOT NULL)
           AND CASE WHEN x.actor_role = 'observer' THEN EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = x.observer_id AND a.centre_code = c.code)
-                   ELSE x.scope IS NULL OR x.scope IN (c.state_code, c.municipality_code, c.parish_code) END
+                   ELSE ${inRegion(Prisma.raw('x.scope'))} END
         -- one order for every statement, so that row locks taken by triggers on reports are taken in one order too
         ORDER BY c.state_code, c.municipality_code, c.parish_code, c.code, x.table_number, x.id
         ON CONFLICT (id) DO NOTHING
@@ -249,7 +249,7 @@ export const reportsRepository = {
     const time = filter.time === 'observed' ? Prisma.raw('r.observed_at') : Prisma.raw('r.received_at');
     const conditions = [
       visibleReports(actor),
-      filter.region ? Prisma.sql`${filter.region} IN (r.state_code, r.municipality_code, r.parish_code)` : undefined,
+      filter.region ? inRegion(filter.region, Prisma.raw('r')) : undefined,
       filter.centre ? Prisma.sql`r.centre_code = ${filter.centre}` : undefined,
       filter.table !== undefined ? Prisma.sql`r.table_number = ${filter.table}` : undefined,
       filter.kind ? Prisma.sql`r.kind = ${filter.kind}::report_kind` : undefined,

@@ -2,7 +2,7 @@
 // migration 20261129160000_summaries keep (fast, for the live picture), `fromReports` recomputes from the
 // reports themselves (for a time window, and as the oracle the tests hold the tallies to).
 import { Prisma } from '../../generated/prisma/client.js';
-import { subtreeOf } from '../../infra/auth/policy.js';
+import { inRegion, regionVerdict, regionWithin, subtreeOf } from '../../infra/auth/policy.js';
 import type { Query } from '../../infra/db/prepared.js';
 import type { ReportKind } from '../reports/forms.js';
 
@@ -29,7 +29,7 @@ function areaOf(level: SummaryLevel, root: string | null): Prisma.Sql {
   if (level === 'centre') {
     return Prisma.sql`
       SELECT c.code, c.name FROM centres c
-      WHERE ${root === null ? Prisma.sql`TRUE` : Prisma.sql`${root} IN (c.state_code, c.municipality_code, c.parish_code)`}`;
+      WHERE ${inRegion(root)}`;
   }
   return Prisma.sql`
     SELECT r.code, r.name FROM regions r
@@ -174,7 +174,7 @@ export const summariesRepository = {
       WITH b AS (
         SELECT date_bin(make_interval(mins => ${query.bucketMinutes}), x.received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start, x.kind
         FROM reports ${x}
-        WHERE ${query.root === null ? Prisma.sql`TRUE` : Prisma.sql`${query.root} IN (x.state_code, x.municipality_code, x.parish_code)`}
+        WHERE ${inRegion(query.root, Prisma.raw('x'))}
           ${query.kind ? Prisma.sql`AND x.kind = ${query.kind}::report_kind` : Prisma.empty}
           ${query.since ? Prisma.sql`AND x.received_at >= ${query.since}` : Prisma.empty}
           ${query.until ? Prisma.sql`AND x.received_at < ${query.until}` : Prisma.empty}),
@@ -195,7 +195,7 @@ export const summariesRepository = {
                                                  'phone', CASE WHEN ${query.contacts} THEN u.phone END, 'email', CASE WHEN ${query.contacts} THEN u.email END) ORDER BY u.name, u.id)
                        FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.centre_code = c.code AND u.active AND u.role = 'observer'), '[]'::jsonb) AS observers
       FROM centres c
-      WHERE ${query.root === null ? Prisma.sql`TRUE` : Prisma.sql`${query.root} IN (c.state_code, c.municipality_code, c.parish_code)`}
+      WHERE ${inRegion(query.root)}
         ${query.after ? Prisma.sql`AND c.code > ${query.after}` : Prisma.empty}
         AND NOT EXISTS (SELECT 1 FROM reports x WHERE x.centre_code = c.code AND x.kind = ${query.kind}::report_kind AND x.review_state <> 'rejected')
         ${query.observed ? Prisma.sql`AND EXISTS (SELECT 1 FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.centre_code = c.code AND u.active AND u.role = 'observer')` : Prisma.empty}
@@ -208,5 +208,10 @@ export const summariesRepository = {
       SELECT code, name, level::text AS level FROM regions WHERE code = ${code}
       UNION ALL SELECT code, name, 'centre' FROM centres WHERE code = ${code} AND NOT EXISTS (SELECT 1 FROM regions WHERE code = ${code})`);
     return rows[0];
+  },
+
+  /** policy.regionWithin: whether `code` lies in the subtree of `root`. */
+  async regionWithin(run: Query, code: string, root: string | null): Promise<'inside' | 'outside' | 'unknown'> {
+    return regionVerdict(await run<{ inside: boolean }>(regionWithin(code, root)));
   },
 };

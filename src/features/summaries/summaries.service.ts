@@ -4,7 +4,7 @@ import type { Database } from '../../infra/db/client.js';
 import { preparedQuery, shedQuery } from '../../infra/db/prepared.js';
 import type { ConcurrencyCap } from '../../infra/http/concurrency.js';
 import type { Actor } from '../../infra/auth/actor.js';
-import { regionWithin, visibleUsers } from '../../infra/auth/policy.js';
+import { visibleUsers } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
 import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
 import type { Election } from '../election/election.service.js';
@@ -84,7 +84,6 @@ export type Summary = ReturnType<typeof toSummary>;
 export function createSummariesService(
   database: Pick<Database, 'prisma' | 'readPool'>, election: () => Promise<Election | undefined>, options: { recounts?: ConcurrencyCap; maxWaiting?: number } = {},
 ) {
-  const { prisma } = database;
   const run = options.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, options.maxWaiting);
   /** The subtree a caller may summarise: `requested` if given (404 when unknown or outside the caller's scope), else the caller's scope. */
   async function rootFor(actor: Actor | null, requested: string | undefined): Promise<{ code: string; name: string; level: SummaryLevel } | null> {
@@ -92,7 +91,7 @@ export function createSummariesService(
     const code = requested ?? scope;
     if (code === null) return null;
     const area = await repo.findArea(run, code);
-    const inside = area && area.level !== 'centre' && (scope === null || (await regionWithin(prisma, code, scope)) === 'inside');
+    const inside = area && area.level !== 'centre' && (scope === null || (await repo.regionWithin(run, code, scope)) === 'inside');
     if (!area || !inside) throw new AppError('NOT_FOUND', `Region ${code} does not exist`);
     return area;
   }

@@ -1,17 +1,16 @@
 // Users, tokens and assignments: who may do what is decided here with infra/auth/policy, and every write
 // is one transaction with its audit entry.
-import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext, Role } from '../../infra/auth/actor.js';
-import { canManage, checkCentres, regionWithin } from '../../infra/auth/policy.js';
-import { notifyAccessChanged } from '../../infra/auth/token-cache.js';
+import { canManage } from '../../infra/auth/policy.js';
 import { hashToken, newToken } from '../../infra/auth/tokens.js';
+import type { Database } from '../../infra/db/client.js';
 import { translateDatabaseError } from '../../infra/db/errors.js';
 import { AppError } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
-import { auditRepository as audit } from '../audit/audit.repository.js';
-import { usersRepository as repo, type AssignmentRow, type UserRow } from './users.repository.js';
+import { createUsersRepository, type AssignmentRow, type TokenRow, type UserRow, type UsersRepository } from './users.repository.js';
 
-type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
+/** The repository's statements, on the client or inside one of its transactions. */
+type Tx = Omit<UsersRepository, 'transaction' | 'importObservers'>;
 type ActorContext = RequestContext & { actor: Actor };
 
 const MAX_TOKEN_DAYS = 400;
@@ -25,7 +24,7 @@ export function toUser(row: UserRow) {
   };
 }
 
-export function toToken(row: { id: string; userId: string; name: string | null; prefix: string; expiresAt: Date | null; revokedAt: Date | null; lastUsedAt: Date | null; createdAt: Date }) {
+export function toToken(row: TokenRow) {
   return {
     id: row.id, userId: row.userId, name: row.name, prefix: row.prefix, expiresAt: iso(row.expiresAt),
     revokedAt: iso(row.revokedAt), lastUsedAt: iso(row.lastUsedAt), createdAt: row.createdAt.toISOString(),
@@ -35,15 +34,17 @@ export function toToken(row: { id: string; userId: string; name: string | null; 
 const notFound = (id: string) => new AppError('NOT_FOUND', `User ${id} does not exist`);
 
 /** Checks that `scopeRegion` exists and lies inside what `actor` may hand out. */
-async function checkScopeRegion(db: Tx | PrismaClient, actor: Actor, scopeRegion: string): Promise<void> {
-  const where = await regionWithin(db, scopeRegion, actor.role === 'admin' ? null : actor.scopeRegionCode);
+async function checkScopeRegion(db: Tx, actor: Actor, scopeRegion: string): Promise<void> {
+  const where = await db.regionWithin(scopeRegion, actor.role === 'admin' ? null : actor.scopeRegionCode);
   if (where === 'unknown') throw new AppError('REGION_UNKNOWN', `Region ${scopeRegion} is not in the registry`);
   if (where === 'outside') throw new AppError('FORBIDDEN', `Region ${scopeRegion} is outside your scope`);
 }
 
 /** Checks centres for an observer scoped at `scopeRegion` (null: anywhere). */
-export async function checkAssignableCentres(db: Tx | PrismaClient, centres: string[], scopeRegion: string | null): Promise<void> {
-  const { unknown, outside } = await checkCentres(db, centres, scopeRegion);
+export async function checkAssignableCentres(db: Tx, centres: string[], scopeRegion: string | null): Promise<void> {
+  const verdicts = await db.centresWithin(centres.map((code) => ({ key: 0, code, root: scopeRegion })));
+  const unknown = verdicts.filter((centre) => !centre.known).map((centre) => centre.code);
+  const outside = verdicts.filter((centre) => centre.known && !centre.inside).map((centre) => centre.code);
   if (unknown.length + outside.length === 0) return;
   const errors = [
     ...unknown.map((code) => ({ in: 'body', path: 'centres', message: `Centre ${code} is not in the registry`, centre: code })),
@@ -57,13 +58,14 @@ export interface UsersServiceOptions {
   accessChanged?: (userIds: string[]) => void;
 }
 
-export function createUsersService(prisma: PrismaClient, options: UsersServiceOptions = {}) {
-  const transaction = <T>(run: (tx: Tx) => Promise<T>) => prisma.$transaction(run);
+export function createUsersService(prisma: Database['prisma'], options: UsersServiceOptions = {}) {
+  const repo = createUsersRepository(prisma);
+  const transaction = <T>(run: (tx: Tx) => Promise<T>) => repo.transaction(run);
   /** Runs a write that changes access: NOTIFYs other processes in the transaction, and this one after it. */
   async function changingAccess<T>(userIds: () => string[], run: (tx: Tx) => Promise<T>): Promise<T> {
     const result = await transaction(async (tx) => {
       const value = await run(tx);
-      await notifyAccessChanged(tx, userIds());
+      await tx.accessChanged(userIds());
       return value;
     });
     options.accessChanged?.(userIds());
@@ -71,13 +73,13 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
   }
 
   /** The target, if the actor may see it; 404 otherwise (never reveal what is out of scope). */
-  async function visible(actor: Actor, id: string, db: Tx | PrismaClient = prisma): Promise<UserRow> {
-    const user = await repo.findVisible(db, actor, id);
+  async function visible(actor: Actor, id: string, db: Tx = repo): Promise<UserRow> {
+    const user = await db.findVisible(actor, id);
     if (!user) throw notFound(id);
     return user;
   }
 
-  async function manageable(actor: Actor, id: string, db: Tx | PrismaClient = prisma): Promise<UserRow> {
+  async function manageable(actor: Actor, id: string, db: Tx = repo): Promise<UserRow> {
     const user = await visible(actor, id, db);
     if (!canManage(actor, user)) throw new AppError('FORBIDDEN', `You may not manage this ${user.role}`);
     return user;
@@ -89,25 +91,23 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
       return await run();
     } catch (error) {
       if (!externalId || actor.role !== 'admin' || translateDatabaseError(error)?.code !== 'USER_EXTERNAL_ID_TAKEN') throw error;
-      const holder = await prisma.user.findUnique({ where: { externalId }, select: { id: true } });
-      throw holder ? new AppError('USER_EXTERNAL_ID_TAKEN', `User ${holder.id} already has externalId ${externalId}`) : error;
+      const holder = await repo.holderOfExternalId(externalId);
+      throw holder ? new AppError('USER_EXTERNAL_ID_TAKEN', `User ${holder} already has externalId ${externalId}`) : error;
     }
   }
 
   async function issueToken(tx: Tx, context: RequestContext, userId: string, options: { name?: string | null; expiresAt?: Date | null; secret?: string }) {
     const token = newToken(options.secret);
-    const row = await tx.apiToken.create({
-      data: {
-        userId, name: options.name ?? null, hash: token.hash, prefix: token.prefix, expiresAt: options.expiresAt ?? null,
-        createdById: context.actor?.userId ?? null,
-      },
+    const row = await tx.insertToken({
+      userId, name: options.name ?? null, hash: token.hash, prefix: token.prefix, expiresAt: options.expiresAt ?? null,
+      createdById: context.actor?.userId ?? null,
     });
-    await audit.record(tx, context, [{ action: 'token.created', entityType: 'token', entityId: row.id, details: { userId, prefix: token.prefix, expiresAt: iso(row.expiresAt) } }]);
+    await tx.audit(context, [{ action: 'token.created', entityType: 'token', entityId: row.id, details: { userId, prefix: token.prefix, expiresAt: iso(row.expiresAt) } }]);
     return { ...toToken(row), token: token.secret };
   }
 
   async function detail(user: UserRow) {
-    return { ...toUser(user), assignments: await repo.assignments(prisma, user.id) };
+    return { ...toUser(user), assignments: await repo.assignments(user.id) };
   }
 
   return {
@@ -124,26 +124,24 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
       return naming(actor, body.externalId, () => transaction(async (tx) => {
         if (scopeRegion) await checkScopeRegion(tx, actor, scopeRegion);
         if (body.centres?.length) await checkAssignableCentres(tx, body.centres, scopeRegion);
-        const created = await tx.user.create({
-          data: {
-            name: body.name, role: body.role, scopeRegionCode: scopeRegion, phone: body.phone ?? null, email: body.email ?? null,
-            externalId: body.externalId ?? null, createdById: actor.userId,
-          },
+        const id = await tx.insertUser({
+          name: body.name, role: body.role, scopeRegionCode: scopeRegion, phone: body.phone, email: body.email,
+          externalId: body.externalId, createdById: actor.userId,
         });
-        if (body.centres?.length) await repo.replaceAssignments(tx, created.id, body.centres);
-        await audit.record(tx, context, [{
-          action: 'user.created', entityType: 'user', entityId: created.id,
+        if (body.centres?.length) await tx.replaceAssignments(id, body.centres);
+        await tx.audit(context, [{
+          action: 'user.created', entityType: 'user', entityId: id,
           details: { role: body.role, scopeRegion, externalId: body.externalId ?? null, centres: body.centres ?? [] },
         }]);
-        return { ...toUser((await repo.findById(tx, created.id))!), assignments: await repo.assignments(tx, created.id) };
+        return { ...toUser((await tx.findById(id))!), assignments: await tx.assignments(id) };
       }));
     },
 
-    async list(actor: Actor, filter: Parameters<typeof repo.list>[2]) {
-      if (filter.region && (await regionWithin(prisma, filter.region, null)) === 'unknown') {
+    async list(actor: Actor, filter: Parameters<typeof repo.list>[1]) {
+      if (filter.region && (await repo.regionWithin(filter.region, null)) === 'unknown') {
         throw new AppError('NOT_FOUND', `Region ${filter.region} does not exist`);
       }
-      const page = pageOf(await repo.list(prisma, actor, { ...filter, limit: filter.limit + 1 }), filter.limit, (last) => ({ at: last.createdAt.toISOString(), id: last.id }));
+      const page = pageOf(await repo.list(actor, { ...filter, limit: filter.limit + 1 }), filter.limit, (last) => ({ at: last.createdAt.toISOString(), id: last.id }));
       return { items: page.items.map(toUser), next: page.next };
     },
 
@@ -156,7 +154,7 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
     }) {
       const { actor } = context;
       return naming(actor, body.externalId, () => changingAccess(() => [id], async (tx) => {
-        await repo.lockUsers(tx);
+        await tx.lockUsers();
         const user = await manageable(actor, id, tx);
         if (body.role !== undefined && body.role !== user.role && actor.role !== 'admin') throw new AppError('FORBIDDEN', 'Only admins change roles');
         const role = body.role ?? user.role;
@@ -167,33 +165,30 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
         if (role === 'coordinator' && !scopeRegion) throw new AppError('VALIDATION_FAILED', 'A coordinator needs a scope region', { errors: [{ in: 'body', path: 'scopeRegion', message: 'required for coordinators' }] });
         if (role !== 'observer' && user.assignmentCount > 0) throw new AppError('USER_NOT_OBSERVER', 'Clear the assignments before changing an observer\'s role');
         if (role === 'observer' && scopeRegion && user.assignmentCount > 0) {
-          await checkAssignableCentres(tx, (await repo.assignments(tx, id)).map((a) => a.centreCode), scopeRegion);
+          await checkAssignableCentres(tx, (await tx.assignments(id)).map((a) => a.centreCode), scopeRegion);
         }
         const losesAdmin = user.role === 'admin' && (role !== 'admin' || body.active === false);
-        if (losesAdmin && user.active && (await repo.countActiveAdmins(tx, id)) === 0) throw new AppError('USER_LAST_ADMIN', 'The last active admin must stay an active admin');
+        if (losesAdmin && user.active && (await tx.countActiveAdmins(id)) === 0) throw new AppError('USER_LAST_ADMIN', 'The last active admin must stay an active admin');
         const changes: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(body)) {
           const current = { name: user.name, role: user.role, scopeRegion: user.scopeRegionCode, phone: user.phone, email: user.email, externalId: user.externalId, active: user.active }[key];
           if (value !== current) changes[key] = { from: current, to: value };
         }
         if (Object.keys(changes).length === 0) return detail(user);
-        await tx.user.update({
-          where: { id },
-          data: {
-            name: body.name, role: body.role, scopeRegionCode: body.scopeRegion, phone: body.phone, email: body.email, externalId: body.externalId,
-            active: body.active, updatedAt: new Date(),
-            ...(body.active === false && user.active ? { deactivatedAt: new Date() } : {}),
-            ...(body.active === true && !user.active ? { deactivatedAt: null } : {}),
-          },
+        await tx.updateUser(id, {
+          name: body.name, role: body.role, scopeRegionCode: body.scopeRegion, phone: body.phone, email: body.email, externalId: body.externalId,
+          active: body.active,
+          ...(body.active === false && user.active ? { deactivatedAt: new Date() } : {}),
+          ...(body.active === true && !user.active ? { deactivatedAt: null } : {}),
         });
         const action = body.active === false && user.active ? 'user.deactivated' : body.active === true && !user.active ? 'user.reactivated' : 'user.updated';
         // Deactivation ends every token for good: reactivating the user needs new tokens.
-        const revoked = action === 'user.deactivated' ? await repo.revokeTokens(tx, id) : [];
-        await audit.record(tx, context, [
+        const revoked = action === 'user.deactivated' ? await tx.revokeTokens(id) : [];
+        await tx.audit(context, [
           { action, entityType: 'user', entityId: id, details: { changes } },
           ...revoked.map((token) => ({ action: 'token.revoked', entityType: 'token', entityId: token.id, details: { userId: id, prefix: token.prefix, via: 'user.deactivated' } })),
         ]);
-        return { ...toUser((await repo.findById(tx, id))!), assignments: await repo.assignments(tx, id) };
+        return { ...toUser((await tx.findById(id))!), assignments: await tx.assignments(id) };
       }));
     },
 
@@ -211,7 +206,7 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
     async listTokens(actor: Actor, userId: string) {
       const user = await visible(actor, userId);
       if (user.id !== actor.userId && !canManage(actor, user)) throw new AppError('FORBIDDEN', `You may not see this ${user.role}'s tokens`);
-      const rows = await prisma.apiToken.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } });
+      const rows = await repo.tokens(userId);
       return rows.map(toToken);
     },
 
@@ -219,14 +214,14 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
     async revokeToken(context: ActorContext, tokenId: string): Promise<void> {
       let ownerId = '';
       await changingAccess(() => (ownerId ? [ownerId] : []), async (tx) => {
-        const token = await tx.apiToken.findUnique({ where: { id: tokenId } });
-        const owner = token && (await repo.findVisible(tx, context.actor, token.userId));
+        const token = await tx.findToken(tokenId);
+        const owner = token && (await tx.findVisible(context.actor, token.userId));
         if (!token || !owner) throw new AppError('NOT_FOUND', `Token ${tokenId} does not exist`);
         if (owner.id !== context.actor.userId && !canManage(context.actor, owner)) throw new AppError('FORBIDDEN', 'You may not revoke this token');
         if (token.revokedAt) return;
         ownerId = owner.id;
-        await tx.apiToken.update({ where: { id: tokenId }, data: { revokedAt: new Date() } });
-        await audit.record(tx, context, [{ action: 'token.revoked', entityType: 'token', entityId: tokenId, details: { userId: owner.id, prefix: token.prefix } }]);
+        await tx.revokeToken(tokenId);
+        await tx.audit(context, [{ action: 'token.revoked', entityType: 'token', entityId: tokenId, details: { userId: owner.id, prefix: token.prefix } }]);
       });
     },
 
@@ -235,16 +230,16 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
         const user = await manageable(context.actor, userId, tx);
         if (user.role !== 'observer') throw new AppError('USER_NOT_OBSERVER', 'Only observers have centre assignments');
         await checkAssignableCentres(tx, centres, user.scopeRegionCode);
-        if (await repo.replaceAssignments(tx, userId, centres)) {
-          await audit.record(tx, context, [{ action: 'assignments.replaced', entityType: 'user', entityId: userId, details: { centres } }]);
+        if (await tx.replaceAssignments(userId, centres)) {
+          await tx.audit(context, [{ action: 'assignments.replaced', entityType: 'user', entityId: userId, details: { centres } }]);
         }
-        return { userId, assignments: await repo.assignments(tx, userId) };
+        return { userId, assignments: await tx.assignments(userId) };
       });
     },
 
     async me(actor: Actor) {
-      const user = await repo.findById(prisma, actor.userId);
-      const token = await prisma.apiToken.findUnique({ where: { id: actor.tokenId } });
+      const user = await repo.findById(actor.userId);
+      const token = await repo.findToken(actor.tokenId);
       if (!user || !token) throw new AppError('AUTH_INVALID_TOKEN', 'The token is no longer valid');
       const { userId: _userId, ...tokenView } = toToken(token);
       return { ...(await detail(user)), token: tokenView };
@@ -253,22 +248,22 @@ export function createUsersService(prisma: PrismaClient, options: UsersServiceOp
     /** Creates a user with a first token, for the CLI and the ADMIN_TOKEN bootstrap. */
     async createWithToken(context: RequestContext, data: { name: string; role: Role; scopeRegion?: string | null; secret?: string }) {
       return transaction(async (tx) => {
-        const user = await tx.user.create({ data: { name: data.name, role: data.role, scopeRegionCode: data.scopeRegion ?? null } });
-        await audit.record(tx, context, [{ action: 'user.created', entityType: 'user', entityId: user.id, details: { role: data.role } }]);
-        const token = await issueToken(tx, context, user.id, { name: 'cli', secret: data.secret });
-        return { user: toUser((await repo.findById(tx, user.id))!), token };
+        const id = await tx.insertUser({ name: data.name, role: data.role, scopeRegionCode: data.scopeRegion ?? null });
+        await tx.audit(context, [{ action: 'user.created', entityType: 'user', entityId: id, details: { role: data.role } }]);
+        const token = await issueToken(tx, context, id, { name: 'cli', secret: data.secret });
+        return { user: toUser((await tx.findById(id))!), token };
       });
     },
 
     /** With ADMIN_TOKEN set and no active admin, creates one holding that token (once, across processes). */
     async bootstrapAdmin(context: RequestContext, secret: string): Promise<'created' | 'exists'> {
       return transaction(async (tx) => {
-        await repo.lockUsers(tx);
-        if ((await repo.countActiveAdmins(tx)) > 0) return 'exists';
-        if (await tx.apiToken.findUnique({ where: { hash: hashToken(secret) } })) return 'exists';
-        const user = await tx.user.create({ data: { name: 'Administrator', role: 'admin' } });
-        await audit.record(tx, context, [{ action: 'user.bootstrapped', entityType: 'user', entityId: user.id, details: { via: 'ADMIN_TOKEN' } }]);
-        await issueToken(tx, context, user.id, { name: 'ADMIN_TOKEN', secret });
+        await tx.lockUsers();
+        if ((await tx.countActiveAdmins()) > 0) return 'exists';
+        if (await tx.tokenHashExists(hashToken(secret))) return 'exists';
+        const id = await tx.insertUser({ name: 'Administrator', role: 'admin', scopeRegionCode: null });
+        await tx.audit(context, [{ action: 'user.bootstrapped', entityType: 'user', entityId: id, details: { via: 'ADMIN_TOKEN' } }]);
+        await issueToken(tx, context, id, { name: 'ADMIN_TOKEN', secret });
         return 'created';
       });
     },

@@ -23,21 +23,26 @@ declare module 'fastify' {
 
 const challenge = 'Bearer realm="testigo"';
 
+/** Where tokens are kept (the users feature's repository): this plugin reads and touches them through these. */
+export interface TokenStore {
+  /** The actor of a live token with this hash (its user active), and when the token expires. */
+  actorByTokenHash(hash: string): Promise<(Actor & { expiresAt: Date | null }) | undefined>;
+  /** Records when tokens were last used (one statement for many). */
+  recordTokenUse(uses: { id: string; at: string }[]): Promise<void>;
+}
+
 /** Tests only: runs between a token lookup's database read and its caching (to widen that window). */
 export type AfterTokenRead = (read: { userId: string; changed: () => boolean }) => Promise<void>;
 
 /** Remembers when each token was last used and writes it in one statement now and then, never per request. */
-function lastUsedTracker(app: FastifyInstance, flushMs: number) {
+function lastUsedTracker(app: FastifyInstance, tokens: TokenStore, flushMs: number) {
   let pending = new Map<string, Date>();
   const flush = async () => {
     if (pending.size === 0) return;
     const batch = [...pending].map(([id, at]) => ({ id, at: at.toISOString() }));
     pending = new Map();
     try {
-      await app.db.prisma.$executeRaw`
-        UPDATE api_tokens t SET last_used_at = x.at
-        FROM jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) AS x(id uuid, at timestamptz)
-        WHERE t.id = x.id AND (t.last_used_at IS NULL OR t.last_used_at < x.at)`;
+      await tokens.recordTokenUse(batch);
     } catch (error) {
       app.log.warn({ err: error }, 'could not record token last-used times');
     }
@@ -53,12 +58,14 @@ function lastUsedTracker(app: FastifyInstance, flushMs: number) {
 
 export const authPlugin = fp(
   async (app: FastifyInstance, options: {
+    /** The token queries (the users feature's). */
+    tokens: TokenStore;
     lastUsedFlushMs: number; cacheTtlMs: number; databaseUrl: string;
     /** Failed lookups of well-formed tokens an IP may make per window before its new tokens share its IP bucket (0: no cap). */
     probesPerIp: number; probeWindowMs: number;
     afterTokenRead?: AfterTokenRead;
   }) => {
-    const tracker = lastUsedTracker(app, options.lastUsedFlushMs);
+    const tracker = lastUsedTracker(app, options.tokens, options.lastUsedFlushMs);
     const cache = new TokenCache({ url: options.databaseUrl, ttlMs: options.cacheTtlMs, log: app.log as unknown as Logger });
     app.decorate('forgetAccess', (userIds: string[]) => userIds.forEach((id) => cache.forgetUser(id)));
     // Connected in the background: until it listens the cache is simply off, and a slow or unreachable
@@ -97,11 +104,7 @@ export const authPlugin = fp(
       const cached = cache.get(hash);
       if (cached) return cached;
       const mark = cache.mark();
-      const rows = await app.db.prisma.$queryRaw<(Actor & { expiresAt: Date | null })[]>`
-        SELECT u.id AS "userId", u.name, u.role::text AS role, u.scope_region_code AS "scopeRegionCode", t.id AS "tokenId", t.expires_at AS "expiresAt"
-        FROM api_tokens t JOIN users u ON u.id = t.user_id
-        WHERE t.hash = ${hash} AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.active`;
-      const row = rows[0];
+      const row = await options.tokens.actorByTokenHash(hash);
       if (!row) {
         if (isWellFormedToken(secret)) recordFailure(hash, ip);
         return undefined;
@@ -141,7 +144,7 @@ export const authPlugin = fp(
       route.onRequest = [...existing, authenticate];
     });
   },
-  { name: 'auth', fastify: '5.x', dependencies: ['database'] },
+  { name: 'auth', fastify: '5.x' },
 );
 
 declare module 'fastify' {

@@ -1,9 +1,8 @@
 // The scope rules, in one place: which regions, centres and users an actor reaches. Roles are checked by
-// the auth hook; services call these for everything that depends on the region tree.
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+// the auth hook; services call the rules on rows, repositories put the SQL fragments into their statements
+// (this module builds SQL but runs none).
+import { Prisma } from '../../generated/prisma/client.js';
 import type { Actor } from './actor.js';
-
-type Sql = PrismaClient | Prisma.TransactionClient;
 
 /** The codes of `root` and every region below it (the tree has three levels). */
 export const subtreeOf = (root: string): Prisma.Sql =>
@@ -25,32 +24,38 @@ export function canManage(actor: Actor, target: { id: string; role: string }): b
   return actor.role === 'coordinator' && target.role === 'observer' && target.id !== actor.userId;
 }
 
-/** Whether `region` exists and lies in the subtree of `root` (any region when root is null). */
-export async function regionWithin(db: Sql, region: string, root: string | null): Promise<'inside' | 'outside' | 'unknown'> {
-  const rows = await db.$queryRaw<{ inside: boolean }[]>`
-    SELECT ${root === null ? Prisma.sql`TRUE` : Prisma.sql`r.code IN (${subtreeOf(root)})`} AS inside FROM regions r WHERE r.code = ${region}`;
-  if (rows.length === 0) return 'unknown';
-  return rows[0]!.inside ? 'inside' : 'outside';
+/**
+ * Whether the row `alias` (a centre, a report: anything with the three region codes) lies in region `root`.
+ * A null root is everywhere; so is a root given as SQL (a column) that holds NULL.
+ */
+export function inRegion(root: string | null | Prisma.Sql, alias = Prisma.raw('c')): Prisma.Sql {
+  if (root === null) return Prisma.sql`TRUE`;
+  const inside = Prisma.sql`${root} IN (${alias}.state_code, ${alias}.municipality_code, ${alias}.parish_code)`;
+  return typeof root === 'string' ? inside : Prisma.sql`(${root} IS NULL OR ${inside})`;
 }
 
-/** Of `codes`, those not in the registry and those outside the subtree of `root` (none when root is null). */
-export async function checkCentres(db: Sql, codes: string[], root: string | null): Promise<{ unknown: string[]; outside: string[] }> {
-  if (codes.length === 0) return { unknown: [], outside: [] };
-  const rows = await db.$queryRaw<{ code: string; inside: boolean }[]>`
-    SELECT c.code, ${root === null ? Prisma.sql`TRUE` : Prisma.sql`${root} IN (c.state_code, c.municipality_code, c.parish_code)`} AS inside
-    FROM centres c WHERE c.code IN (SELECT jsonb_array_elements_text(${JSON.stringify(codes)}::jsonb))`;
-  const found = new Map(rows.map((row) => [row.code, row.inside]));
-  return {
-    unknown: codes.filter((code) => !found.has(code)),
-    outside: codes.filter((code) => found.get(code) === false),
-  };
-}
+/** One row `{ inside }` if `region` exists: whether it lies in the subtree of `root` (any region when root is null). */
+export const regionWithin = (region: string, root: string | null): Prisma.Sql => Prisma.sql`
+  SELECT ${root === null ? Prisma.sql`TRUE` : Prisma.sql`r.code IN (${subtreeOf(root)})`} AS inside
+  FROM regions r WHERE r.code = ${region}`;
+
+/** The verdict of regionWithin's rows. */
+export const regionVerdict = (rows: { inside: boolean }[]): 'inside' | 'outside' | 'unknown' =>
+  rows[0] === undefined ? 'unknown' : rows[0].inside ? 'inside' : 'outside';
+
+/**
+ * Of the centres in `pairs` (a centre code and the region it must lie in, null: anywhere; as a JSON array of
+ * `{ code, root }`), a row `{ key, code, known, inside }` each, `key` passed through.
+ */
+export const centresWithin = (pairs: string): Prisma.Sql => Prisma.sql`
+  SELECT x.key, x.code, c.code IS NOT NULL AS known, coalesce(${inRegion(Prisma.raw('x.root'))}, FALSE) AS inside
+  FROM jsonb_to_recordset(${pairs}::jsonb) AS x(key int, code text, root text) LEFT JOIN centres c ON c.code = x.code`;
 
 /** Reports the actor may read: admins and national analysts all; observers their own; others their subtree. */
 export function visibleReports(actor: Actor, alias = Prisma.raw('r')): Prisma.Sql {
   if (actor.role === 'observer') return Prisma.sql`${alias}.observer_id = ${actor.userId}::uuid`;
   if (actor.role === 'admin' || actor.scopeRegionCode === null) return Prisma.sql`TRUE`;
-  return Prisma.sql`${actor.scopeRegionCode} IN (${alias}.state_code, ${alias}.municipality_code, ${alias}.parish_code)`;
+  return inRegion(actor.scopeRegionCode, alias);
 }
 
 /** visibleReports for one report already read: whether `actor` may read it. */

@@ -7,7 +7,7 @@
 // takes mark() before its read, and set() drops what was read before the user's last forget.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { Db } from '../db/client.js';
 import type { Actor } from './actor.js';
 
 export const AUTH_CHANNEL = 'testigo_auth';
@@ -16,7 +16,7 @@ const MAX_ENTRIES = 100_000;
 interface Entry { actor: Actor; tokenExpiresAt: number | null; cachedUntil: number }
 
 /** Tells every process (this one included) that `userId`'s access changed; takes effect at commit. */
-export async function notifyAccessChanged(tx: PrismaClient | Prisma.TransactionClient, userIds: string[]): Promise<void> {
+export async function notifyAccessChanged(tx: Db, userIds: string[]): Promise<void> {
   for (const userId of new Set(userIds)) await tx.$executeRaw`SELECT pg_notify(${AUTH_CHANNEL}, ${userId})`;
 }
 

@@ -6,7 +6,35 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { PrismaClient } from '../../generated/prisma/client.js';
+import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
+
+/** What repositories run statements on: the client, or the transaction they are part of. */
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+/** A repository's statements (functions taking the client first) with the client given. */
+export type Bound<T> = { [K in keyof T]: T[K] extends (db: Db, ...args: infer A) => infer R ? (...args: A) => R : T[K] };
+
+/** Options of a transaction (how long it may wait to start and run). */
+export interface TransactionOptions { maxWait?: number; timeout?: number }
+
+/** `statements` on `db`. */
+export function bindStatements<T extends object>(db: Db, statements: T): Bound<T> {
+  const entries = Object.entries(statements).map(([name, value]) =>
+    [name, typeof value === 'function' ? (...args: unknown[]) => value.call(statements, db, ...args) : value]);
+  return Object.fromEntries(entries) as Bound<T>;
+}
+
+/**
+ * A repository's statements on `prisma`, and `transaction(run)`: `run` gets the same statements inside one
+ * transaction, committed when it resolves and rolled back when it throws.
+ */
+export function repositoryOf<T extends object>(prisma: PrismaClient, statements: T) {
+  return {
+    ...bindStatements(prisma, statements),
+    transaction: <R>(run: (tx: Bound<T>) => Promise<R>, options?: TransactionOptions): Promise<R> =>
+      prisma.$transaction((tx) => run(bindStatements(tx, statements)), options),
+  };
+}
 
 export interface DatabaseOptions {
   url: string;
