@@ -1,14 +1,14 @@
 // Runs Testigo: reads the configuration, opens (or starts) the database, migrates, listens, and on
 // SIGTERM/SIGINT finishes in-flight requests before closing the database and the embedded server.
 import closeWithGrace from 'close-with-grace';
-import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import type { FastifyInstance } from 'fastify';
 import { openDatabase, type OpenedDatabase } from './infra/db/bootstrap.js';
 import { createUsersService } from './features/users/users.service.js';
 import { systemContext } from './infra/auth/actor.js';
-import { loggerOptions } from './infra/logger.js';
+import { createLogger } from './infra/logger.js';
+import { usersRepository } from './features/users/users.repository.js';
 
 async function main(): Promise<void> {
   let config;
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = pino(loggerOptions(config.LOG_LEVEL));
+  const log = await createLogger(config.LOG_LEVEL, config.NODE_ENV);
   const started = performance.now();
   // Installed first, so that a signal during start-up still stops what has been started so far.
   let app: FastifyInstance | undefined;
@@ -40,8 +40,19 @@ async function main(): Promise<void> {
   }
   app = await buildApp({ config, database: opened.database, loggerInstance: log });
 
-  await app.listen({ port: config.PORT, host: config.HOST });
-  log.info({ event: 'server.ready', ms: Math.round(performance.now() - started), embedded: Boolean(opened.embedded) }, 'Testigo is ready');
+  const url = await app.listen({ port: config.PORT, host: config.HOST });
+  const docs = config.DOCS_ENABLED ? `${url}/docs` : undefined;
+  log.info(
+    { event: 'server.ready', url, docs, ms: Math.round(performance.now() - started), embedded: !!opened.embedded },
+    `Testigo is ready at ${url}${docs ? ` (docs: ${docs})` : ''}`,
+  );
+  if ((await usersRepository.countActiveAdmins(opened.database.prisma)) === 0) {
+    log.warn(
+      { event: 'admin.missing' },
+      'No admin exists yet. Create one with `npm run cli -- token:create --role admin --name NAME` (it prints ' +
+        'the token), or start the server once with ADMIN_TOKEN set to a secret of 32+ characters.',
+    );
+  }
 }
 
 main().catch((error: unknown) => {
