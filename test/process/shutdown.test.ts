@@ -1,12 +1,12 @@
 // Graceful shutdown of the built server: a request whose body is still arriving when SIGTERM comes is
 // finished and answered; new requests are turned away; the process then exits 0.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, within, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const lines = sample.trimEnd().split('\n');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

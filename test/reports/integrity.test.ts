@@ -2,7 +2,6 @@
 // review, reviews record the revision they judged, nobody reviews their own words, a repeated review adds
 // nothing, a report id reveals nothing to someone who cannot read it, and a batch never fails whole.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +15,10 @@ import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp, testConfig } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { expectTalliesMatchRecount } from '../summaries/recount.js';
+import { registrySample, seedRegistry, setElection } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const asAdmin = as(app, admin);
 let observer: TestActor;
 let other: TestActor;
@@ -49,8 +49,8 @@ const auditRows = (id: string, action: string) =>
   db.query<{ details: Record<string, unknown> }>('SELECT details FROM audit_entries WHERE entity_id = $1 AND action = $2 ORDER BY id', [id, action]);
 
 beforeAll(async () => {
-  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
-  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
+  await setElection(app, admin, election);
   observer = await createActor(app, 'observer');
   other = await createActor(app, 'observer');
   coordinator = await createActor(app, 'coordinator', { scopeRegion: '13' });
