@@ -88,9 +88,12 @@ describe('graceful shutdown', () => {
       expect(JSON.parse(late.body)).toMatchObject({ code: 'SHUTTING_DOWN' });
     }
 
-    await sleep(300);
-    // By now the listener is closed: a new connection is refused outright, while the upload is still open.
-    const later = await freshGet(`${base}/healthz`);
+    // Soon the listener is closed: a new connection is refused outright, while the upload is still open.
+    let later = await freshGet(`${base}/healthz`);
+    for (const deadline = Date.now() + 10_000; !(later instanceof Error && later.code === 'ECONNREFUSED') && Date.now() < deadline;) {
+      await sleep(50);
+      later = await freshGet(`${base}/healthz`);
+    }
     expect(later instanceof Error ? later.code : `HTTP ${later.status}`, String(later instanceof Error ? later : later.body)).toBe('ECONNREFUSED');
     expect(server.hasExited(), 'the server waits for the request in flight').toBe(false);
     upload.write(`${lines.slice(4).join('\n')}\n`);
