@@ -40,7 +40,10 @@ export function parseFunctions(file: string, sql: string): FunctionSource[] {
 
 /** Every source file of database functions, in path order; fails on a function defined twice. */
 export async function readFunctionFiles(dir = featuresDir): Promise<FunctionFile[]> {
-  const features = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const features = (await readdir(dir, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
   const files: FunctionFile[] = [];
   const seen = new Map<string, string>();
   for (const feature of features) {
@@ -66,7 +69,9 @@ export async function functionMigrationSql(names: string[], dir = featuresDir): 
   const all = (await readFunctionFiles(dir)).flatMap((file) => file.functions);
   const unknown = names.filter((name) => !all.some((fn) => fn.name === name));
   if (unknown.length > 0) {
-    throw new Error(`no source for ${unknown.join(', ')}; the functions with a source are: ${all.map((fn) => fn.name).join(', ')}`);
+    throw new Error(
+      `no source for ${unknown.join(', ')}; the functions with a source are: ${all.map((fn) => fn.name).join(', ')}`,
+    );
   }
   const chosen = all.filter((fn) => names.includes(fn.name));
   const body = chosen.map((fn) => `-- From ${fn.file}.\n${fn.sql}\n`).join('\n');

@@ -21,7 +21,9 @@ export function registryWithTables(tables: number, centres: string[] = ['0101010
     // The centre's own fields (the first eight are plain; coordinates and address follow table and voters).
     const fields = template.split(',');
     const rest = fields.slice(10).join(',');
-    return Array.from({ length: tables }, (_, index) => [...fields.slice(0, 8), String(101 + index), String(registeredVoters), rest].join(','));
+    return Array.from({ length: tables }, (_, index) =>
+      [...fields.slice(0, 8), String(101 + index), String(registeredVoters), rest].join(','),
+    );
   });
   return [...rows, ...extra].join('\n');
 }
@@ -48,48 +50,95 @@ export async function seedRegistry(app: FastifyInstance, actor: TestActor, csv: 
   return response.json();
 }
 
-export const CANDIDATES = [{ code: 'EG', name: 'Edmundo González' }, { code: 'NM', name: 'Nicolás Maduro' }, { code: 'LM', name: 'Luis Martínez' }];
-export const ELECTION = { name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES };
+export const CANDIDATES = [
+  { code: 'EG', name: 'Edmundo González' },
+  { code: 'NM', name: 'Nicolás Maduro' },
+  { code: 'LM', name: 'Luis Martínez' },
+];
+export const ELECTION = {
+  name: 'Presidential 2024',
+  date: '2024-07-28',
+  timeZone: 'America/Caracas',
+  candidates: CANDIDATES,
+};
 
 /** PUT /v1/election as `actor`: the 2024 presidential election with its three candidates, unless overridden. */
 export async function setElection(app: FastifyInstance, actor: TestActor, overrides: Record<string, unknown> = {}) {
-  const response = await unlessOverloaded(() => as(app, actor)({ method: 'PUT', url: '/v1/election', payload: { ...ELECTION, ...overrides } }));
+  const response = await unlessOverloaded(() =>
+    as(app, actor)({ method: 'PUT', url: '/v1/election', payload: { ...ELECTION, ...overrides } }),
+  );
   if (response.statusCode !== 200) throw new Error(`election: ${response.statusCode} ${response.body}`);
   return response.json();
 }
 
 const answersOf = {
   arrival: () => ({ accessGranted: true }),
-  opening: () => ({ openedAt: '06:10', tableStaffComplete: true, zeroReportPrinted: true, witnessesPresent: ['EG', 'NM'] }),
+  opening: () => ({
+    openedAt: '06:10',
+    tableStaffComplete: true,
+    zeroReportPrinted: true,
+    witnessesPresent: ['EG', 'NM'],
+  }),
   voting: () => ({
-    queueLength: 'long', waitingMinutes: 90, assistedVotingProblems: false, identificationProblems: true, securityForces: 'appropriate',
+    queueLength: 'long',
+    waitingMinutes: 90,
+    assistedVotingProblems: false,
+    identificationProblems: true,
+    securityForces: 'appropriate',
     propagandaNearby: false,
   }),
   closing: () => ({ closedAt: '18:05', votersInLineAllowed: true }),
-  results: () => ({ registeredVoters: 760, validVotes: 500, nullVotes: 10, votes: { EG: 300, NM: 190, LM: 10 }, citizenAudit: true }),
-  incident: () => ({ category: 'intimidation', severity: 'medium', description: 'Men in uniform ask voters whom they vote for' }),
+  results: () => ({
+    registeredVoters: 760,
+    validVotes: 500,
+    nullVotes: 10,
+    votes: { EG: 300, NM: 190, LM: 10 },
+    citizenAudit: true,
+  }),
+  incident: () => ({
+    category: 'intimidation',
+    severity: 'medium',
+    description: 'Men in uniform ask voters whom they vote for',
+  }),
 };
 export type FactoryKind = keyof typeof answersOf;
 
 const observedAtOf: Record<FactoryKind, string> = {
-  arrival: '2024-07-28T09:30:00Z', opening: '2024-07-28T10:10:00Z', voting: '2024-07-28T10:00:00Z', closing: '2024-07-28T22:05:00Z',
-  results: '2024-07-28T22:15:00-04:00', incident: '2024-07-28T15:00:00Z',
+  arrival: '2024-07-28T09:30:00Z',
+  opening: '2024-07-28T10:10:00Z',
+  voting: '2024-07-28T10:00:00Z',
+  closing: '2024-07-28T22:05:00Z',
+  results: '2024-07-28T22:15:00-04:00',
+  incident: '2024-07-28T15:00:00Z',
 };
 
 /**
  * A new report's body of `kind` (a fresh id, centre 010101001, table 1 for results), with `answers`
  * merged into the kind's default answers and `fields` over the rest.
  */
-export function reportPayload(kind: FactoryKind, answers: Record<string, unknown> = {}, fields: Record<string, unknown> = {}) {
+export function reportPayload(
+  kind: FactoryKind,
+  answers: Record<string, unknown> = {},
+  fields: Record<string, unknown> = {},
+) {
   return {
-    id: randomUUID(), kind, centreCode: '010101001', ...(kind === 'results' ? { table: 1 } : {}), observedAt: observedAtOf[kind],
-    answers: { ...answersOf[kind](), ...answers } as Record<string, unknown>, ...fields,
+    id: randomUUID(),
+    kind,
+    centreCode: '010101001',
+    ...(kind === 'results' ? { table: 1 } : {}),
+    observedAt: observedAtOf[kind],
+    answers: { ...answersOf[kind](), ...answers } as Record<string, unknown>,
+    ...fields,
   };
 }
 
 /** POST /v1/reports of a `kind` report as `actor` (see reportPayload); answers the stored report. */
 export async function createReport(
-  app: FastifyInstance, actor: TestActor, kind: FactoryKind, answers: Record<string, unknown> = {}, fields: Record<string, unknown> = {},
+  app: FastifyInstance,
+  actor: TestActor,
+  kind: FactoryKind,
+  answers: Record<string, unknown> = {},
+  fields: Record<string, unknown> = {},
 ) {
   const payload = reportPayload(kind, answers, fields);
   const response = await as(app, actor)({ method: 'POST', url: '/v1/reports', payload });
@@ -111,7 +160,9 @@ export function multipartForm(parts: MultipartPart[]): { body: Buffer; contentTy
   for (const part of parts) {
     const filename = part.filename !== undefined ? `; filename="${part.filename}"` : '';
     const type = part.type ? `Content-Type: ${part.type}\r\n` : '';
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${filename}\r\n${type}\r\n`));
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${filename}\r\n${type}\r\n`),
+    );
     chunks.push(Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content));
     chunks.push(Buffer.from('\r\n'));
   }

@@ -3,7 +3,12 @@
 // own in a fresh database and each function's pg_get_functiondef compared with the migrated one's.
 // A migration generated from the files (npm run db:function-migration) brings a database to them.
 import { afterAll, describe, expect, it } from 'vitest';
-import { functionMigrationSql, migrationFolderName, parseFunctions, readFunctionFiles } from '../../scripts/functions.js';
+import {
+  functionMigrationSql,
+  migrationFolderName,
+  parseFunctions,
+  readFunctionFiles,
+} from '../../scripts/functions.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const sourceSchema = 'function_sources';
@@ -24,7 +29,8 @@ async function functionsOf(db: TestDatabase, schema: string): Promise<Map<string
     `SELECT p.proname AS name, pg_get_functiondef(p.oid) AS definition
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE n.nspname = $1 AND p.prokind = 'f'
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`,
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                         WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`,
     [schema],
   );
   const normalise = (definition: string) =>
@@ -43,7 +49,9 @@ async function functionsFromSources(db: TestDatabase): Promise<Map<string, strin
   const files = await readFunctionFiles();
   const sql = files.map((file) => file.sql).join('\n');
   // One simple-query round trip, so SET LOCAL holds for every statement of the files.
-  await db.query(`BEGIN; CREATE SCHEMA ${sourceSchema}; SET LOCAL search_path = ${sourceSchema}, public; ${sql}; COMMIT;`);
+  await db.query(
+    `BEGIN; CREATE SCHEMA ${sourceSchema}; SET LOCAL search_path = ${sourceSchema}, public; ${sql}; COMMIT;`,
+  );
   return functionsOf(db, sourceSchema);
 }
 
@@ -60,12 +68,17 @@ function differences(expected: Map<string, string>, actual: Map<string, string>)
 }
 
 describe('database functions › one source file each', () => {
-  it('the migrated database has exactly the functions the .functions.sql files define, each as defined there', async () => {
+  it('the migrated database has exactly the functions of the .functions.sql files, each as defined there', async () => {
     const db = await database();
     const migrated = await functionsOf(db, 'public');
     const sources = await functionsFromSources(db);
     expect([...migrated.keys()].sort()).toEqual(
-      expect.arrayContaining(['testigo_append_only', 'testigo_summaries_apply', 'testigo_summaries_on_reports', 'testigo_summaries_rebuild']),
+      expect.arrayContaining([
+        'testigo_append_only',
+        'testigo_summaries_apply',
+        'testigo_summaries_on_reports',
+        'testigo_summaries_rebuild',
+      ]),
     );
     expect(
       differences(sources, migrated),
@@ -94,22 +107,32 @@ $$`);
   it('each function is defined in one file, by one CREATE OR REPLACE FUNCTION statement', async () => {
     const files = await readFunctionFiles();
     expect(files.map((file) => file.file)).toEqual(
-      expect.arrayContaining(['src/features/audit/audit.functions.sql', 'src/features/summaries/summaries.functions.sql']),
+      expect.arrayContaining([
+        'src/features/audit/audit.functions.sql',
+        'src/features/summaries/summaries.functions.sql',
+      ]),
     );
     for (const file of files) {
       // Nothing but the functions and comments: every statement of the file is one of its functions.
       const rest = file.functions.reduce((text, fn) => text.replace(fn.sql, ''), file.sql);
-      expect(rest.split('\n').filter((line) => line.trim() && !line.trim().startsWith('--')), file.file).toEqual([]);
+      expect(
+        rest.split('\n').filter((line) => line.trim() && !line.trim().startsWith('--')),
+        file.file,
+      ).toEqual([]);
     }
-    expect(() => parseFunctions('x.sql', 'CREATE OR REPLACE FUNCTION "f"() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;')).toThrow(/closing/);
+    expect(() =>
+      parseFunctions('x.sql', 'CREATE OR REPLACE FUNCTION "f"() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;'),
+    ).toThrow(/closing/);
   });
 });
 
 describe('npm run db:function-migration', () => {
-  it('writes the migration that brings a database to the source files, and leaves an up-to-date one as it is', async () => {
+  it('writes the migration that brings a database to the source files, and keeps an up-to-date one', async () => {
     const db = await database();
     const before = await functionsOf(db, 'public');
-    await db.query(`CREATE OR REPLACE FUNCTION testigo_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`);
+    await db.query(
+      'CREATE OR REPLACE FUNCTION testigo_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$',
+    );
     await db.query(`ALTER FUNCTION testigo_summaries_apply(reports[], reports[]) RESET plan_cache_mode`);
     expect(differences(before, await functionsOf(db, 'public'))).toHaveLength(2);
 
@@ -124,7 +147,9 @@ describe('npm run db:function-migration', () => {
 
   it('takes only the functions named, and refuses a name without a source', async () => {
     const sql = await functionMigrationSql(['testigo_append_only']);
-    expect(sql.match(/^CREATE OR REPLACE FUNCTION "(\w+)"/gm)).toEqual(['CREATE OR REPLACE FUNCTION "testigo_append_only"']);
+    expect(sql.match(/^CREATE OR REPLACE FUNCTION "(\w+)"/gm)).toEqual([
+      'CREATE OR REPLACE FUNCTION "testigo_append_only"',
+    ]);
     expect(sql).toContain('-- From src/features/audit/audit.functions.sql.');
     await expect(functionMigrationSql(['testigo_nope'])).rejects.toThrow(/no source for testigo_nope/);
     expect(migrationFolderName('fix_tallies', new Date('2026-12-03T04:05:06Z'))).toBe('20261203040506_fix_tallies');

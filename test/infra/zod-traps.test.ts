@@ -22,7 +22,8 @@ vi.mock('fastify', async (importOriginal) => {
 const { setupTestApp } = await import('../helpers/app.js');
 
 type Zod = z.core.$ZodType;
-const isZod = (value: unknown): value is Zod => Boolean(value) && typeof value === 'object' && '_zod' in (value as object);
+const isZod = (value: unknown): value is Zod =>
+  Boolean(value) && typeof value === 'object' && '_zod' in (value as object);
 
 /** Each trap in `schema` (at `where`), walking every nested schema once. */
 export function zodTraps(schema: Zod, where: string, part: 'request' | 'response'): string[] {
@@ -65,7 +66,8 @@ export function zodTraps(schema: Zod, where: string, part: 'request' | 'response
         child((def.getter as () => unknown)(), path, optional);
         return;
       case 'object':
-        for (const [key, value] of Object.entries(def.shape as Record<string, unknown>)) child(value, path ? `${path}.${key}` : key);
+        for (const [key, value] of Object.entries(def.shape as Record<string, unknown>))
+          child(value, path ? `${path}.${key}` : key);
         child(def.catchall, `${path}.*`);
         return;
       case 'array':
@@ -100,19 +102,25 @@ export function zodTraps(schema: Zod, where: string, part: 'request' | 'response
 
 describe('zod 4 traps', () => {
   it('the walker finds each trap (and nothing in clean schemas)', () => {
-    const clean = z.object({ a: z.string().optional(), b: z.number().default(1), c: z.array(z.object({ d: z.boolean().nullable() })) });
+    const clean = z.object({
+      a: z.string().optional(),
+      b: z.number().default(1),
+      c: z.array(z.object({ d: z.boolean().nullable() })),
+    });
     expect(zodTraps(clean, 'clean', 'response')).toEqual([]);
     expect(zodTraps(clean, 'clean', 'request')).toEqual([]);
     expect(zodTraps(z.object({ at: z.date().transform((d) => d.toISOString()) }), 'GET /x 200', 'response')).toEqual([
       'GET /x 200 at: a one-way transform in a response',
     ]);
-    expect(zodTraps(z.object({ at: z.date().transform((d) => d.toISOString()) }), 'POST /x body', 'request')).toEqual([]);
-    expect(zodTraps(z.object({ items: z.array(z.preprocess((v) => v, z.string())) }), 'GET /y 200', 'response')).toEqual([
-      'GET /y 200 items[]: a one-way transform in a response',
-    ]);
-    expect(zodTraps(z.object({ p: z.object({ q: z.string().default('x').optional() }) }), 'PATCH /z body', 'request')).toEqual([
-      'PATCH /z body p.q: .default() inside an optional field',
-    ]);
+    expect(zodTraps(z.object({ at: z.date().transform((d) => d.toISOString()) }), 'POST /x body', 'request')).toEqual(
+      [],
+    );
+    expect(
+      zodTraps(z.object({ items: z.array(z.preprocess((v) => v, z.string())) }), 'GET /y 200', 'response'),
+    ).toEqual(['GET /y 200 items[]: a one-way transform in a response']);
+    expect(
+      zodTraps(z.object({ p: z.object({ q: z.string().default('x').optional() }) }), 'PATCH /z body', 'request'),
+    ).toEqual(['PATCH /z body p.q: .default() inside an optional field']);
     expect(zodTraps(z.object({ q: z.string().optional().default('x') }), 'PATCH /z body', 'request')).toEqual([
       'PATCH /z body q: .default() around an optional field',
     ]);
@@ -124,7 +132,14 @@ describe('zod 4 traps', () => {
     const routes = seen.routes.filter((route) => route.schema);
     // The walk saw the application's routes, not just a few.
     const names = routes.flatMap((route) => [route.method].flat().map((method) => `${method} ${route.url}`));
-    expect(names).toEqual(expect.arrayContaining(['POST /v1/reports', 'PUT /v1/election', 'GET /v1/summaries', 'POST /v1/reports/:id/photos']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'POST /v1/reports',
+        'PUT /v1/election',
+        'GET /v1/summaries',
+        'POST /v1/reports/:id/photos',
+      ]),
+    );
     let walked = 0;
     const traps: string[] = [];
     for (const route of routes) {

@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { REPORT_KINDS } from '../../src/features/reports/forms.js';
 import { as } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
-import { createReport, photoForm, registryWithTables, reportPayload, seedRegistry, setElection } from '../helpers/factories.js';
+import {
+  createReport,
+  photoForm,
+  registryWithTables,
+  reportPayload,
+  seedRegistry,
+  setElection,
+} from '../helpers/factories.js';
 import { jpeg } from '../helpers/photo-upload.js';
 
 const { app, db, admin } = await setupTestApp();
@@ -22,20 +29,38 @@ describe('test factories', () => {
       'SELECT centre_code, number, registered_voters FROM polling_tables WHERE number > 100 ORDER BY 1, 2',
     );
     expect(rows.map((row) => `${row.centre_code}/${row.number}/${row.registered_voters}`)).toEqual([
-      '010101001/101/700', '010101001/102/700', '010101001/103/700', '130101001/101/700', '130101001/102/700', '130101001/103/700',
+      '010101001/101/700',
+      '010101001/102/700',
+      '010101001/103/700',
+      '130101001/101/700',
+      '130101001/102/700',
+      '130101001/103/700',
     ]);
   });
 
   it('reportPayload merges answers into the defaults and fields over the rest', () => {
     const payload = reportPayload('results', { validVotes: 1 }, { table: 2, notes: 'n' });
-    expect(payload).toMatchObject({ kind: 'results', table: 2, notes: 'n', answers: { validVotes: 1, registeredVoters: 760 } });
+    expect(payload).toMatchObject({
+      kind: 'results',
+      table: 2,
+      notes: 'n',
+      answers: { validVotes: 1, registeredVoters: 760 },
+    });
     expect(reportPayload('voting')).not.toHaveProperty('table');
   });
 
   it('POST /v1/reports/{id}/photos › 201 for the factory photo form', async () => {
     const report = await createReport(app, admin, 'results', {}, { table: 101 });
     const form = photoForm(await jpeg(77), [{ name: 'caption', content: 'Acta' }]);
-    const response = await as(app, admin)({ method: 'POST', url: `/v1/reports/${report.id}/photos`, headers: { 'content-type': form.contentType }, body: form.body });
+    const response = await as(
+      app,
+      admin,
+    )({
+      method: 'POST',
+      url: `/v1/reports/${report.id}/photos`,
+      headers: { 'content-type': form.contentType },
+      body: form.body,
+    });
     expect(response.statusCode, response.body).toBe(201);
     expect(response.json()).toMatchObject({ reportId: report.id, caption: 'Acta', contentType: 'image/jpeg' });
   });

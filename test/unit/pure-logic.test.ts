@@ -10,7 +10,13 @@ import { noneMatch } from '../../src/features/summaries/summaries.routes.js';
 import { openingOf } from '../../src/features/summaries/summaries.service.js';
 
 describe('resultsFlags', () => {
-  const sheet = { registeredVoters: 760, validVotes: 500, nullVotes: 10, votes: { EG: 300, NM: 190, LM: 10 }, citizenAudit: true };
+  const sheet = {
+    registeredVoters: 760,
+    validVotes: 500,
+    nullVotes: 10,
+    votes: { EG: 300, NM: 190, LM: 10 },
+    citizenAudit: true,
+  };
 
   it('flags nothing on a consistent sheet of the registered size', () => {
     expect(resultsFlags(sheet, 760)).toEqual([]);
@@ -58,7 +64,7 @@ describe('openingOf', () => {
     expect(openingOf(null, null, 360)).toEqual({ total: 0, onTime: 0, median: null });
     expect(openingOf([], [], 360)).toEqual({ total: 0, onTime: 0, median: null });
   });
-  it('counts the centres opened, those on time (at the minute included), and the median minute, in any input order', () => {
+  it('counts the centres opened, those on time (the minute included), and the median minute, in any order', () => {
     expect(openingOf([420, 360, 390], [1, 2, 1], 390)).toEqual({ total: 4, onTime: 3, median: 360 });
     expect(openingOf([390, 420, 360], [1, 1, 2], 389)).toEqual({ total: 4, onTime: 2, median: 360 });
   });
@@ -73,7 +79,10 @@ describe('rangeOf', () => {
     try {
       rangeOf(header, size);
     } catch (error) {
-      return { code: (error as { code?: string }).code, headers: (error as { extra?: { headers?: object } }).extra?.headers };
+      return {
+        code: (error as { code?: string }).code,
+        headers: (error as { extra?: { headers?: object } }).extra?.headers,
+      };
     }
     return undefined;
   };
@@ -92,7 +101,10 @@ describe('rangeOf', () => {
   });
   it('refuses a range outside the file or malformed with RANGE_NOT_SATISFIABLE and the size', () => {
     for (const header of ['bytes=100-', 'bytes=20-10', 'bytes=-', 'items=1-2', 'bytes=a-b']) {
-      expect(unsatisfiable(header, 100), header).toEqual({ code: 'RANGE_NOT_SATISFIABLE', headers: { 'content-range': 'bytes */100' } });
+      expect(unsatisfiable(header, 100), header).toEqual({
+        code: 'RANGE_NOT_SATISFIABLE',
+        headers: { 'content-range': 'bytes */100' },
+      });
     }
   });
 });
@@ -119,18 +131,30 @@ describe('wallClockToInstant', () => {
   const wall = (text: string) => new Date(`${text}Z`); // EXIF fields, read as if UTC
 
   it('reads the wall clock in the time zone of the election', () => {
-    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'America/Caracas', null).toISOString()).toBe('2024-07-28T22:40:00.000Z');
+    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'America/Caracas', null).toISOString()).toBe(
+      '2024-07-28T22:40:00.000Z',
+    );
   });
   it('follows daylight saving time of the zone', () => {
-    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'Europe/Madrid', null).toISOString()).toBe('2024-07-28T16:40:00.000Z');
-    expect(wallClockToInstant(wall('2024-01-15T12:00:00'), 'Europe/Madrid', null).toISOString()).toBe('2024-01-15T11:00:00.000Z');
+    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'Europe/Madrid', null).toISOString()).toBe(
+      '2024-07-28T16:40:00.000Z',
+    );
+    expect(wallClockToInstant(wall('2024-01-15T12:00:00'), 'Europe/Madrid', null).toISOString()).toBe(
+      '2024-01-15T11:00:00.000Z',
+    );
   });
   it("prefers the photo's own offset to the zone", () => {
-    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'America/Caracas', '+02:00').toISOString()).toBe('2024-07-28T16:40:00.000Z');
-    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), null, '-04:30').toISOString()).toBe('2024-07-28T23:10:00.000Z');
+    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'America/Caracas', '+02:00').toISOString()).toBe(
+      '2024-07-28T16:40:00.000Z',
+    );
+    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), null, '-04:30').toISOString()).toBe(
+      '2024-07-28T23:10:00.000Z',
+    );
   });
   it('ignores a malformed offset, and keeps the wall clock as UTC without zone or offset', () => {
-    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'America/Caracas', 'Z').toISOString()).toBe('2024-07-28T22:40:00.000Z');
+    expect(wallClockToInstant(wall('2024-07-28T18:40:00'), 'America/Caracas', 'Z').toISOString()).toBe(
+      '2024-07-28T22:40:00.000Z',
+    );
     expect(wallClockToInstant(wall('2024-07-28T18:40:00'), null, null).toISOString()).toBe('2024-07-28T18:40:00.000Z');
   });
 });
