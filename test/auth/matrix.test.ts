@@ -9,18 +9,18 @@
 // Scopes: self = the caller itself; in = a user (or region, centre) inside the caller's reach; out = one
 // outside it; unknown = a random uuid; - = the route has no target.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { LightMyRequestResponse } from 'fastify';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ProblemCode } from '../../src/infra/errors.js';
 import { createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { registrySample, setElection } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
 /** A second app whose per-IP limit is tiny, for the rate limit of callers without a valid token. */
 const limited = await setupTestApp({ env: { RATE_LIMIT_PER_IP: '3', RATE_LIMIT_PER_TOKEN: '1000' } });
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 
 type Json = Record<string, any>;
 type Caller = 'admin' | 'coordinator' | 'analyst' | 'analyst13' | 'observer';
@@ -813,7 +813,7 @@ async function expectAudited(actor: TestActor, action: string, requestId: string
 beforeAll(async () => {
   const imported = await asAdmin({ method: 'POST', url: '/v1/registry/import', csv: sample });
   expect(imported.statusCode, imported.body).toBe(200);
-  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  await setElection(app, admin, election);
   world.coordinator = await createActor(app, 'coordinator', { scopeRegion: '01', name: 'Coordinator 01' });
   world.observer = await createActor(app, 'observer', { scopeRegion: '0101', name: 'Observer 0101' });
   world.other = await createActor(app, 'observer', { scopeRegion: '13', name: 'Observer 13' });

@@ -3,7 +3,6 @@
 // no staged file is left once the server has settled, the reports all go through, and the server keeps
 // serving (a whole upload afterwards is stored once).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones } from '../helpers/phones.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, TEST_ADMIN_TOKEN, waitForOk, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const ABORTED = 150;
 const AT_ONCE = 15;
 const FILE_BYTES = 1024 * 1024;

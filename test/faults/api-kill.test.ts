@@ -2,15 +2,15 @@
 // when one dies, retry (same id, same body) on the other. Reports in flight at the kill may have been
 // stored without an answer; their retry must be answered 200 with the stored report, never stored twice.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones } from '../helpers/phones.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, TEST_ADMIN_TOKEN, waitForOk, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const REPORTS = 600;
 const PHONES = 24;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -3,15 +3,15 @@
 // sending reports to the built server and retry (same id, same body) until each is acknowledged. Nothing
 // acknowledged may be lost or stored twice; the server answers only 201/200, or 503 with Retry-After.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOwnPostgres, type OwnPostgres } from '../helpers/own-postgres.js';
 import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones, type PhoneStats } from '../helpers/phones.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, TEST_ADMIN_TOKEN, waitForOk, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const REPORTS = 500;
 const PHONES = 16;
 const OUTAGE_MS = 10_000;

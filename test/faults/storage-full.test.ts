@@ -4,7 +4,6 @@
 // every photo row has its object, every object its row, and no staged or temporary file is left.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -13,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones } from '../helpers/phones.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, TEST_ADMIN_TOKEN, waitForOk, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const DISK = '2m';
 const MAX_UPLOADS = 40;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

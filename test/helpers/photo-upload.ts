@@ -1,12 +1,12 @@
 // What a photo upload test needs: a report to attach to (registry, election, a results report by an
 // admin), a real JPEG, a multipart body, and a logger whose lines the test can read.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import sharp from 'sharp';
 import { as, type TestActor } from './actors.js';
+import { createReport, seedRegistry, setElection } from './factories.js';
 
 export async function jpeg(seed = 1, size = 640): Promise<Buffer> {
   return sharp({ create: { width: size, height: Math.round((size * 3) / 4), channels: 3, background: { r: (seed * 40) % 255, g: 90, b: (seed * 7) % 255 } } })
@@ -23,20 +23,10 @@ export function multipart(file: Buffer, filename = 'photo.jpg'): { body: Buffer;
 
 /** Imports the sample registry, sets the election and files a report as `admin`; returns its id. */
 export async function prepareReport(app: FastifyInstance, admin: TestActor): Promise<string> {
-  const asAdmin = as(app, admin);
-  const sample = await readFile(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
-  const imported = await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample });
-  if (imported.statusCode !== 200) throw new Error(`registry import: ${imported.statusCode} ${imported.body}`);
-  const election = { name: 'E', date: '2024-07-28', timeZone: 'America/Caracas', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] };
-  const set = await asAdmin({ method: 'PUT', url: '/v1/election', payload: election });
-  if (set.statusCode !== 200) throw new Error(`election: ${set.statusCode} ${set.body}`);
-  const id = randomUUID();
-  const report = await asAdmin({
-    method: 'POST', url: '/v1/reports',
-    payload: { id, kind: 'results', centreCode: '010101001', table: 1, observedAt: '2024-07-28T22:00:00Z', answers: { registeredVoters: 760, validVotes: 10, nullVotes: 0, votes: { EG: 6, NM: 4 }, citizenAudit: false } },
-  });
-  if (report.statusCode !== 201) throw new Error(`report: ${report.statusCode} ${report.body}`);
-  return id;
+  await seedRegistry(app, admin);
+  await setElection(app, admin, { name: 'E', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] });
+  const answers = { registeredVoters: 760, validVotes: 10, nullVotes: 0, votes: { EG: 6, NM: 4 }, citizenAudit: false };
+  return (await createReport(app, admin, 'results', answers, { observedAt: '2024-07-28T22:00:00Z' })).id;
 }
 
 export function uploadPhoto(app: FastifyInstance, actor: TestActor, reportId: string, file: Buffer) {

@@ -131,15 +131,18 @@ describe('translateDatabaseError › the database went away is 503 DATABASE_UNAV
     const inTransaction = createDatabase({ url: server.url, poolMax: 2, readPoolMax: 1, connectTimeoutMs: 1000, statementTimeoutMs: 5000, idleTimeoutMs: 10_000 });
     let crashed!: () => void;
     const crash = new Promise<void>((resolve) => (crashed = resolve));
+    let stopped!: () => void;
+    const gone = new Promise<void>((resolve) => (stopped = resolve));
     const transaction = failure(inTransaction.prisma.$transaction(async (tx) => {
       await tx.$queryRaw`SELECT 1`;
       crashed();
       // Wait until the server is gone, then use the transaction's dead connection.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await gone;
       await tx.$queryRaw`SELECT 2`;
     }, { timeout: 30_000 }));
     await crash;
     expect(server.stop('immediate').status).toBe(0);
+    stopped();
     errors.push(await transaction);
     errors.push(await failure(client.query('SELECT 1')));
     errors.push(await failure(client.query('SELECT 1')));

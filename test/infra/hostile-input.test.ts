@@ -1,14 +1,14 @@
 // Hostile input (NUL, lone surrogates, dates PostgreSQL cannot store, foreign charsets) is a 4xx naming the field,
 // for every body, query and cursor, through the real app; nothing of it is stored.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/infra/http/pagination.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { registrySample, seedRegistry, setElection } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const asAdmin = as(app, admin);
 let observer: TestActor;
 
@@ -33,8 +33,8 @@ function expectRefused(response: { statusCode: number; json(): unknown; body: st
 }
 
 beforeAll(async () => {
-  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
-  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
+  await setElection(app, admin, election);
   observer = await createActor(app, 'observer');
   expect((await asAdmin({ method: 'PUT', url: `/v1/users/${observer.id}/assignments`, payload: { centres: ['010101001'] } })).statusCode).toBe(200);
 });

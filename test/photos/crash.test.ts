@@ -2,7 +2,6 @@
 // streams in leaves no row, no object and one partial staged file, which the sweeper removes when the
 // server starts again; a client that aborts its upload leaves nothing behind on a server that stays up.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,8 +10,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const FILE_BYTES = 5 * 1024 * 1024;
 const STAGING_MAX_AGE_MS = 3000;
 /** Below the staging age, as the configuration demands (a stalled upload is cut before it could be swept). */

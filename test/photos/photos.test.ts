@@ -1,14 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { createReport, multipartForm, photoForm, seedRegistry, setElection, type MultipartPart } from '../helpers/factories.js';
 
-const sample = await readFile(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const { app, db, admin, objects } = await setupTestApp({ env: { PHOTO_MAX_BYTES: String(2 * 1024 * 1024), PHOTO_MAX_PIXELS: '40000000' } });
 const asAdmin = as(app, admin);
+let seed = 100;
+/** A seed no other test of this file uses: its image's bytes are this test's own. */
+const ownSeed = () => (seed += 1);
 let observer: TestActor;
 let other: TestActor;
 const reports: Record<string, string> = {};
@@ -34,20 +36,8 @@ async function jpeg(options: { seed?: number; lat?: number; lon?: number; when?:
     .toBuffer();
 }
 
-function multipart(parts: { name: string; filename?: string; type?: string; content: Buffer | string }[]) {
-  const boundary = `----testigo${randomUUID()}`;
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${part.filename !== undefined ? `; filename="${part.filename}"` : ''}\r\n${part.type ? `Content-Type: ${part.type}\r\n` : ''}\r\n`));
-    chunks.push(Buffer.isBuffer(part.content) ? part.content : Buffer.from(part.content));
-    chunks.push(Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
 const upload = (actor: TestActor, reportId: string, file: Buffer, extra: { name: string; content: string }[] = [], filename = 'photo.jpg') => {
-  const form = multipart([...extra, { name: 'file', filename, type: 'image/jpeg', content: file }]);
+  const form = photoForm(file, extra, filename);
   return as(app, actor)({ method: 'POST', url: `/v1/reports/${reportId}/photos`, headers: { 'content-type': form.contentType }, body: form.body });
 };
 
@@ -58,49 +48,57 @@ async function stored() {
 }
 
 beforeAll(async () => {
-  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
-  const election = { name: 'E', date: '2024-07-28', timeZone: 'America/Caracas', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] };
-  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
+  await setElection(app, admin, { name: 'E', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] });
   observer = await createActor(app, 'observer');
   other = await createActor(app, 'observer');
   for (const user of [observer, other]) await asAdmin({ method: 'PUT', url: `/v1/users/${user.id}/assignments`, payload: { centres: ['010101001'] } });
-  for (const [name, table] of [['one', 1], ['two', 2]] as const) {
-    const id = randomUUID();
-    const response = await as(app, observer)({
-      method: 'POST', url: '/v1/reports',
-      payload: { id, kind: 'results', centreCode: '010101001', table, observedAt: '2024-07-28T22:00:00Z', answers: { registeredVoters: 760, validVotes: 10, nullVotes: 0, votes: { EG: 6, NM: 4 }, citizenAudit: false } },
-    });
-    expect(response.statusCode).toBe(201);
-    reports[name] = id;
-  }
+  reports.one = await newReport(1);
 });
 
-describe('POST /v1/reports/{id}/photos', () => {
-  let photo: { id: string; sha256: string };
-  let bytes: Buffer;
+/** A results report by the observer at 010101001, table `table`: a report no other test attaches to. */
+async function newReport(table = 1): Promise<string> {
+  const answers = { registeredVoters: 760, validVotes: 10, nullVotes: 0, votes: { EG: 6, NM: 4 }, citizenAudit: false };
+  return (await createReport(app, observer, 'results', answers, { table, observedAt: '2024-07-28T22:00:00Z' })).id;
+}
 
+/** A report of its own with one photo of bytes of its own (a JPEG with EXIF near the centre). */
+async function newPhoto(): Promise<{ reportId: string; photo: { id: string; sha256: string }; bytes: Buffer }> {
+  const reportId = await newReport();
+  const bytes = await jpeg({ seed: ownSeed() });
+  const response = await upload(observer, reportId, bytes);
+  expect(response.statusCode, response.body).toBe(201);
+  return { reportId, photo: response.json(), bytes };
+}
+
+describe('POST /v1/reports/{id}/photos', () => {
   it('stores the bytes under their hash and answers the metadata: 201', async () => {
-    bytes = await jpeg();
-    const response = await upload(observer, reports.one!, bytes, [{ name: 'caption', content: 'Acta mesa 1' }, { name: 'kind', content: 'tally_sheet' }]);
+    const reportId = await newReport();
+    const bytes = await jpeg({ seed: ownSeed() });
+    const before = await stored();
+    const response = await upload(observer, reportId, bytes, [{ name: 'caption', content: 'Acta mesa 1' }, { name: 'kind', content: 'tally_sheet' }]);
     expect(response.statusCode, response.body).toBe(201);
-    photo = response.json();
+    const photo = response.json();
     expect(photo).toMatchObject({
-      reportId: reports.one, sha256: sha256(bytes), size: bytes.length, contentType: 'image/jpeg', width: 640, height: 480,
+      reportId, sha256: sha256(bytes), size: bytes.length, contentType: 'image/jpeg', width: 640, height: 480,
       kind: 'tally_sheet', caption: 'Acta mesa 1', camera: { make: 'TestPhone', model: 'T1' }, flags: [],
     });
     expect((photo as unknown as { exifCapturedAt: string }).exifCapturedAt).toBe('2024-07-28T22:40:00.000Z'); // 18:40 in Caracas
     expect((photo as unknown as { distanceMetres: number }).distanceMetres).toBeLessThan(100);
-    expect(await stored()).toEqual({ rows: 1, originals: 1, staging: 0 });
+    expect(await stored()).toEqual({ rows: before.rows + 1, originals: before.originals + 1, staging: 0 });
   });
 
   it('answers the same bytes again with the existing photo: 200, nothing stored twice', async () => {
-    const again = await upload(observer, reports.one!, bytes);
+    const { reportId, photo, bytes } = await newPhoto();
+    const before = await stored();
+    const again = await upload(observer, reportId, bytes);
     expect(again.statusCode).toBe(200);
     expect(again.json().id).toBe(photo.id);
-    expect(await stored()).toEqual({ rows: 1, originals: 1, staging: 0 });
+    expect(await stored()).toEqual({ rows: before.rows, originals: before.originals, staging: 0 });
   });
 
   it('serves the original exactly, with a strong ETag, 304 and ranges', async () => {
+    const { photo, bytes } = await newPhoto();
     const response = await as(app, observer)(`/v1/photos/${photo.id}/content`);
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('image/jpeg');
@@ -120,6 +118,7 @@ describe('POST /v1/reports/{id}/photos', () => {
   });
 
   it('makes a small WebP thumbnail without EXIF or GPS', async () => {
+    const { photo } = await newPhoto();
     const response = await as(app, observer)(`/v1/photos/${photo.id}/thumbnail`);
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('image/webp');
@@ -130,14 +129,16 @@ describe('POST /v1/reports/{id}/photos', () => {
   });
 
   it('lists the photo in its report and hides it from other observers', async () => {
-    expect((await as(app, observer)(`/v1/reports/${reports.one}`)).json().photos.map((p: { id: string }) => p.id)).toEqual([photo.id]);
+    const { reportId, photo } = await newPhoto();
+    expect((await as(app, observer)(`/v1/reports/${reportId}`)).json().photos.map((p: { id: string }) => p.id)).toEqual([photo.id]);
     for (const url of [`/v1/photos/${photo.id}`, `/v1/photos/${photo.id}/content`, `/v1/photos/${photo.id}/thumbnail`]) {
       expect((await as(app, other)(url)).statusCode).toBe(404);
     }
   });
 
   it('flags the same image attached to two tables, both, shown to reviewers only (not to observers or analysts)', async () => {
-    const response = await upload(observer, reports.two!, bytes);
+    const { reportId, photo, bytes } = await newPhoto();
+    const response = await upload(observer, await newReport(2), bytes);
     expect(response.statusCode).toBe(201);
     const second = response.json();
     const rows = await db.query<{ flags: string[] }>('SELECT flags FROM photos WHERE sha256 = $1', [photo.sha256]);
@@ -145,13 +146,13 @@ describe('POST /v1/reports/{id}/photos', () => {
     // The observer learns nothing of other tables' photos: not in the upload's answer, nor in reads.
     expect(second.flags).not.toContain('same_image_other_table');
     expect((await as(app, observer)(`/v1/photos/${photo.id}`)).json().flags).not.toContain('same_image_other_table');
-    expect((await as(app, observer)(`/v1/reports/${reports.one}`)).json().photos[0].flags).not.toContain('same_image_other_table');
+    expect((await as(app, observer)(`/v1/reports/${reportId}`)).json().photos[0].flags).not.toContain('same_image_other_table');
     const analyst = await createActor(app, 'analyst');
     expect((await as(app, analyst)(`/v1/photos/${photo.id}`)).json().flags).not.toContain('same_image_other_table');
     const coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
     for (const reviewer of [admin, coordinator]) {
       expect((await as(app, reviewer)(`/v1/photos/${second.id}`)).json().flags).toContain('same_image_other_table');
-      expect((await as(app, reviewer)(`/v1/reports/${reports.one}`)).json().photos[0].flags).toContain('same_image_other_table');
+      expect((await as(app, reviewer)(`/v1/reports/${reportId}`)).json().photos[0].flags).toContain('same_image_other_table');
     }
   });
 
@@ -226,8 +227,8 @@ describe('bad uploads are refused and leave nothing', () => {
   it('refuses a missing file part, two files, unknown fields, another content type, unknown and out-of-scope reports', async () => {
     const before = await stored();
     const image = await jpeg({ seed: 12 });
-    const send = (parts: Parameters<typeof multipart>[0], reportId = reports.one!, actor = observer) => {
-      const form = multipart(parts);
+    const send = (parts: MultipartPart[], reportId = reports.one!, actor = observer) => {
+      const form = multipartForm(parts);
       return as(app, actor)({ method: 'POST', url: `/v1/reports/${reportId}/photos`, headers: { 'content-type': form.contentType }, body: form.body });
     };
     expect((await send([{ name: 'caption', content: 'no file' }])).json().code).toBe('PHOTO_FILE_MISSING');

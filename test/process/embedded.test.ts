@@ -1,6 +1,6 @@
 // The embedded default, end to end: the built server with no DATABASE_URL starts its own PostgreSQL
 // under DATA_DIR, serves, stops it on SIGTERM, and finds its data again on the next start.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,9 @@ import { readMigrations } from '../../src/infra/db/migrator.js';
 import {
   adminHeaders, ensureBuilt, isAlive, killAllServers, livePostmaster, startServer, stopLeftoverPostmaster, waitForOk, within, type ServerProcess,
 } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url));
+const sample = Buffer.from(registrySample);
 let dataDir: string;
 
 beforeAll(async () => {

@@ -1,12 +1,12 @@
 // Graceful shutdown of the built server: a request whose body is still arriving when SIGTERM comes is
 // finished and answered; new requests are turned away; the process then exits 0.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, within, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const lines = sample.trimEnd().split('\n');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -88,9 +88,12 @@ describe('graceful shutdown', () => {
       expect(JSON.parse(late.body)).toMatchObject({ code: 'SHUTTING_DOWN' });
     }
 
-    await sleep(300);
-    // By now the listener is closed: a new connection is refused outright, while the upload is still open.
-    const later = await freshGet(`${base}/healthz`);
+    // Soon the listener is closed: a new connection is refused outright, while the upload is still open.
+    let later = await freshGet(`${base}/healthz`);
+    for (const deadline = Date.now() + 10_000; !(later instanceof Error && later.code === 'ECONNREFUSED') && Date.now() < deadline;) {
+      await sleep(50);
+      later = await freshGet(`${base}/healthz`);
+    }
     expect(later instanceof Error ? later.code : `HTTP ${later.status}`, String(later instanceof Error ? later : later.body)).toBe('ECONNREFUSED');
     expect(server.hasExited(), 'the server waits for the request in flight').toBe(false);
     upload.write(`${lines.slice(4).join('\n')}\n`);

@@ -4,7 +4,6 @@
 // whose staged file was lost answers a problem, not a 500; and SIGTERM does not wait for a client still
 // sending the body of a refused upload.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -14,8 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { jpeg, multipart } from '../helpers/photo-upload.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, within, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const IDLE_TIMEOUT_MS = 1000;
 const PHOTO_MAX_BYTES = 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 20_000;

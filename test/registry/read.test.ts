@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupTestApp } from '../helpers/app.js';
+import { registrySample } from '../helpers/factories.js';
 
 const { app, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
 
 beforeAll(async () => {

@@ -5,9 +5,10 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DEMO_REGISTRY } from '../../src/cli/registry-files.js';
 import { setupTestApp } from '../helpers/app.js';
+import { registrySample } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp({ env: { MAX_EVENT_LOOP_DELAY_MS: '0' } });
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const importCsv = async (body: string | Buffer) => {
   const response = await app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...admin.headers }, body });
   expect(response.statusCode, response.body).toBe(200);

@@ -6,13 +6,13 @@ import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, type ServerProcess } from '../helpers/server-process.js';
+import { registrySample } from '../helpers/factories.js';
 
 const CONNECTIONS = 50;
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
+const sample = registrySample;
 const SAMPLE_CENTRE = '010101001'; // tables 1 (760 voters) and 2 (737 voters) in the sample
 const LOAD_CENTRE = '010101900'; // added by this test: 40 tables of 500 voters, for the conflict pairs
 const loadRegistry = [

@@ -1,15 +1,14 @@
 // Submissions that share one insert statement (the service's micro-batches): each is answered on its own —
 // retries of one id replay, a failing item fails alone, disagreeing results of a table are all flagged.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/infra/auth/actor.js';
 import { createReportsService, type ReportInput } from '../../src/features/reports/reports.service.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { seedRegistry } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const service = createReportsService(app.db.prisma, { maxClockSkewMs: 60_000 });
 const election = {
   name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas', openingTime: '06:00', updatedAt: '2024-07-01T00:00:00.000Z',
@@ -34,7 +33,7 @@ const counts = async (id: string) => (await db.query<{ reports: number; revision
           (SELECT count(*)::int FROM audit_entries WHERE action = 'report.accepted' AND entity_id = $2) AS accepted`, [id, id]))[0];
 
 beforeAll(async () => {
-  expect((await as(app, admin)({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
   observer = await createActor(app, 'observer');
   expect((await as(app, admin)({ method: 'PUT', url: `/v1/users/${observer.id}/assignments`, payload: { centres: ['010101001', '010102001'] } })).statusCode).toBe(200);
   context = { actor: { userId: observer.id, name: 'observer', role: 'observer', scopeRegionCode: null, tokenId: observer.tokenId }, requestId: 'micro-batch-test', ip: '127.0.0.1' };

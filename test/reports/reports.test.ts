@@ -1,34 +1,32 @@
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { ELECTION, registryWithTables, reportPayload, seedRegistry, setElection } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const asAdmin = as(app, admin);
 let observer: TestActor;
 let other: TestActor;
 let coordinator: TestActor;
 let outsider: TestActor;
 
-const election = {
-  name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas',
-  candidates: [{ code: 'EG', name: 'Edmundo González' }, { code: 'NM', name: 'Nicolás Maduro' }, { code: 'LM', name: 'Luis Martínez' }],
+const election = ELECTION;
+/** Tables 101-140 (700 voters each) at 010101001 and 010102001, one per test that files results. */
+const OWN_TABLES = 40;
+let lastTable = 100;
+const ownTable = () => {
+  lastTable += 1;
+  if (lastTable > 100 + OWN_TABLES) throw new Error('reports.test: out of tables of its own');
+  return lastTable;
 };
-const results = (overrides: Record<string, unknown> = {}) => ({
-  id: randomUUID(), kind: 'results', centreCode: '010101001', table: 1, observedAt: '2024-07-28T22:15:00-04:00',
-  answers: { registeredVoters: 760, validVotes: 500, nullVotes: 10, votes: { EG: 300, NM: 190, LM: 10 }, citizenAudit: true, ...overrides },
-});
-const voting = () => ({
-  id: randomUUID(), kind: 'voting', centreCode: '010101001', observedAt: '2024-07-28T10:00:00Z',
-  answers: { queueLength: 'long', waitingMinutes: 90, assistedVotingProblems: false, identificationProblems: true, securityForces: 'appropriate', propagandaNearby: false },
-});
+/** A results report on a table of its own (no other test's results there). */
+const results = (overrides: Record<string, unknown> = {}) => reportPayload('results', overrides, { table: ownTable() });
+const voting = () => reportPayload('voting');
 const submit = (actor: TestActor, payload: unknown) => as(app, actor)({ method: 'POST', url: '/v1/reports', payload: payload as object });
 
 beforeAll(async () => {
-  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
-  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  await seedRegistry(app, admin, registryWithTables(OWN_TABLES, ['010101001', '010102001']));
+  await setElection(app, admin);
   observer = await createActor(app, 'observer');
   other = await createActor(app, 'observer');
   coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
@@ -104,15 +102,13 @@ describe('POST /v1/reports', () => {
 
   it('stores implausible tally sheets, flagged with their reasons', async () => {
     const payload = results({ registeredVoters: 500, validVotes: 600, nullVotes: 5, votes: { EG: 300, NM: 200, LM: 50 } });
-    payload.table = 2;
     const report = (await submit(observer, payload)).json();
     expect(report.flags.sort()).toEqual(['over_registered', 'registered_voters_mismatch', 'votes_sum_mismatch']);
   });
 
   it('keeps two disagreeing results of one table, both flagged conflict, and clears it when they agree', async () => {
-    const first = results();
-    first.centreCode = '010102001';
-    const second = { ...results({ votes: { EG: 250, NM: 240, LM: 10 } }), centreCode: '010102001' };
+    const first = { ...results(), centreCode: '010102001' };
+    const second = { ...reportPayload('results', { votes: { EG: 250, NM: 240, LM: 10 } }, { table: first.table }), centreCode: '010102001' };
     expect((await submit(observer, first)).statusCode).toBe(201);
     expect((await submit(other, second)).json().flags).toContain('conflict');
     expect((await as(app, admin)(`/v1/reports/${first.id}`)).json().flags).toContain('conflict');
@@ -203,10 +199,9 @@ describe('revisions and reviews', () => {
   });
 
   it('records reviews in the report and the audit trail; rejecting one side settles a conflict', async () => {
-    await db.query("UPDATE reports SET review_state = 'rejected' WHERE centre_code = '010102001'"); // earlier tests' reports out of the way
-    const a = { ...results(), centreCode: '010101001', table: 1 };
-    const b = { ...results({ votes: { EG: 1, NM: 489, LM: 10 } }), centreCode: '010101001', table: 1 };
-    await db.query("UPDATE reports SET review_state = 'rejected' WHERE centre_code = '010101001' AND kind = 'results'");
+    // On a table of its own, in 010102001 (the filter test below counts the verified results of 010101).
+    const a = { ...results(), centreCode: '010102001' };
+    const b = { ...reportPayload('results', { votes: { EG: 1, NM: 489, LM: 10 } }, { table: a.table }), centreCode: '010102001' };
     expect((await submit(observer, a)).statusCode).toBe(201);
     expect((await submit(other, b)).json().flags).toContain('conflict');
     const review = (id: string, state: string, actor: TestActor = coordinator) => as(app, actor)({ method: 'POST', url: `/v1/reports/${id}/review`, payload: { state, note: 'checked the photo' } });
@@ -223,7 +218,8 @@ describe('revisions and reviews', () => {
 });
 
 describe('reading', () => {
-  it('filters, scopes and pages newest first without repeats while reports keep arriving', async () => {
+  it('GET /v1/reports › pages newest first without repeats while reports keep arriving', async () => {
+    for (let i = 0; i < 5; i += 1) expect((await submit(observer, voting())).statusCode).toBe(201);
     const seen: string[] = [];
     let url = '/v1/reports?kind=voting&limit=2';
     for (let page = 0; page < 50; page += 1) {
@@ -236,17 +232,50 @@ describe('reading', () => {
     expect(new Set(seen).size).toBe(seen.length);
     const [{ n }] = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM reports WHERE kind = 'voting'")) as [{ n: number }];
     expect(seen.length).toBeLessThan(n);
+  });
+
+  it('GET /v1/reports › an observer sees its own reports only', async () => {
+    expect((await submit(observer, voting())).statusCode).toBe(201);
+    expect((await submit(other, voting())).statusCode).toBe(201);
     const mine = (await as(app, other)('/v1/reports?limit=500')).json().items;
+    expect(mine.length).toBeGreaterThan(0);
     expect(mine.every((report: { observerId: string }) => report.observerId === other.id)).toBe(true);
+  });
+
+  it('GET /v1/reports › a coordinator sees its region only', async () => {
+    expect((await submit(observer, voting())).statusCode).toBe(201);
+    expect((await submit(outsider, { ...voting(), centreCode: '130101001' })).statusCode).toBe(201);
     const region13 = (await as(app, outsider)('/v1/reports?limit=500')).json().items;
+    expect(region13.length).toBeGreaterThan(0);
     expect(region13.every((report: { region: { stateCode: string } }) => report.region.stateCode === '13')).toBe(true);
+  });
+
+  it('GET /v1/reports › filters by flag', async () => {
+    expect((await submit(observer, results({ validVotes: 600 }))).json().flags).toContain('votes_sum_mismatch');
     expect((await asAdmin('/v1/reports?flag=votes_sum_mismatch')).json().items.length).toBeGreaterThan(0);
+  });
+
+  it('GET /v1/reports › filters by region, kind and review state', async () => {
+    const verified = results();
+    expect((await submit(observer, verified)).statusCode).toBe(201);
+    expect((await submit(observer, results())).statusCode).toBe(201);
+    const review = await as(app, coordinator)({ method: 'POST', url: `/v1/reports/${verified.id}/review`, payload: { state: 'verified' } });
+    expect(review.statusCode, review.body).toBe(200);
     expect((await asAdmin('/v1/reports?region=010101&kind=results&review=verified')).json().items).toHaveLength(1);
+  });
+
+  it('GET /v1/reports › 400 VALIDATION_FAILED for an unknown kind', async () => {
     expect((await asAdmin('/v1/reports?kind=nope')).statusCode).toBe(400);
-    expect((await as(app, other)(`/v1/reports/${seen[0]}`)).statusCode).toBe(404);
+  });
+
+  it("GET /v1/reports/{id} › 404 for another observer's report", async () => {
+    const payload = voting();
+    expect((await submit(observer, payload)).statusCode).toBe(201);
+    expect((await as(app, other)(`/v1/reports/${payload.id}`)).statusCode).toBe(404);
   });
 
   it('exports as NDJSON and CSV with the answers flattened', async () => {
+    expect((await submit(observer, results())).statusCode).toBe(201);
     const ndjson = await asAdmin('/v1/reports/export?kind=results&format=ndjson');
     expect(ndjson.headers['content-type']).toMatch(/^application\/x-ndjson/);
     const lines = ndjson.body.trim().split('\n').map((line) => JSON.parse(line));

@@ -1,15 +1,14 @@
 // GET /v1/summaries answers bounded bodies: centres only under a parent, recounts below the state level only under a parent.
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { as } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { seedRegistry } from '../helpers/factories.js';
 
 const { app, admin } = await setupTestApp({ env: { PUBLIC_SUMMARIES: 'true' } });
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const asAdmin = as(app, admin);
 
 beforeAll(async () => {
-  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
 });
 
 describe('GET /v1/summaries › bounded answers', () => {

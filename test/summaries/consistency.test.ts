@@ -2,17 +2,16 @@
 // retries (same and different content), batches, revisions and reviews: equal at every moment (checked
 // in one snapshot while the writes run) and at the end, at every level; and equal to a full rebuild.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { summariesRepository, type SummaryLevel, type TallyRow } from '../../src/features/summaries/summaries.repository.js';
 import { preparedQuery } from '../../src/infra/db/prepared.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 import { expectTalliesMatchRecount } from './recount.js';
+import { seedRegistry, setElection } from '../helpers/factories.js';
 
 // Thousands of requests from two tokens: the rate limit is lifted (0 = unlimited).
 const { app, db, admin } = await setupTestApp({ env: { RATE_LIMIT_PER_TOKEN: '0' } });
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const OPERATIONS = 2_400;
 const CONCURRENCY = 16;
 
@@ -55,9 +54,9 @@ let writer: TestActor;
 let reviewer: TestActor;
 
 beforeAll(async () => {
-  expect((await as(app, admin)({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
   const election = { name: 'E', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map((code) => ({ code, name: code })) };
-  expect((await as(app, admin)({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  await setElection(app, admin, election);
   writer = await createActor(app, 'coordinator');
   reviewer = await createActor(app, 'coordinator');
 });

@@ -1,12 +1,11 @@
 // Issue 10, point 5: the missing-centres list shows an observer's phone and email only to callers who may
 // read that observer as a user (GET /v1/users/{id}); names stay.
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { seedRegistry } from '../helpers/factories.js';
 
 const { app, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 let coordinator: TestActor;
 let analyst: TestActor;
 let national: { id: string };
@@ -19,7 +18,7 @@ async function observer(body: Record<string, unknown>): Promise<{ id: string }> 
 }
 
 beforeAll(async () => {
-  expect((await as(app, admin)({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
   coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
   analyst = await createActor(app, 'analyst');
   // Both assigned to a centre in the coordinator's region; only the second is scoped there.

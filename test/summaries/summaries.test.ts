@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { buildApp } from '../../src/app.js';
@@ -7,9 +6,9 @@ import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
 import { setupTestApp, testConfig } from '../helpers/app.js';
 import { nationalSchema, summaryListSchema } from '../../src/features/summaries/summaries.schemas.js';
 import { expectTalliesMatchRecount } from './recount.js';
+import { seedRegistry, setElection } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const asAdmin = as(app, admin);
 let observer: TestActor;
 let reviewer: TestActor;
@@ -52,8 +51,8 @@ const summaries = async (query: string, actor: TestActor = admin) => {
 };
 
 beforeAll(async () => {
-  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
-  expect((await asAdmin({ method: 'PUT', url: '/v1/election', payload: election })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
+  await setElection(app, admin, election);
   observer = await createActor(app, 'coordinator');
   reviewer = await createActor(app, 'coordinator');
   stateCoordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });

@@ -1,13 +1,12 @@
 // Issue 10: the observers file never rewrites other roles (even racing a role change), a taken externalId
 // tells a coordinator nothing about users outside their scope, and deactivation ends tokens for good.
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { seedRegistry } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const header = 'external_id,name,phone,email,scope_region,centres';
 let coordinator: TestActor;
 
@@ -27,7 +26,7 @@ async function counts() {
 }
 
 beforeAll(async () => {
-  expect((await as(app, admin)({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
   coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
 });
 

@@ -1,18 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createUsersService } from '../../src/features/users/users.service.js';
 import { systemContext } from '../../src/infra/auth/actor.js';
 import { hashToken } from '../../src/infra/auth/tokens.js';
 import { as, createActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
+import { seedRegistry } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const sample = readFileSync(new URL('../fixtures/registry-sample.csv', import.meta.url), 'utf8');
 const asAdmin = as(app, admin);
 const post = (url: string, payload: unknown) => asAdmin({ method: 'POST', url, payload: payload as object });
 
 beforeAll(async () => {
-  expect((await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample })).statusCode).toBe(200);
+  await seedRegistry(app, admin);
 });
 
 describe('POST /v1/users', () => {

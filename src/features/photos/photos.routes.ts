@@ -21,7 +21,7 @@ const idParams = z.strictObject({ id: z.uuid() });
 const binary = (description: string, types: string[]) => ({ description, content: Object.fromEntries(types.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])) });
 
 /** The single range of a `Range: bytes=…` header, undefined for none (or several: the whole file is sent). */
-function rangeOf(header: string | undefined, size: number): { start: number; end: number } | undefined {
+export function rangeOf(header: string | undefined, size: number): { start: number; end: number } | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (!match[1] && !match[2])) {

@@ -24,7 +24,7 @@ const BATCH_FALLBACK_CONCURRENCY = 4;
 type BatchItem = z.infer<typeof batchResult>['results'][number];
 
 /** Runs at most `n` of the works given to it at once; the others wait their turn. */
-function limiter(n: number): Fallback {
+export function limiter(n: number): Fallback {
   let active = 0;
   const waiting: (() => void)[] = [];
   return async (work) => {
