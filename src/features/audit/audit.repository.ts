@@ -77,3 +77,10 @@ export const auditRepository = {
       FROM audit_entries ${where} ORDER BY id DESC LIMIT ${filter.limit}`;
   },
 };
+export type AuditRepository = typeof auditRepository;
+
+/** The reads of the trail, on `db` (what the audit service is given). */
+export const createAuditReader = (db: Sql) => ({
+  list: (filter: Parameters<AuditRepository['list']>[1]) => auditRepository.list(db, filter),
+});
+export type AuditReader = ReturnType<typeof createAuditReader>;

@@ -6,20 +6,17 @@ import { contextOf } from '../../infra/auth/actor.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { acceptCsvStreams, requireCsvUpload, uploadedFile } from '../../infra/http/upload.js';
-import { createUsersImporter } from './users.import.js';
 import {
   assignmentsBody, assignmentsResponse, createTokenBody, createUserBody, meSchema, newTokenSchema, tokenIdParams, tokenSchema,
   updateUserBody, userDetailSchema, userIdParams, userImportSchema, userListQuery, userPageSchema,
 } from './users.schemas.js';
-import { createUsersService } from './users.service.js';
 
 const managers = ['admin', 'coordinator'] as const;
 const USERS_CSV_EXAMPLE = 'external_id,name,phone,email,scope_region,centres\nV-12345678,Ana Pérez,+58 412 5550101,,0101,010101001;010101002\n';
 
 export async function usersRoutes(app: FastifyInstance, options: { importMaxBytes: number }): Promise<void> {
-  const access = { accessChanged: (ids: string[]) => app.forgetAccess(ids) };
-  const service = createUsersService(app.db.prisma, access);
-  const importObservers = createUsersImporter(app.db.prisma, access);
+  const service = app.services.users;
+  const importObservers = app.services.importUsers;
   const route = app.withTypeProvider<ZodTypeProvider>();
   acceptCsvStreams(app);
 
