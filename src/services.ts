@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from './config.js';
 import { createAuditService } from './features/audit/audit.service.js';
-import { auditRepository, createAuditReader } from './features/audit/audit.repository.js';
+import { createAuditReader } from './features/audit/audit.repository.js';
 import { createElectionRepository } from './features/election/election.repository.js';
 import { createElectionService } from './features/election/election.service.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
@@ -42,7 +42,7 @@ export function buildServices(deps: ServiceDeps) {
   const { prisma } = database;
   const access = deps.accessChanged ? { accessChanged: deps.accessChanged } : {};
   const election = createElectionService({
-    repo: createElectionRepository(prisma, { audit: auditRepository }), ...(deps.listener ? { listener: deps.listener } : {}),
+    repo: createElectionRepository(prisma), ...(deps.listener ? { listener: deps.listener } : {}),
   });
   // Reports need a report's photos for its detail; photos are built after them, on top of them.
   let photosOf: ReportsServiceDeps['photosOf'] = async () => [];

@@ -1,9 +1,9 @@
 // SQL of the election singleton: its read, and the audited write that refuses to drop a counted candidate.
 import type { PrismaClient } from '../../generated/prisma/client.js';
+import { auditTrail as audit } from '../../infra/audit.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
 import { notify } from '../../infra/db/listener.js';
 import { AppError } from '../../infra/errors.js';
-import type { AuditRepository } from '../audit/audit.repository.js';
 
 export const ELECTION_CHANNEL = 'testigo_election';
 
@@ -12,7 +12,7 @@ export interface Election {
   name: string; date: string; timeZone: string; openingTime: string; candidates: Candidate[]; updatedAt: string;
 }
 
-export function createElectionRepository(prisma: PrismaClient, deps: { audit: Pick<AuditRepository, 'record'> }) {
+export function createElectionRepository(prisma: PrismaClient) {
   return {
     async find(): Promise<Election | undefined> {
       const row = await prisma.election.findUnique({ where: { id: 1 } });
@@ -41,7 +41,7 @@ export function createElectionRepository(prisma: PrismaClient, deps: { audit: Pi
           candidates: election.candidates as object[], updatedAt: new Date(),
         };
         await tx.election.upsert({ where: { id: 1 }, create: { id: 1, ...data }, update: data });
-        await deps.audit.record(tx, context, [{
+        await audit.record(tx, context, [{
           action: 'election.set', entityType: 'election', entityId: '1',
           details: { name: election.name, date: election.date, timeZone: election.timeZone, openingTime: election.openingTime, candidates: codes },
         }]);

@@ -2,7 +2,7 @@
 // "one image, two tables" flag, and reads.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
-import { auditRepository as audit } from '../audit/audit.repository.js';
+import { auditTrail as audit } from '../../infra/audit.js';
 
 type Sql = PrismaClient | Prisma.TransactionClient;
 

@@ -3,7 +3,7 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { visibleReports } from '../../infra/auth/policy.js';
-import { auditRepository as audit } from '../audit/audit.repository.js';
+import { auditTrail as audit } from '../../infra/audit.js';
 import type { Query } from '../../infra/db/prepared.js';
 import type { ReportKind } from './forms.js';
 
