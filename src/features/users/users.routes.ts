@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { contextOf } from '../../infra/auth/actor.js';
+import { actorOf, contextOf } from '../../infra/auth/actor.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { acceptCsvStreams, requireCsvUpload, uploadedFile } from '../../infra/http/upload.js';
@@ -46,7 +46,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
     },
     async (request) => {
       const { cursor, ...filter } = request.query;
-      const page = await service.list(request.actor!, { ...filter, after: cursor });
+      const page = await service.list(actorOf(request), { ...filter, after: cursor });
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
@@ -60,7 +60,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
         response: { 200: userDetailSchema, ...problemResponses(400, 401, 404, 429) },
       },
     },
-    async (request) => service.get(request.actor!, request.params.id),
+    async (request) => service.get(actorOf(request), request.params.id),
   );
 
   route.patch(
@@ -98,7 +98,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
         response: { 200: z.object({ items: z.array(tokenSchema) }), ...problemResponses(400, 401, 403, 404, 429) },
       },
     },
-    async (request) => ({ items: await service.listTokens(request.actor!, request.params.id) }),
+    async (request) => ({ items: await service.listTokens(actorOf(request), request.params.id) }),
   );
 
   route.delete(
@@ -137,7 +137,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
         response: { 200: meSchema, ...problemResponses(401, 429) },
       },
     },
-    async (request) => service.me(request.actor!),
+    async (request) => service.me(actorOf(request)),
   );
 
   route.post(
