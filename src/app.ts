@@ -19,6 +19,7 @@ import { auditRoutes } from './features/audit/audit.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
 import { reportsRoutes } from './features/reports/reports.routes.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
+import { photoSchema } from './features/photos/photos.schemas.js';
 import { summariesRoutes } from './features/summaries/summaries.routes.js';
 import { createStore } from './infra/storage/index.js';
 import { storagePlugin } from './infra/storage/plugin.js';
@@ -28,6 +29,7 @@ import { safeValidatorCompiler } from './infra/http/validation.js';
 import { jsonBodyPlugin } from './infra/http/json-body.js';
 import { loggerOptions, requestIdFor } from './infra/logger.js';
 import { openapiPlugin } from './infra/openapi.js';
+import { servicesPlugin } from './services.js';
 import { version } from './version.js';
 
 export interface AppOptions {
@@ -125,19 +127,21 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   await app.register(rateLimit, rateLimitOptions(config));
   await app.register(authPlugin, {
     tokens: createUsersRepository(database.prisma),
-    lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS, databaseUrl: database.url,
+    lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS,
     probesPerIp: config.RATE_LIMIT_PER_IP, probeWindowMs: config.RATE_LIMIT_WINDOW_MS, afterTokenRead,
   });
   // Uploads stream; each import route passes its own size limit to request.parts().
   await app.register(multipart, { limits: { files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
+  // Every service, built once for this app (src/services.ts).
+  await app.register(servicesPlugin, { config });
   await app.register(openapiPlugin, { version, ui: config.DOCS_ENABLED });
   await app.register(healthRoutes);
   await app.register(registryRoutes, { importMaxBytes: config.REGISTRY_IMPORT_MAX_BYTES });
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
   await app.register(electionRoutes);
-  await app.register(reportsRoutes, { maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS, batchMaxBytes: config.REPORT_BATCH_MAX_BYTES, exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT });
-  await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES, maxPixels: config.PHOTO_MAX_PIXELS, maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M });
-  await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES, recountMaxConcurrent: config.RECOUNT_MAX_CONCURRENT, readQueueMax: config.DATABASE_READ_QUEUE_MAX });
+  await app.register(reportsRoutes, { batchMaxBytes: config.REPORT_BATCH_MAX_BYTES, exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT, photoSchema });
+  await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES });
+  await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   return app;
 }

@@ -5,7 +5,6 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import type { FastifyInstance } from 'fastify';
 import { openDatabase, type OpenedDatabase } from './infra/db/bootstrap.js';
-import { createUsersService } from './features/users/users.service.js';
 import { systemContext } from './infra/auth/actor.js';
 import { createLogger } from './infra/logger.js';
 import { usersRepository } from './features/users/users.repository.js';
@@ -34,11 +33,11 @@ async function main(): Promise<void> {
   });
 
   opened = await openDatabase(config, log, { applicationName: 'testigo-api' });
+  app = await buildApp({ config, database: opened.database, loggerInstance: log });
   if (config.ADMIN_TOKEN) {
-    const outcome = await createUsersService(opened.database.prisma).bootstrapAdmin(systemContext('startup'), config.ADMIN_TOKEN);
+    const outcome = await app.services.users.bootstrapAdmin(systemContext('startup'), config.ADMIN_TOKEN);
     log.info({ event: 'admin.bootstrap', outcome }, outcome === 'created' ? 'created the first admin with ADMIN_TOKEN' : 'an admin exists; ADMIN_TOKEN not used');
   }
-  app = await buildApp({ config, database: opened.database, loggerInstance: log });
 
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   const docs = config.DOCS_ENABLED ? `${url}/docs` : undefined;

@@ -7,13 +7,17 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
-import { createRegistryService } from '../features/registry/registry.service.js';
-import { createUsersService } from '../features/users/users.service.js';
 import { ROLES, systemContext } from '../infra/auth/actor.js';
-import { openDatabase } from '../infra/db/bootstrap.js';
+import { openDatabase, type OpenedDatabase } from '../infra/db/bootstrap.js';
+import { createStore } from '../infra/storage/index.js';
+import { buildServices } from '../services.js';
 import { AppError } from '../infra/errors.js';
 import { loggerOptions } from '../infra/logger.js';
 import { DEMO_REGISTRY, openFile } from './registry-files.js';
+
+/** The services, built as the API builds them (src/services.ts), without a listener: nothing is cached. */
+const servicesOf = async (opened: OpenedDatabase, config: ReturnType<typeof loadConfig>) =>
+  buildServices({ database: opened.database, store: await createStore(config), config });
 
 const usage = 'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer --name NAME [--scope REGION] | summaries:rebuild';
 
@@ -38,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
       try {
-        const summary = await createRegistryService(opened.database.prisma).importCsv(systemContext(`cli ${command}`), openFile(file));
+        const summary = await (await servicesOf(opened, config)).registry.importCsv(systemContext(`cli ${command}`), openFile(file));
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return 0;
       } catch (error) {
@@ -59,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
       try {
-        const { user, token } = await createUsersService(opened.database.prisma).createWithToken(systemContext('cli token:create'), {
+        const { user, token } = await (await servicesOf(opened, config)).users.createWithToken(systemContext('cli token:create'), {
           name: values.name.trim(), role, scopeRegion: values.scope ?? null,
         });
         process.stderr.write(`created ${user.role} ${user.name} (${user.id}); the token is shown once:\n`);

@@ -49,7 +49,7 @@ describe('the token cache across processes', () => {
     const analyst = await createActor(first.app, 'analyst');
     expect((await as(second, analyst)('/v1/me')).statusCode).toBe(200);
     await first.db.query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'testigo-auth-listener'",
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'testigo-listener'",
     );
     await first.db.query('UPDATE users SET active = false WHERE id = $1', [analyst.id]);
     expect(await eventually(async () => (await as(second, analyst)('/v1/me')).statusCode === 401)).toBe(true);

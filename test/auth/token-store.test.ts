@@ -27,7 +27,7 @@ describe('auth plugin › TokenStore injected through its options', async () => 
   const app = Fastify();
   await app.register(problemsPlugin);
   await app.register(authPlugin, {
-    tokens, lastUsedFlushMs: 60_000, cacheTtlMs: 0, databaseUrl: 'postgresql://unused.invalid/none',
+    tokens, lastUsedFlushMs: 60_000, cacheTtlMs: 0,
     probesPerIp: 0, probeWindowMs: 60_000,
   });
   app.get('/who', async (request) => ({ userId: request.actor?.userId }));

@@ -3,13 +3,13 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/infra/auth/actor.js';
-import { createReportsService, type ReportInput } from '../../src/features/reports/reports.service.js';
+import type { ReportInput } from '../../src/features/reports/reports.service.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 import { seedRegistry } from '../helpers/factories.js';
 
 const { app, db, admin } = await setupTestApp();
-const service = createReportsService(app.db.prisma, { maxClockSkewMs: 60_000 });
+const service = app.services.reports;
 const election = {
   name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas', openingTime: '06:00', updatedAt: '2024-07-01T00:00:00.000Z',
   candidates: [{ code: 'EG', name: 'Edmundo González' }, { code: 'NM', name: 'Nicolás Maduro' }],

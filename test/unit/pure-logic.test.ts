@@ -4,9 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { rangeOf } from '../../src/features/photos/photos.routes.js';
 import { wallClockToInstant } from '../../src/features/photos/inspect.js';
 import { differingFields } from '../../src/features/reports/canonical.js';
-import { limiter } from '../../src/features/reports/reports.routes.js';
-import { resultsFlags } from '../../src/features/reports/reports.service.js';
-import { noneMatch } from '../../src/features/summaries/summaries.routes.js';
+import { noneMatch } from '../../src/infra/http/conditional.js';
+import { limiter, resultsFlags } from '../../src/features/reports/reports.service.js';
 import { openingOf } from '../../src/features/summaries/summaries.service.js';
 
 describe('resultsFlags', () => {

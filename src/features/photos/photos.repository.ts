@@ -1,8 +1,8 @@
 // SQL of photos: the insert with its audit row (a retry of the same bytes finds the existing row), the
 // "one image, two tables" flag, and reads.
-import { Prisma } from '../../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
-import { auditRepository as audit } from '../audit/audit.repository.js';
+import { auditTrail as audit } from '../../infra/audit.js';
 
 import type { Db as Sql } from '../../infra/db/client.js';
 
@@ -66,3 +66,30 @@ export const photosRepository = {
       SELECT c.latitude, c.longitude FROM reports r JOIN centres c ON c.code = r.centre_code WHERE r.id = ${reportId}::uuid`)[0];
   },
 };
+
+/** The photos repository on `prisma`: reads, and the attachment as one transaction (what the photos service is given). */
+export function createPhotosRepository(prisma: PrismaClient) {
+  const r = photosRepository;
+  return {
+    find: (id: string) => r.find(prisma, id),
+    findByContent: (reportId: string, sha256: string) => r.findByContent(prisma, reportId, sha256),
+    ofReport: (reportId: string) => r.ofReport(prisma, reportId),
+    centreOf: (reportId: string) => r.centreOf(prisma, reportId),
+
+    /**
+     * Attaches a photo whose bytes are committed: under a lock of its content, the row with its audit entry, and the
+     * "one image, two tables" flag, in one transaction. Answers the photo as stored now, and whether this inserted it.
+     */
+    async attachPhoto(context: RequestContext, photo: NewPhoto): Promise<{ row: PhotoRow | undefined; created: boolean }> {
+      const [, rows] = await prisma.$transaction([
+        prisma.$queryRaw(r.lockContent(photo.sha256)),
+        prisma.$queryRaw<PhotoRow[]>(r.insertStatement(context, photo)),
+        prisma.$executeRaw(r.sameImageStatement(photo.sha256)),
+      ]);
+      const row = rows[0] ? await r.find(prisma, rows[0].id) : await r.findByContent(prisma, photo.reportId, photo.sha256);
+      return { row, created: Boolean(rows[0]) };
+    },
+  };
+}
+
+export type PhotosRepository = ReturnType<typeof createPhotosRepository>;

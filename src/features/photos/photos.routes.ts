@@ -3,21 +3,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { contextOf } from '../../infra/auth/actor.js';
+import { actorOf, contextOf } from '../../infra/auth/actor.js';
 import { AppError, bodyValidationError } from '../../infra/errors.js';
 import { problemResponses } from '../../infra/http/problems.js';
-import { instantInput, parseInput } from '../../infra/http/validation.js';
+import { noneMatch } from '../../infra/http/conditional.js';
+import { parseInput } from '../../infra/http/validation.js';
 import type { StagedObject } from '../../infra/storage/storage.js';
-import { createElectionService } from '../election/election.service.js';
-import { photoSchema } from './photo.schema.js';
-import { PHOTO_KINDS, createPhotosService, type PhotoFields } from './photos.service.js';
+import { fieldsSchema, idParams, photoSchema } from './photos.schemas.js';
+import { PHOTO_KINDS, type PhotoFields } from './photos.service.js';
 
-const fieldsSchema = z.strictObject({
-  caption: z.string().trim().min(1).max(500).optional(),
-  capturedAt: instantInput().optional(),
-  kind: z.enum(PHOTO_KINDS).optional(),
-});
-const idParams = z.strictObject({ id: z.uuid() });
 const binary = (description: string, types: string[]) => ({ description, content: Object.fromEntries(types.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])) });
 
 /** The single range of a `Range: bytes=…` header, undefined for none (or several: the whole file is sent). */
@@ -34,9 +28,8 @@ export function rangeOf(header: string | undefined, size: number): { start: numb
   return { start, end };
 }
 
-export async function photosRoutes(app: FastifyInstance, options: { maxBytes: number; maxPixels: number; maxDistanceMetres: number }): Promise<void> {
-  const elections = createElectionService(app.db.prisma, { cacheMs: 2000 });
-  const service = createPhotosService(app.db.prisma, app.storage, { ...options, election: () => elections.current(), log: app.log });
+export async function photosRoutes(app: FastifyInstance, options: { maxBytes: number }): Promise<void> {
+  const service = app.services.photos;
   const route = app.withTypeProvider<ZodTypeProvider>();
 
   /** Reads the multipart body: the file is staged as it streams in; the few fields are checked. */
@@ -103,7 +96,7 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
   route.get(
     '/v1/photos/:id',
     { schema: { tags: ['photos'], operationId: 'photos.get', summary: 'A photo\'s metadata', params: idParams, response: { 200: photoSchema, ...problemResponses(400, 401, 404, 429) } } },
-    async (request) => service.get(request.actor!, request.params.id),
+    async (request) => service.get(actorOf(request), request.params.id),
   );
 
   const sendBinary = (reply: FastifyReply, etag: string) =>
@@ -120,12 +113,12 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
     },
     async (request, typedReply) => {
       const reply = typedReply as unknown as FastifyReply; // binary bodies and 206/304 are outside the JSON schemas
-      const { photo } = await service.original(request.actor!, request.params.id);
+      const { photo } = await service.original(actorOf(request), request.params.id);
       const etag = `"${photo.sha256}"`;
       sendBinary(reply, etag).header('accept-ranges', 'bytes');
-      if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) return reply.code(304).send();
+      if (noneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send();
       const range = rangeOf(request.headers.range, photo.size);
-      const { body } = await service.original(request.actor!, request.params.id, range);
+      const { body } = await service.original(actorOf(request), request.params.id, range);
       reply.type(photo.contentType).header('content-disposition', `attachment; filename="photo-${photo.id}.${photo.contentType.split('/')[1]}"`);
       if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${photo.size}`).header('content-length', range.end - range.start + 1);
       else reply.header('content-length', photo.size);
@@ -144,10 +137,10 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
     },
     async (request, typedReply) => {
       const reply = typedReply as unknown as FastifyReply;
-      const { photo, body } = await service.thumbnail(request.actor!, request.params.id);
+      const { photo, body } = await service.thumbnail(actorOf(request), request.params.id);
       const etag = `"${photo.sha256}-thumb"`;
       sendBinary(reply, etag).type('image/webp');
-      if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim() === etag)) return reply.code(304).send();
+      if (noneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send();
       return reply.send(body);
     },
   );

@@ -2,15 +2,14 @@
 // are, where they go (committed under their sha256 before any row points at them), what their EXIF says
 // against the centre and election day, and the derived thumbnails.
 import sharp from 'sharp';
-import type { PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
-import { isReviewer } from '../../infra/auth/policy.js';
+import { isReviewer, mayModifyReport } from '../../infra/auth/policy.js';
 import { AppError } from '../../infra/errors.js';
 import { StorageError, originalKey, thumbnailKey, type BlobStore, type StagedObject } from '../../infra/storage/storage.js';
-import type { Election } from '../election/election.service.js';
-import { reportsRepository } from '../reports/reports.repository.js';
+import type { ElectionService } from '../election/election.service.js';
+import { locationOf, type ReportsService } from '../reports/reports.service.js';
 import { distanceMetres, inspect, localDate, wallClockToInstant } from './inspect.js';
-import { photosRepository as repo, type PhotoRow } from './photos.repository.js';
+import type { PhotoRow, PhotosRepository } from './photos.repository.js';
 
 type ActorContext = RequestContext & { actor: Actor };
 export interface PhotoFields { caption?: string | undefined; capturedAt?: string | undefined; kind?: string | undefined }
@@ -30,24 +29,34 @@ export function toPhoto(row: PhotoRow, viewer: Actor) {
   return {
     id: row.id, reportId: row.reportId, sha256: row.sha256, size: row.size, contentType: row.contentType, width: row.width, height: row.height,
     kind: row.kind, caption: row.caption, clientCapturedAt: iso(row.clientCapturedAt), exifCapturedAt: iso(row.exifCapturedAt),
-    location: row.latitude === null || row.longitude === null ? null : { lat: row.latitude, lon: row.longitude },
+    location: locationOf(row),
     camera: row.cameraMake || row.cameraModel ? { make: row.cameraMake, model: row.cameraModel } : null,
     distanceMetres: row.distanceMetres === null ? null : Math.round(row.distanceMetres), flags: isReviewer(viewer) ? row.flags : row.flags.filter((flag) => !REVIEWER_FLAGS.has(flag)), createdAt: row.createdAt.toISOString(),
   };
 }
 
-export function createPhotosService(prisma: PrismaClient, store: BlobStore, options: {
-  maxPixels: number; maxDistanceMetres: number; election: () => Promise<Election | undefined>; log?: { warn(obj: object, msg: string): void };
-}) {
+export interface PhotosServiceDeps {
+  repo: PhotosRepository;
+  store: BlobStore;
+  reports: Pick<ReportsService, 'visibleReport'>;
+  election: Pick<ElectionService, 'current'>;
+  maxPixels: number;
+  maxDistanceMetres: number;
+  log?: { warn(obj: object, msg: string): void } | undefined;
+}
+
+export function createPhotosService(deps: PhotosServiceDeps) {
+  const { repo, store, reports } = deps;
+  const options = deps;
   async function visibleReport(actor: Actor, reportId: string) {
-    const report = await reportsRepository.findVisible(prisma, actor, reportId);
+    const report = await reports.visibleReport(actor, reportId);
     if (!report) throw new AppError('NOT_FOUND', `Report ${reportId} does not exist`);
     return report;
   }
 
   async function visiblePhoto(actor: Actor, id: string): Promise<PhotoRow> {
-    const photo = await repo.find(prisma, id);
-    if (!photo || !(await reportsRepository.findVisible(prisma, actor, photo.reportId))) throw new AppError('NOT_FOUND', `Photo ${id} does not exist`);
+    const photo = await repo.find(id);
+    if (!photo || !(await reports.visibleReport(actor, photo.reportId))) throw new AppError('NOT_FOUND', `Photo ${id} does not exist`);
     return photo;
   }
 
@@ -76,7 +85,7 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
     /** Checked before the body is read: only the author, or a coordinator or admin in scope, attaches. */
     async mayAttach(actor: Actor, reportId: string): Promise<void> {
       const report = await visibleReport(actor, reportId);
-      if (actor.role === 'analyst' || (actor.role === 'observer' && report.observerId !== actor.userId)) {
+      if (!mayModifyReport(actor, report)) {
         throw new AppError('FORBIDDEN', 'Only the report\'s author, or a coordinator or admin in scope, attaches photos');
       }
     },
@@ -88,13 +97,13 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
     async attach(context: ActorContext, reportId: string, staged: StagedObject, fields: PhotoFields): Promise<{ status: 'created' | 'existing'; photo: ReturnType<typeof toPhoto> }> {
       let committed = false;
       try {
-        const existing = await repo.findByContent(prisma, reportId, staged.sha256);
+        const existing = await repo.findByContent(reportId, staged.sha256);
         if (existing) return { status: 'existing', photo: toPhoto(existing, context.actor) };
         const facts = await inspect(staged.head, staged.tail, options.maxPixels);
-        const election = await options.election();
+        const election = await options.election.current();
         const exifCapturedAt = facts.exif.capturedAt ? wallClockToInstant(facts.exif.capturedAt, election?.timeZone ?? null, facts.exif.offset) : null;
         const clientCapturedAt = fields.capturedAt ? new Date(fields.capturedAt) : null;
-        const centre = await repo.centreOf(prisma, reportId);
+        const centre = await repo.centreOf(reportId);
         const gps = facts.exif.latitude !== null && facts.exif.longitude !== null ? { lat: facts.exif.latitude, lon: facts.exif.longitude } : null;
         const distance = gps && centre?.latitude != null && centre.longitude != null ? distanceMetres(gps, { lat: centre.latitude, lon: centre.longitude }) : null;
         const flags: string[] = [];
@@ -103,21 +112,16 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
         if (captured && election && localDate(captured, election.timeZone) !== election.date) flags.push('captured_outside_election_day');
         await staged.commit(originalKey(staged.sha256), facts.contentType);
         committed = true;
-        const [, rows] = await prisma.$transaction([
-          prisma.$queryRaw(repo.lockContent(staged.sha256)),
-          prisma.$queryRaw<PhotoRow[]>(repo.insertStatement(context, {
-            reportId, sha256: staged.sha256, size: staged.size, contentType: facts.contentType, width: facts.width, height: facts.height,
-            kind: fields.kind ?? null, caption: fields.caption ?? null, clientCapturedAt, exifCapturedAt, latitude: gps?.lat ?? null,
-            longitude: gps?.lon ?? null, cameraMake: facts.exif.make, cameraModel: facts.exif.model, distanceMetres: distance, flags,
-            uploaderId: context.actor.userId,
-          })),
-          prisma.$executeRaw(repo.sameImageStatement(staged.sha256)),
-        ]);
-        const row = rows[0] ? await repo.find(prisma, rows[0].id) : await repo.findByContent(prisma, reportId, staged.sha256);
+        const { row, created } = await repo.attachPhoto(context, {
+          reportId, sha256: staged.sha256, size: staged.size, contentType: facts.contentType, width: facts.width, height: facts.height,
+          kind: fields.kind ?? null, caption: fields.caption ?? null, clientCapturedAt, exifCapturedAt, latitude: gps?.lat ?? null,
+          longitude: gps?.lon ?? null, cameraMake: facts.exif.make, cameraModel: facts.exif.model, distanceMetres: distance, flags,
+          uploaderId: context.actor.userId,
+        });
         if (!row) throw new Error(`photo of ${staged.sha256} neither inserted nor found`);
         // The thumbnail is made off the request; GET …/thumbnail makes it on demand if this never ran.
         setImmediate(() => void makeThumbnail(row).catch((error: unknown) => options.log?.warn({ err: error, photoId: row.id }, 'thumbnail failed')));
-        return { status: rows[0] ? 'created' : 'existing', photo: toPhoto(row, context.actor) };
+        return { status: created ? 'created' : 'existing', photo: toPhoto(row, context.actor) };
       } finally {
         if (!committed) await staged.discard();
       }
@@ -128,7 +132,7 @@ export function createPhotosService(prisma: PrismaClient, store: BlobStore, opti
     },
 
     async ofReport(actor: Actor, reportId: string) {
-      return (await repo.ofReport(prisma, reportId)).map((row) => toPhoto(row, actor));
+      return (await repo.ofReport(reportId)).map((row) => toPhoto(row, actor));
     },
 
     async original(actor: Actor, id: string, range?: { start: number; end: number }) {

@@ -3,7 +3,7 @@ import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
 import { repositoryOf, type Db as Sql } from '../../infra/db/client.js';
 import { containing } from '../../infra/db/sql.js';
-import { auditRepository as audit, type AuditEvent } from '../audit/audit.repository.js';
+import { auditTrail as audit, type AuditEvent } from '../../infra/audit.js';
 import type { DraftCentre, DraftRegion, DraftTable, Level } from './registry.csv.js';
 
 export interface UpsertCounts { created: number; updated: number; unchanged: number }

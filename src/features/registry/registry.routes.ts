@@ -9,7 +9,6 @@ import {
   centreDetailSchema, centreListQuery, centrePageSchema, codeParams, importSummarySchema, regionDetailSchema,
   regionListQuery, regionSchema,
 } from './registry.schemas.js';
-import { createRegistryService } from './registry.service.js';
 import { z } from 'zod';
 
 const REGISTRY_CSV_EXAMPLE =
@@ -21,7 +20,7 @@ export interface RegistryRoutesOptions {
 }
 
 export async function registryRoutes(app: FastifyInstance, options: RegistryRoutesOptions): Promise<void> {
-  const service = createRegistryService(app.db.prisma);
+  const service = app.services.registry;
   const route = app.withTypeProvider<ZodTypeProvider>();
 
   acceptCsvStreams(app);

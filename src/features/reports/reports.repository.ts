@@ -1,9 +1,10 @@
 // SQL of reports: the one-statement insert (report, first revision, audit row) that the primary key makes
 // retry-safe, the per-table conflict verdict of results, revisions, reviews and filtered reads.
-import { Prisma } from '../../generated/prisma/client.js';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { inRegion, visibleReports } from '../../infra/auth/policy.js';
-import { auditRepository as audit } from '../audit/audit.repository.js';
+import { auditTrail as audit } from '../../infra/audit.js';
+import type { Query } from '../../infra/db/prepared.js';
 import type { ReportKind } from './forms.js';
 
 import type { Db as Sql } from '../../infra/db/client.js';
@@ -265,3 +266,65 @@ export const reportsRepository = {
       ORDER BY r.received_at DESC, r.id DESC LIMIT ${limit}`;
   },
 };
+
+/** A stored report as an insert answers it: stored by that insert (`created`), or earlier. */
+export type StoredRow = ReportRow & { created: boolean };
+type Revision = Parameters<typeof reportsRepository.reviseStatement>[2];
+type Review = Parameters<typeof reportsRepository.reviewStatement>[2];
+
+/**
+ * The reports repository on `prisma`: every read, and every write as one statement or one transaction (what
+ * the reports service is given; it never sees the client).
+ */
+export function createReportsRepository(prisma: PrismaClient, options: { reads?: Query } = {}) {
+  const r = reportsRepository;
+  const reads: Query = options.reads ?? (<T>(sql: Prisma.Sql) => prisma.$queryRaw<T[]>(sql));
+  /** A write of one report, inside the locks of its results table when it has one, whose verdict it recomputes. */
+  async function onTable(report: { kind: ReportKind; centreCode: string; tableNumber: number | null }, statement: Prisma.Sql) {
+    if (report.kind !== 'results' || report.tableNumber === null) return prisma.$queryRaw<{ id: string }[]>(statement);
+    const table = [{ centreCode: report.centreCode, table: report.tableNumber }];
+    const [, rows] = await prisma.$transaction([
+      prisma.$queryRaw(r.lockTables(table)), prisma.$queryRaw<{ id: string }[]>(statement), prisma.$queryRaw(r.conflictStatement(table)),
+    ]);
+    return rows;
+  }
+
+  return {
+    centreFacts: (centreCode: string, table: number | null, userId: string, reportId: string) => r.centreFacts(prisma, centreCode, table, userId, reportId),
+    find: (id: string) => r.find(prisma, id),
+    findVisible: (actor: Actor, id: string) => r.findVisible(prisma, actor, id),
+    revisions: (id: string, number?: number) => r.revisions(prisma, id, number),
+    reviews: (id: string) => r.reviews(prisma, id),
+    wroteRevision: (id: string, userId: string) => r.wroteRevision(prisma, id, userId),
+    list: (actor: Actor, filter: ReportFilter, limit: number) => r.list(prisma, actor, filter, limit),
+    /** A page of `list` on the `reads` query runner (the read pool, for exports). */
+    exportPage: (actor: Actor, filter: ReportFilter, limit: number) => reads<ReportRow>(r.listStatement(actor, filter, limit)),
+
+    /**
+     * Inserts distinct reports in one statement; results in one transaction of two, which locks their tables and
+     * inserts, then recomputes the conflict verdict of those tables, whose changes the answered rows include.
+     */
+    async insertBatch(reports: NewReport[], results: boolean): Promise<StoredRow[]> {
+      if (!results) return prisma.$queryRaw<StoredRow[]>(r.insertStatement(reports));
+      // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
+      const [found, changed] = await prisma.$transaction([
+        prisma.$queryRaw<StoredRow[]>(r.insertStatement(reports, { lock: true })),
+        prisma.$queryRaw<{ id: string; flags: string[]; updatedAt: Date }[]>(r.conflictStatement(reports.map(tableOf))),
+      ]);
+      const verdicts = new Map(changed.map((row) => [row.id, row]));
+      return found.map((row) => ({ ...row, ...verdicts.get(row.id) }));
+    },
+
+    /** Records revision `next.number` (with the table's verdict for results); false if revised meanwhile. */
+    async revise(context: RequestContext, report: ReportRow, next: Revision): Promise<boolean> {
+      return (await onTable(report, r.reviseStatement(context, report, next))).length > 0;
+    },
+
+    /** Records a review (with the table's verdict for results); false if nothing was recorded (see reviewStatement). */
+    async review(context: RequestContext, report: ReportRow, review: Review): Promise<boolean> {
+      return (await onTable(report, r.reviewStatement(context, report.id, review))).length > 0;
+    },
+  };
+}
+
+export type ReportsRepository = ReturnType<typeof createReportsRepository>;

@@ -2,43 +2,23 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { contextOf } from '../../infra/auth/actor.js';
+import { actorOf, contextOf } from '../../infra/auth/actor.js';
 import { bodyValidationError } from '../../infra/errors.js';
-import { problemDocument, problemResponses, toAppError } from '../../infra/http/problems.js';
+import { problemDocument, problemResponses } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { parseInput } from '../../infra/http/validation.js';
 import { concurrencyCap } from '../../infra/http/concurrency.js';
-import { preparedQuery } from '../../infra/db/prepared.js';
 import { startExport } from './reports.export.js';
 import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
 import type { ReportFilter } from './reports.repository.js';
 import {
-  batchInput, batchResult, formsSchema, reportDetailSchema, reportExportQuery, reportIdParams, reportInput, reportListQuery, reportPageSchema,
+  batchInput, batchResult, formsSchema, reportDetailSchemaOf, reportExportQuery, reportIdParams, reportInput, reportListQuery, reportPageSchema,
   reportSchema, reviewInput, revisionInput, revisionSchema,
 } from './reports.schemas.js';
-import { createReportsService, type Fallback } from './reports.service.js';
+import type { ReportInput } from './reports.service.js';
 
 const writers = ['admin', 'coordinator', 'observer'] as const;
-/** Batch items on the slow path (retries, refusals) at once: enough to overlap round trips, few enough to leave the pool to others. */
-const BATCH_FALLBACK_CONCURRENCY = 4;
 type BatchItem = z.infer<typeof batchResult>['results'][number];
-
-/** Runs at most `n` of the works given to it at once; the others wait their turn. */
-export function limiter(n: number): Fallback {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (work) => {
-    if (active < n) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await work();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active -= 1;
-    }
-  };
-}
 
 function filterOf(query: z.infer<typeof reportExportQuery>): ReportFilter {
   return {
@@ -48,9 +28,14 @@ function filterOf(query: z.infer<typeof reportExportQuery>): ReportFilter {
   };
 }
 
-export async function reportsRoutes(app: FastifyInstance, options: { maxClockSkewMs: number; batchMaxBytes: number; exportMaxConcurrent: number }): Promise<void> {
-  // Exports read on the read pool, and only so many at once, so that observers' writes keep their connections.
-  const service = createReportsService(app.db.prisma, { maxClockSkewMs: options.maxClockSkewMs, reads: preparedQuery(app.db.readPool) });
+export async function reportsRoutes(app: FastifyInstance, options: {
+  batchMaxBytes: number; exportMaxConcurrent: number;
+  /** The Photo answer of the photos feature, for the report detail (reports do not import photos). */
+  photoSchema: z.ZodType;
+}): Promise<void> {
+  const reportDetailSchema = reportDetailSchemaOf(options.photoSchema);
+  const service = app.services.reports;
+  // Exports run only so many at once, so that observers' writes keep their connections.
   const exports = concurrencyCap('exports', options.exportMaxConcurrent);
   const route = app.withTypeProvider<ZodTypeProvider>();
   const formDocument = {
@@ -100,29 +85,18 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
       },
     },
     async (request) => {
-      const context = contextOf(request);
-      const election = (await service.elections.find()) ?? null;
-      const items = request.body.reports;
-      const fallback = limiter(BATCH_FALLBACK_CONCURRENCY);
-      const handle = async (index: number, item: unknown): Promise<BatchItem> => {
-        const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
+      const parse = (item: unknown): ReportInput => {
         const parsed = parseInput(reportInput, item);
-        try {
-          if (!parsed.success) throw bodyValidationError(parsed.error.issues);
-          const result = await service.submit(context, parsed.data, election, fallback);
-          return { index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report };
-        } catch (error) {
-          // Every failure is this item's answer, never the batch's: the other items are processed (and stored) anyway.
-          const problem = toAppError(error as Error);
-          if (problem.status >= 500) request.log.error({ err: error, code: problem.code, index, reportId: id }, 'report batch item failed');
-          return {
-            index, id, status: problem.status >= 500 ? 'error' : problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid', httpStatus: problem.status,
-            problem: problemDocument(request, problem),
-          };
-        }
+        if (!parsed.success) throw bodyValidationError(parsed.error.issues);
+        return parsed.data;
       };
-      // Every item at once: the new ones share the insert statements of the service; answers in the order sent.
-      const results = await Promise.all(items.map((item, index) => handle(index, item)));
+      const outcomes = await service.submitBatch(contextOf(request), request.body.reports, parse);
+      const results = outcomes.map((outcome): BatchItem => {
+        if (!('problem' in outcome)) return outcome;
+        const { problem, cause, ...rest } = outcome;
+        if (problem.status >= 500) request.log.error({ err: cause, code: problem.code, index: outcome.index, reportId: outcome.id }, 'report batch item failed');
+        return { ...rest, problem: problemDocument(request, problem) };
+      });
       const created = results.filter((result) => result.status === 'created').length;
       const replayed = results.filter((result) => result.status === 'replayed').length;
       const errors = results.filter((result) => result.status === 'error').length;
@@ -143,7 +117,7 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
     },
     async (request) => {
       const { cursor, limit, ...query } = request.query;
-      const page = await service.list(request.actor!, { ...filterOf({ ...query, format: 'ndjson' }), before: cursor ? { at: new Date(cursor.at), id: cursor.id } : undefined }, limit);
+      const page = await service.list(actorOf(request), { ...filterOf({ ...query, format: 'ndjson' }), before: cursor ? { at: new Date(cursor.at), id: cursor.id } : undefined }, limit);
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
@@ -170,10 +144,10 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
     async (request, reply) => {
       const release = exports.enter();
       try {
-        const candidates = ((await service.elections.find())?.candidates ?? []).map((candidate) => candidate.code);
+        const candidates = ((await app.services.election.find())?.candidates ?? []).map((candidate) => candidate.code);
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
         const csv = request.query.format === 'csv';
-        const exported = await startExport(service, request.actor!, filterOf(request.query), request.query.format, candidates);
+        const exported = await startExport(service, actorOf(request), filterOf(request.query), request.query.format, candidates);
         // The place is given back when the body has ended, or the client went away (the stream is destroyed).
         exported.stream.once('close', release);
         // Sent only after the last row: a CSV without it was cut.
@@ -198,7 +172,7 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
         response: { 200: reportDetailSchema, ...problemResponses(400, 401, 404, 429) },
       },
     },
-    async (request) => service.get(request.actor!, request.params.id),
+    async (request) => service.get(actorOf(request), request.params.id),
   );
 
   route.get(
@@ -210,7 +184,7 @@ export async function reportsRoutes(app: FastifyInstance, options: { maxClockSke
         response: { 200: z.object({ items: z.array(revisionSchema) }), ...problemResponses(400, 401, 404, 429) },
       },
     },
-    async (request) => ({ items: await service.revisions(request.actor!, request.params.id) }),
+    async (request) => ({ items: await service.revisions(actorOf(request), request.params.id) }),
   );
 
   route.post(

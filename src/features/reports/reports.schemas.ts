@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
 import { problemSchema } from '../../infra/http/problems.js';
 import { checkedPerItem, instantInput } from '../../infra/http/validation.js';
-import { photoSchema } from '../photos/photo.schema.js';
 import { REPORT_KINDS } from './forms.js';
 
 const code = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a centre code');
@@ -75,7 +74,16 @@ export const reviewSchema = z.object({
   state: reviewStateSchema, note: z.string().nullable(), reviewerId: z.uuid(),
   revision: z.number().int().meta({ description: 'The revision of the report this review judged' }), createdAt: z.iso.datetime(),
 });
-export const reportDetailSchema = reportSchema.extend({ reviews: z.array(reviewSchema), photos: z.array(photoSchema) }).meta({ id: 'ReportDetail' });
+const details = new WeakMap<z.ZodType, z.ZodType>();
+/** The report with its reviews and photos; the Photo schema is the photos feature's, given by the wiring. */
+export function reportDetailSchemaOf<P extends z.ZodType>(photoSchema: P) {
+  const made = () => reportSchema.extend({ reviews: z.array(reviewSchema), photos: z.array(photoSchema) }).meta({ id: 'ReportDetail' });
+  const known = details.get(photoSchema) as ReturnType<typeof made> | undefined;
+  if (known) return known;
+  const schema = made();
+  details.set(photoSchema, schema);
+  return schema;
+}
 export const revisionSchema = z
   .object({
     number: z.number().int(), observedAt: z.iso.datetime(), answers: z.record(z.string(), z.unknown()), notes: z.string().nullable(),

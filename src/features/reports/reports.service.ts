@@ -1,27 +1,47 @@
 // Observation reports: validation against the kind's form, plausibility flags, retry-safe creation (the
 // primary key decides), revisions, reviews and reads. Each write is one transaction with its audit row.
 import type { z } from 'zod';
-import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
-import { centreInScope, mayReadReport } from '../../infra/auth/policy.js';
+import { centreInScope, mayModifyReport, mayReadReport } from '../../infra/auth/policy.js';
 import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
+import { toAppError } from '../../infra/http/problems.js';
 import { translateDatabaseError } from '../../infra/db/errors.js';
 import { microBatch } from '../../infra/db/micro-batch.js';
-import type { Query } from '../../infra/db/prepared.js';
 import { pageOf } from '../../infra/http/pagination.js';
-import { createElectionService, type Election } from '../election/election.service.js';
-import { photosRepository } from '../photos/photos.repository.js';
-import { toPhoto } from '../photos/photos.service.js';
+import type { Election, ElectionService } from '../election/election.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
 import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
-import { reportsRepository as repo, tableOf, type CentreFacts, type NewReport, type ReportFilter, type ReportRow, type RevisionRow } from './reports.repository.js';
+import type { CentreFacts, NewReport, ReportFilter, ReportRow, ReportsRepository, RevisionRow, StoredRow } from './reports.repository.js';
 
 type ActorContext = RequestContext & { actor: Actor };
 type Location = { lat: number; lon: number; accuracy?: number | undefined };
-/** A report as an insert answers it: stored by that insert (`created`), or earlier. */
-type StoredRow = ReportRow & { created: boolean };
 /** Runs the slow path of a submission (a retry, a refusal): the batch route passes a limit on how many at once. */
 export type Fallback = <T>(work: () => Promise<T>) => Promise<T>;
+
+/** Batch items on the slow path (retries, refusals) at once: enough to overlap round trips, few enough to leave the pool to others. */
+const BATCH_FALLBACK_CONCURRENCY = 4;
+
+/** Runs at most `n` of the works given to it at once; the others wait their turn. */
+export function limiter(n: number): Fallback {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (active < n) active += 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active -= 1;
+    }
+  };
+}
+
+/** One item of a batch as answered: its report, or the problem that refused it (or that the server hit: `error`). */
+export type BatchOutcome<Report> = { index: number; id: string | null } & (
+  | { status: 'created' | 'replayed'; httpStatus: 200 | 201; report: Report }
+  | { status: 'conflict' | 'invalid' | 'error'; httpStatus: number; problem: AppError; cause: unknown });
 
 export interface ReportInput {
   id: string; kind: ReportKind; centreCode: string; table?: number | undefined; observedAt: string;
@@ -33,6 +53,12 @@ export interface RevisionInput {
 
 const iso = (date: Date) => date.toISOString();
 const normaliseLocation = (location: Location | null | undefined) => (location ? { lat: location.lat, lon: location.lon, accuracy: location.accuracy ?? null } : null);
+/** The location columns of a stored row as an answer's `location` (null unless both coordinates are known). */
+export function locationOf<R extends { latitude: number | null; longitude: number | null; accuracy?: number | null }>(row: R) {
+  if (row.latitude === null || row.longitude === null) return null;
+  type Answer = R extends { accuracy: number | null } ? { lat: number; lon: number; accuracy: number | null } : { lat: number; lon: number };
+  return (row.accuracy === undefined ? { lat: row.latitude, lon: row.longitude } : { lat: row.latitude, lon: row.longitude, accuracy: row.accuracy }) as Answer;
+}
 
 export function toReport(row: ReportRow) {
   return {
@@ -40,7 +66,7 @@ export function toReport(row: ReportRow) {
     region: { stateCode: row.stateCode, municipalityCode: row.municipalityCode, parishCode: row.parishCode },
     observerId: row.observerId, observedAt: iso(row.observedAt), receivedAt: iso(row.receivedAt), formVersion: row.formVersion,
     answers: row.answers, notes: row.notes,
-    location: row.latitude === null || row.longitude === null ? null : { lat: row.latitude, lon: row.longitude, accuracy: row.accuracy },
+    location: locationOf(row),
     submissionHash: row.submissionHash, contentHash: row.contentHash, revision: row.revision, reviewState: row.reviewState,
     flags: row.flags, updatedAt: iso(row.updatedAt),
   };
@@ -48,7 +74,7 @@ export function toReport(row: ReportRow) {
 
 export const toRevision = (row: RevisionRow) => ({
   number: row.number, observedAt: iso(row.observedAt), answers: row.answers, notes: row.notes,
-  location: row.latitude === null || row.longitude === null ? null : { lat: row.latitude, lon: row.longitude, accuracy: row.accuracy },
+  location: locationOf(row),
   contentHash: row.contentHash, reason: row.reason, authorId: row.authorId, createdAt: iso(row.createdAt),
 });
 
@@ -73,13 +99,17 @@ export function resultsFlags(answers: ResultsAnswers, tableVoters: number | null
   return flags;
 }
 
-/**
- * `reads` runs the statements of exports (on the database's read pool, so that long exports never hold the
- * connections writes need); by default they run on `prisma`.
- */
-export function createReportsService(prisma: PrismaClient, options: { maxClockSkewMs: number; reads?: Query }) {
-  const reads: Query = options.reads ?? (<T>(sql: Prisma.Sql) => prisma.$queryRaw<T[]>(sql));
-  const elections = createElectionService(prisma, { cacheMs: 2000 });
+export interface ReportsServiceDeps {
+  repo: ReportsRepository;
+  election: Pick<ElectionService, 'current' | 'find'>;
+  /** A report's photos as `actor` sees them (given by the wiring: photos are a feature on top of reports). */
+  photosOf: (actor: Actor, reportId: string) => Promise<object[]>;
+  maxClockSkewMs: number;
+}
+
+export function createReportsService(deps: ReportsServiceDeps) {
+  const { repo, election: elections } = deps;
+  const options = { maxClockSkewMs: deps.maxClockSkewMs };
 
   /** Rules of the content that need no database: the time, and the candidates of a results report. */
   function contentProblems(kind: ReportKind, observedAt: string, answers: Record<string, unknown>, election: Election | undefined): ProblemDetailItem[] {
@@ -114,19 +144,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
   async function insertReports(reports: NewReport[], results: boolean): Promise<(StoredRow | undefined)[]> {
     const owners = new Map<string, NewReport>();
     for (const report of reports) if (!owners.has(report.id.toLowerCase())) owners.set(report.id.toLowerCase(), report);
-    const distinct = [...owners.values()];
-    let rows: StoredRow[];
-    if (results) {
-      // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
-      const [found, changed] = await prisma.$transaction([
-        prisma.$queryRaw<StoredRow[]>(repo.insertStatement(distinct, { lock: true })),
-        prisma.$queryRaw<{ id: string; flags: string[]; updatedAt: Date }[]>(repo.conflictStatement(distinct.map(tableOf))),
-      ]);
-      const verdicts = new Map(changed.map((row) => [row.id, row]));
-      rows = found.map((row) => ({ ...row, ...verdicts.get(row.id) }));
-    } else {
-      rows = await prisma.$queryRaw<StoredRow[]>(repo.insertStatement(distinct));
-    }
+    const rows = await repo.insertBatch([...owners.values()], results);
     const byId = new Map(rows.map((row) => [row.id, row]));
     // A repeated id is answered by the report its first occurrence stored, as a retry.
     return reports.map((report) => {
@@ -143,7 +161,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
   const insert = (report: NewReport) => (report.kind === 'results' ? insertResults(report) : insertOthers(report));
 
   async function view(id: string) {
-    const row = await repo.find(prisma, id);
+    const row = await repo.find(id);
     if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
     return toReport(row);
   }
@@ -159,14 +177,14 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
    * not; 409 with nothing about it if `actor` may not read it.
    */
   async function replay(actor: Actor, id: string, hash: string, content: ReportContent) {
-    const row = await repo.find(prisma, id);
+    const row = await repo.find(id);
     if (!row) return undefined;
     if (!mayReadReport(actor, row)) throw taken(id);
     if (row.submissionHash === hash) return { status: 'replayed' as const, report: toReport(row) };
-    const [original] = await repo.revisions(prisma, id, 1);
+    const [original] = await repo.revisions(id, 1);
     const stored: ReportContent = {
       kind: row.kind, centreCode: row.centreCode, table: row.tableNumber, observedAt: iso(original!.observedAt), answers: original!.answers,
-      notes: original!.notes, location: original!.latitude === null ? null : { lat: original!.latitude, lon: original!.longitude!, accuracy: original!.accuracy },
+      notes: original!.notes, location: locationOf(original!),
     };
     const fields = differingFields(stored, content);
     throw new AppError('REPORT_CONFLICT', `Report ${id} exists with other content: ${fields.join(', ')}`, { fields });
@@ -206,7 +224,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
         if (stored?.submissionHash === hash) return { status: 'replayed', report: toReport(stored) };
       }
       return fallback(async () => {
-        const facts = await repo.centreFacts(prisma, input.centreCode, table, actor.userId, input.id);
+        const facts = await repo.centreFacts(input.centreCode, table, actor.userId, input.id);
         // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
         // which may have changed since). The primary key still decides between concurrent first sends.
         if (facts?.existingHash) {
@@ -214,7 +232,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
           if (earlier) return earlier;
         }
         if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
-        check(actor, input.kind, table, content.observedAt, answers, facts, current);
+        // Refused only by the election as it is now: one just changed is never judged by an older copy.
+        check(actor, input.kind, table, content.observedAt, answers, facts, input.kind === 'results' ? await elections.find() : current);
         // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
         const stored = await insert(report);
         if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
@@ -224,49 +243,65 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       });
     },
 
+    /**
+     * Submits every item of a batch at once, each on its own (`parse` checks an item's shape, throwing its
+     * problem): the new ones share the insert statements; the slow path runs a few at a time. One failure is its
+     * item's answer, never the batch's. Answers in the order sent.
+     */
+    async submitBatch(context: ActorContext, items: unknown[], parse: (item: unknown) => ReportInput) {
+      const election = (await elections.find()) ?? null;
+      const fallback = limiter(BATCH_FALLBACK_CONCURRENCY);
+      const handle = async (index: number, item: unknown): Promise<BatchOutcome<ReturnType<typeof toReport>>> => {
+        const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
+        try {
+          const result = await this.submit(context, parse(item), election, fallback);
+          return { index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report };
+        } catch (error) {
+          const problem = toAppError(error as Error);
+          const status = problem.status >= 500 ? 'error' : problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid';
+          return { index, id, status, httpStatus: problem.status, problem, cause: error };
+        }
+      };
+      return Promise.all(items.map((item, index) => handle(index, item)));
+    },
+
     async get(actor: Actor, id: string) {
-      const row = await repo.findVisible(prisma, actor, id);
+      const row = await repo.findVisible(actor, id);
       if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-      const [reviews, photos] = await Promise.all([repo.reviews(prisma, id), photosRepository.ofReport(prisma, id)]);
-      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })), photos: photos.map((photo) => toPhoto(photo, actor)) };
+      const [reviews, photos] = await Promise.all([repo.reviews(id), deps.photosOf(actor, id)]);
+      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })), photos };
     },
 
     async revisions(actor: Actor, id: string) {
-      if (!(await repo.findVisible(prisma, actor, id))) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-      return (await repo.revisions(prisma, id)).map(toRevision);
+      if (!(await repo.findVisible(actor, id))) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
+      return (await repo.revisions(id)).map(toRevision);
     },
 
     /** Adds a revision (the author, or a coordinator or admin in scope); the same content again is a no-op. */
     async revise(context: ActorContext, id: string, input: RevisionInput): Promise<{ status: 'created' | 'unchanged'; report: ReturnType<typeof toReport> }> {
       const { actor } = context;
-      const current = await repo.findVisible(prisma, actor, id);
+      const current = await repo.findVisible(actor, id);
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-      if (actor.role === 'analyst' || (actor.role === 'observer' && current.observerId !== actor.userId)) {
-        throw new AppError('FORBIDDEN', 'Only the author, or a coordinator or admin in scope, may revise a report');
-      }
+      if (!mayModifyReport(actor, current)) throw new AppError('FORBIDDEN', 'Only the author, or a coordinator or admin in scope, may revise a report');
       const answers = parseAnswers(current.kind, input.answers);
       const content: ReportContent = {
         kind: current.kind, centreCode: current.centreCode, table: current.tableNumber,
         observedAt: new Date(input.observedAt ?? current.observedAt).toISOString(), answers,
         notes: input.notes === undefined ? current.notes : input.notes,
-        location: input.location === undefined ? normaliseLocation(current.latitude === null ? null : { lat: current.latitude, lon: current.longitude!, accuracy: current.accuracy ?? undefined }) : normaliseLocation(input.location),
+        location: input.location === undefined ? locationOf(current) : normaliseLocation(input.location),
       };
       const hash = contentHash(content);
       if (hash === current.contentHash) return { status: 'unchanged', report: toReport(current) };
-      const centre = await repo.centreFacts(prisma, current.centreCode, current.tableNumber, actor.userId, current.id);
+      const centre = await repo.centreFacts(current.centreCode, current.tableNumber, actor.userId, current.id);
       const election = await elections.current();
       if (actor.role === 'observer') centre!.assigned = true; // the author keeps the right to correct it
       check(actor, current.kind, current.tableNumber, content.observedAt, answers, centre!, election);
       const flags = current.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre!.tableVoters) : [];
-      const statement = repo.reviseStatement(context, current, {
+      const revised = await repo.revise(context, current, {
         number: current.revision + 1, observedAt: content.observedAt, answers, notes: content.notes, location: content.location, hash, flags,
         reason: input.reason, authorId: actor.userId,
       });
-      const table = current.tableNumber;
-      const results = current.kind === 'results' && table !== null
-        ? await prisma.$transaction([prisma.$queryRaw(repo.lockTables([{ centreCode: current.centreCode, table }])), prisma.$queryRaw<{ id: string }[]>(statement), prisma.$queryRaw(repo.conflictStatement([{ centreCode: current.centreCode, table }]))])
-        : [null, await prisma.$queryRaw<{ id: string }[]>(statement)];
-      if ((results[1] as { id: string }[]).length === 0) {
+      if (!revised) {
         throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; fetch it and try again`, { fields: ['revision'] });
       }
       return { status: 'created', report: await view(id) };
@@ -279,30 +314,20 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
      */
     async review(context: ActorContext, id: string, input: { state: 'verified' | 'flagged' | 'rejected'; note?: string | undefined; revision?: number | undefined }) {
       const { actor } = context;
-      const current = await repo.findVisible(prisma, actor, id);
+      const current = await repo.findVisible(actor, id);
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
       if (input.revision !== undefined && input.revision !== current.revision) {
         throw new AppError('REPORT_CONFLICT', `Report ${id} is at revision ${current.revision}, not ${input.revision}; read it again and review what it says now`, { fields: ['revision'] });
       }
-      if (current.observerId === actor.userId || (await repo.wroteRevision(prisma, id, actor.userId))) {
+      if (current.observerId === actor.userId || (await repo.wroteRevision(id, actor.userId))) {
         throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
       }
       if (current.reviewState === input.state) return this.get(actor, id);
-      const statement = repo.reviewStatement(context, id, { state: input.state, note: input.note ?? null, reviewerId: actor.userId, revision: current.revision });
-      let recorded: { id: string }[];
-      if (current.kind === 'results' && current.tableNumber !== null) {
-        [, recorded] = await prisma.$transaction([
-          prisma.$queryRaw(repo.lockTables([{ centreCode: current.centreCode, table: current.tableNumber }])),
-          prisma.$queryRaw<{ id: string }[]>(statement),
-          prisma.$queryRaw(repo.conflictStatement([{ centreCode: current.centreCode, table: current.tableNumber }])),
-        ]);
-      } else {
-        recorded = await prisma.$queryRaw<{ id: string }[]>(statement);
-      }
-      if (recorded.length === 0) {
+      const recorded = await repo.review(context, current, { state: input.state, note: input.note ?? null, reviewerId: actor.userId, revision: current.revision });
+      if (!recorded) {
         // Nothing recorded: revised meanwhile (what was judged is gone), the same review arrived first (answered
         // as it is), or the reviewer wrote a revision meanwhile.
-        const now = await repo.findVisible(prisma, actor, id);
+        const now = await repo.findVisible(actor, id);
         if (!now) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
         if (now.revision !== current.revision) throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; read it again and review what it says now`, { fields: ['revision'] });
         if (now.reviewState !== input.state) throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
@@ -311,7 +336,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
     },
 
     async list(actor: Actor, filter: ReportFilter, limit: number) {
-      const page = pageOf(await repo.list(prisma, actor, filter, limit + 1), limit, (last) => ({ at: iso(last.receivedAt), id: last.id }));
+      const page = pageOf(await repo.list(actor, filter, limit + 1), limit, (last) => ({ at: iso(last.receivedAt), id: last.id }));
       return { items: page.items.map(toReport), next: page.next };
     },
 
@@ -322,7 +347,7 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
     async *stream(actor: Actor, filter: ReportFilter, pageSize = 500): AsyncGenerator<ReturnType<typeof toReport>[]> {
       let before: ReportFilter['before'];
       for (;;) {
-        const rows = await reads<ReportRow>(repo.listStatement(actor, { ...filter, before }, pageSize));
+        const rows = await repo.exportPage(actor, { ...filter, before }, pageSize);
         if (rows.length === 0) return;
         yield rows.map(toReport);
         if (rows.length < pageSize) return;
@@ -331,7 +356,8 @@ export function createReportsService(prisma: PrismaClient, options: { maxClockSk
       }
     },
 
-    elections,
+    /** The report if `actor` may read it (what photos are attached to). */
+    visibleReport: (actor: Actor, id: string): Promise<ReportRow | undefined> => repo.findVisible(actor, id),
   };
 }
 

@@ -3,29 +3,17 @@
 import etag from '@fastify/etag';
 import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { concurrencyCap } from '../../infra/http/concurrency.js';
+import { actorOf } from '../../infra/auth/actor.js';
+import { noneMatch } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
-import { createElectionService } from '../election/election.service.js';
 import {
   missingQuery, missingSchema, nationalQuery, nationalSchema, summaryListSchema, summaryQuery, timelineQuery, timelineSchema,
 } from './summaries.schemas.js';
-import { createSummariesService } from './summaries.service.js';
 
 const readers = ['admin', 'coordinator', 'analyst'] as const;
 
-/** Whether an If-None-Match header (a list of entity tags, or *) matches `tag`, compared weakly as RFC 9110 asks. */
-export function noneMatch(header: string | undefined, tag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  const opaque = (value: string) => value.trim().replace(/^W\//, '');
-  return header.split(',').some((candidate) => opaque(candidate) === opaque(tag));
-}
-
-export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean; recountMaxConcurrent: number; readQueueMax: number }): Promise<void> {
-  const elections = createElectionService(app.db.prisma, { cacheMs: 2000 });
-  const service = createSummariesService(app.db, () => elections.current(), {
-    recounts: concurrencyCap('recounts (summaries with since/until)', options.recountMaxConcurrent), maxWaiting: options.readQueueMax,
-  });
+export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean }): Promise<void> {
+  const service = app.services.summaries;
   const route = app.withTypeProvider<ZodTypeProvider>();
   const open = options.publicSummaries;
   // Public summaries are the same for everyone; private ones depend on the caller's scope.
@@ -106,6 +94,6 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         response: { 200: missingSchema, ...problemResponses(400, 401, 403, 404, 429) },
       },
     },
-    async (request) => service.missing(request.actor!, request.query),
+    async (request) => service.missing(actorOf(request), request.query),
   );
 }

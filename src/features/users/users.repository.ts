@@ -6,7 +6,7 @@ import { centresWithin, inRegion, regionVerdict, regionWithin, subtreeOf, visibl
 import { notifyAccessChanged } from '../../infra/auth/token-cache.js';
 import { repositoryOf, type Db as Sql, type TransactionOptions } from '../../infra/db/client.js';
 import { containing } from '../../infra/db/sql.js';
-import { auditRepository as audit, type AuditEvent } from '../audit/audit.repository.js';
+import { auditTrail as audit, type AuditEvent } from '../../infra/audit.js';
 
 export interface UserRow {
   id: string; name: string; role: Role; scopeRegionCode: string | null; phone: string | null; email: string | null;

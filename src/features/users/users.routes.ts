@@ -2,24 +2,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { contextOf } from '../../infra/auth/actor.js';
+import { actorOf, contextOf } from '../../infra/auth/actor.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { acceptCsvStreams, requireCsvUpload, uploadedFile } from '../../infra/http/upload.js';
-import { createUsersImporter } from './users.import.js';
 import {
   assignmentsBody, assignmentsResponse, createTokenBody, createUserBody, meSchema, newTokenSchema, tokenIdParams, tokenSchema,
   updateUserBody, userDetailSchema, userIdParams, userImportSchema, userListQuery, userPageSchema,
 } from './users.schemas.js';
-import { createUsersService } from './users.service.js';
 
 const managers = ['admin', 'coordinator'] as const;
 const USERS_CSV_EXAMPLE = 'external_id,name,phone,email,scope_region,centres\nV-12345678,Ana Pérez,+58 412 5550101,,0101,010101001;010101002\n';
 
 export async function usersRoutes(app: FastifyInstance, options: { importMaxBytes: number }): Promise<void> {
-  const access = { accessChanged: (ids: string[]) => app.forgetAccess(ids) };
-  const service = createUsersService(app.db.prisma, access);
-  const importObservers = createUsersImporter(app.db.prisma, access);
+  const service = app.services.users;
+  const importObservers = app.services.importUsers;
   const route = app.withTypeProvider<ZodTypeProvider>();
   acceptCsvStreams(app);
 
@@ -49,7 +46,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
     },
     async (request) => {
       const { cursor, ...filter } = request.query;
-      const page = await service.list(request.actor!, { ...filter, after: cursor });
+      const page = await service.list(actorOf(request), { ...filter, after: cursor });
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
@@ -63,7 +60,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
         response: { 200: userDetailSchema, ...problemResponses(400, 401, 404, 429) },
       },
     },
-    async (request) => service.get(request.actor!, request.params.id),
+    async (request) => service.get(actorOf(request), request.params.id),
   );
 
   route.patch(
@@ -101,7 +98,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
         response: { 200: z.object({ items: z.array(tokenSchema) }), ...problemResponses(400, 401, 403, 404, 429) },
       },
     },
-    async (request) => ({ items: await service.listTokens(request.actor!, request.params.id) }),
+    async (request) => ({ items: await service.listTokens(actorOf(request), request.params.id) }),
   );
 
   route.delete(
@@ -140,7 +137,7 @@ export async function usersRoutes(app: FastifyInstance, options: { importMaxByte
         response: { 200: meSchema, ...problemResponses(401, 429) },
       },
     },
-    async (request) => service.me(request.actor!),
+    async (request) => service.me(actorOf(request)),
   );
 
   route.post(

@@ -21,9 +21,14 @@ export interface RequestContext {
   ip: string | null;
 }
 
+/** The caller of a route that needs a token (every route not marked public): the auth hook has set it. */
+export function actorOf(request: FastifyRequest): Actor {
+  if (!request.actor) throw new Error('actorOf() on a request without an authenticated actor');
+  return request.actor;
+}
+
 export function contextOf(request: FastifyRequest): RequestContext & { actor: Actor } {
-  if (!request.actor) throw new Error('contextOf() on a request without an authenticated actor');
-  return { actor: request.actor, requestId: request.id, ip: request.ip };
+  return { actor: actorOf(request), requestId: request.id, ip: request.ip };
 }
 
 export const systemContext = (via: string): RequestContext => ({ actor: null, requestId: via, ip: null });

@@ -7,7 +7,6 @@ import { AppError } from '../errors.js';
 import type { Actor, Role } from './actor.js';
 import { TokenCache } from './token-cache.js';
 import { hashToken, isWellFormedToken } from './tokens.js';
-import type { Logger } from 'pino';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -60,20 +59,14 @@ export const authPlugin = fp(
   async (app: FastifyInstance, options: {
     /** The token queries (the users feature's). */
     tokens: TokenStore;
-    lastUsedFlushMs: number; cacheTtlMs: number; databaseUrl: string;
+    lastUsedFlushMs: number; cacheTtlMs: number;
     /** Failed lookups of well-formed tokens an IP may make per window before its new tokens share its IP bucket (0: no cap). */
     probesPerIp: number; probeWindowMs: number;
     afterTokenRead?: AfterTokenRead;
   }) => {
     const tracker = lastUsedTracker(app, options.tokens, options.lastUsedFlushMs);
-    const cache = new TokenCache({ url: options.databaseUrl, ttlMs: options.cacheTtlMs, log: app.log as unknown as Logger });
+    const cache = new TokenCache({ listener: app.listener, ttlMs: options.cacheTtlMs });
     app.decorate('forgetAccess', (userIds: string[]) => userIds.forEach((id) => cache.forgetUser(id)));
-    // Connected in the background: until it listens the cache is simply off, and a slow or unreachable
-    // database never holds up start-up.
-    app.addHook('onReady', async () => {
-      void cache.start();
-    });
-    app.addHook('onClose', () => cache.close());
 
     // Hashes of tokens that authenticated in this process: those have a rate-limit bucket of their own.
     let known = new Set<string>();

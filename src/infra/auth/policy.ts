@@ -64,6 +64,11 @@ export function mayReadReport(actor: Actor, report: { observerId: string; stateC
   return centreInScope(actor, report);
 }
 
+/** Who may modify a report (revise it, attach photos to it): its author, or a coordinator or admin in scope. */
+export function mayModifyReport(actor: Actor, report: { observerId: string; stateCode: string; municipalityCode: string; parishCode: string }): boolean {
+  return actor.role !== 'analyst' && mayReadReport(actor, report);
+}
+
 /** Whether a centre with these region codes lies in the actor's region (everywhere for admins and national roles). */
 export function centreInScope(actor: Actor, centre: { stateCode: string; municipalityCode: string; parishCode: string }): boolean {
   if (actor.role === 'admin' || actor.scopeRegionCode === null) return true;

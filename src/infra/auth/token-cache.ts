@@ -1,13 +1,12 @@
 // A short-lived, per-process cache of token lookups, emptied for a user the moment anything that decides
 // their access changes (token revoked, user deactivated, role or scope changed): the change NOTIFYs
-// `testigo_auth` in its transaction, and every process LISTENs. While the listening connection is down
+// `testigo_auth` in its transaction, and every process LISTENs (src/infra/db/listener.ts). While the listening connection is down
 // the cache is off, so a missed notification can never keep a revoked token alive.
 // A lookup reads the database and then caches what it read: a notification handled in between would be
 // undone by that set. So each forget bumps the user's generation (a global sequence number), a lookup
 // takes mark() before its read, and set() drops what was read before the user's last forget.
-import pg from 'pg';
-import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { notify, type Listener } from '../db/listener.js';
 import type { Actor } from './actor.js';
 
 export const AUTH_CHANNEL = 'testigo_auth';
@@ -17,25 +16,33 @@ interface Entry { actor: Actor; tokenExpiresAt: number | null; cachedUntil: numb
 
 /** Tells every process (this one included) that `userId`'s access changed; takes effect at commit. */
 export async function notifyAccessChanged(tx: Db, userIds: string[]): Promise<void> {
-  for (const userId of new Set(userIds)) await tx.$executeRaw`SELECT pg_notify(${AUTH_CHANNEL}, ${userId})`;
+  await notify(tx, AUTH_CHANNEL, userIds);
 }
 
 export class TokenCache {
   private readonly entries = new Map<string, Entry>();
-  private listener: pg.Client | undefined;
-  private listening = false;
-  private closed = false;
-  private retry: NodeJS.Timeout | undefined;
   /** Bumped by every forget; the generation of a user is the sequence number of its last forget. */
   private sequence = 0;
   private readonly generations = new Map<string, number>();
   /** Reads marked before this may not be cached (generations were dropped, or notifications missed). */
   private floor = 0;
 
-  constructor(private readonly options: { url: string; ttlMs: number; log: Logger }) {}
+  constructor(private readonly options: { listener: Listener; ttlMs: number }) {
+    if (options.ttlMs <= 0) return;
+    options.listener.subscribe(AUTH_CHANNEL, {
+      notified: (userId) => {
+        if (userId) this.forgetUser(userId);
+      },
+      reset: () => {
+        this.entries.clear();
+        this.sequence += 1;
+        this.invalidateReads();
+      },
+    });
+  }
 
   get enabled(): boolean {
-    return this.options.ttlMs > 0 && this.listening;
+    return this.options.ttlMs > 0 && this.options.listener.listening;
   }
 
   get(hash: string): Actor | undefined {
@@ -78,49 +85,5 @@ export class TokenCache {
   private invalidateReads(): void {
     this.generations.clear();
     this.floor = this.sequence;
-  }
-
-  async start(): Promise<void> {
-    if (this.options.ttlMs <= 0 || this.closed) return;
-    const client = new pg.Client({ connectionString: this.options.url, application_name: 'testigo-auth-listener', keepAlive: true, connectionTimeoutMillis: 5000 });
-    const lost = (error?: Error) => {
-      if (this.listener !== client) return;
-      this.listening = false;
-      this.entries.clear();
-      this.sequence += 1;
-      this.invalidateReads();
-      this.listener = undefined;
-      client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.options.log.warn({ err: error }, 'auth cache off: lost the notification connection; retrying');
-      this.retry = setTimeout(() => void this.start(), 2000);
-      this.retry.unref();
-    };
-    this.listener = client;
-    client.on('error', lost);
-    client.on('end', () => lost());
-    client.on('notification', (message) => {
-      if (message.payload) this.forgetUser(message.payload);
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${AUTH_CHANNEL}`);
-      // Reads marked while nobody listened may have missed a notification.
-      this.sequence += 1;
-      this.invalidateReads();
-      this.listening = !this.closed;
-    } catch (error) {
-      lost(error as Error);
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.listening = false;
-    clearTimeout(this.retry);
-    this.entries.clear();
-    const client = this.listener;
-    this.listener = undefined;
-    await client?.end().catch(() => undefined);
   }
 }

@@ -1,5 +1,8 @@
-// The Photo response schema, shared by the photo routes and the report detail.
+// Schemas of photos: the Photo answer (also in the report detail, passed there by the wiring), the upload's
+// fields and the id parameter.
 import { z } from 'zod';
+import { instantInput } from '../../infra/http/validation.js';
+import { PHOTO_KINDS } from './photos.service.js';
 
 export const photoSchema = z
   .object({
@@ -14,3 +17,10 @@ export const photoSchema = z
   })
   .meta({ id: 'Photo' });
 
+
+export const fieldsSchema = z.strictObject({
+  caption: z.string().trim().min(1).max(500).optional(),
+  capturedAt: instantInput().optional(),
+  kind: z.enum(PHOTO_KINDS).optional(),
+});
+export const idParams = z.strictObject({ id: z.uuid() });

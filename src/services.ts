@@ -1,0 +1,92 @@
+// The composition root: every service of Testigo, built once per app (or once per CLI command), each given
+// exactly what it needs. `servicesPlugin` decorates the app with them (`app.services`); routes only call them.
+// Who may call whom: routes → their feature's service; photos → reports (reportForPhotos); reports get a
+// report's photos through `photosOf`, passed here; reports, photos and summaries read the one election service.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from './config.js';
+import { createAuditService } from './features/audit/audit.service.js';
+import { createAuditReader } from './features/audit/audit.repository.js';
+import { createElectionRepository } from './features/election/election.repository.js';
+import { createElectionService } from './features/election/election.service.js';
+import { createPhotosRepository } from './features/photos/photos.repository.js';
+import { createPhotosService } from './features/photos/photos.service.js';
+import { createRegistryService } from './features/registry/registry.service.js';
+import { createReportsRepository } from './features/reports/reports.repository.js';
+import { createReportsService, type ReportsServiceDeps } from './features/reports/reports.service.js';
+import { createSummariesService } from './features/summaries/summaries.service.js';
+import { createUsersImporter } from './features/users/users.import.js';
+import { createUsersService } from './features/users/users.service.js';
+import type { Database } from './infra/db/client.js';
+import type { Listener } from './infra/db/listener.js';
+import { preparedQuery } from './infra/db/prepared.js';
+import { concurrencyCap } from './infra/http/concurrency.js';
+import type { BlobStore } from './infra/storage/storage.js';
+
+type Limits = Pick<Config,
+  'REPORT_MAX_CLOCK_SKEW_MS' | 'PHOTO_MAX_PIXELS' | 'PHOTO_MAX_DISTANCE_M' | 'RECOUNT_MAX_CONCURRENT' | 'DATABASE_READ_QUEUE_MAX'>;
+
+export interface ServiceDeps {
+  database: Pick<Database, 'prisma' | 'readPool'>;
+  store: BlobStore;
+  config: Limits;
+  /** The process's LISTEN connection; without it (the CLI) caches are off. */
+  listener?: Pick<Listener, 'listening' | 'subscribe'>;
+  /** Drops this process's cached token lookups of these users (the auth plugin's forgetAccess). */
+  accessChanged?: (userIds: string[]) => void;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+export function buildServices(deps: ServiceDeps) {
+  const { database, store, config } = deps;
+  const { prisma } = database;
+  const access = deps.accessChanged ? { accessChanged: deps.accessChanged } : {};
+  const election = createElectionService({
+    repo: createElectionRepository(prisma), ...(deps.listener ? { listener: deps.listener } : {}),
+  });
+  // Reports need a report's photos for its detail; photos are built after them, on top of them.
+  let photosOf: ReportsServiceDeps['photosOf'] = async () => [];
+  const reports = createReportsService({
+    // Exports read on the read pool, so that observers' writes keep their connections.
+    repo: createReportsRepository(prisma, { reads: preparedQuery(database.readPool) }),
+    election,
+    photosOf: (actor, reportId) => photosOf(actor, reportId),
+    maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS,
+  });
+  const photos = createPhotosService({
+    repo: createPhotosRepository(prisma), store, reports, election,
+    maxPixels: config.PHOTO_MAX_PIXELS, maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M, log: deps.log,
+  });
+  photosOf = photos.ofReport;
+  return {
+    audit: createAuditService({ repo: createAuditReader(prisma) }),
+    election,
+    registry: createRegistryService(prisma),
+    users: createUsersService(prisma, access),
+    importUsers: createUsersImporter(prisma, access),
+    reports,
+    photos,
+    summaries: createSummariesService(database, () => election.current(), {
+      recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
+      maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+    }),
+  };
+}
+
+export type Services = ReturnType<typeof buildServices>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+export const servicesPlugin = fp(
+  async (app: FastifyInstance, options: { config: Limits }) => {
+    app.decorate('services', buildServices({
+      database: app.db, store: app.storage, config: options.config, listener: app.listener,
+      accessChanged: (userIds) => app.forgetAccess(userIds), log: app.log,
+    }));
+  },
+  { name: 'services', fastify: '5.x', dependencies: ['database', 'storage', 'auth'] },
+);
