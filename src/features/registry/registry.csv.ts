@@ -2,7 +2,7 @@
 // describes, or every problem it has with its line number. Memory grows with the registry's size,
 // never with the raw file (the national 2024 registry holds about 10 MB).
 import type { Readable } from 'node:stream';
-import { CsvRow, LineErrors, readCsv } from '../../infra/csv.js';
+import { type CsvRow, type LineErrors, readCsv } from '../../infra/csv.js';
 
 export const REQUIRED_COLUMNS = [
   'state_code', 'state_name', 'municipality_code', 'municipality_name', 'parish_code', 'parish_name',

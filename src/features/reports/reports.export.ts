@@ -2,7 +2,7 @@
 // flattened into one column per form field (and one per candidate for votes). Memory stays flat: one page of
 // reports and one chunk of text per export, whatever its size and however slowly the client reads.
 import { Readable } from 'node:stream';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Actor } from '../../infra/auth/actor.js';
 import { csvLine } from '../../infra/csv.js';
 import { forms } from './forms.js';
