@@ -7,7 +7,8 @@ import { createDatabase, databaseOptions } from '../src/infra/db/client.js';
 const config = loadConfig();
 const database = createDatabase(databaseOptions(config, config.DATABASE_URL!, 'testigo-bench'));
 const app = await buildApp({ config, database, logger: false });
-const handler = async () => database.prisma.region.findUnique({ where: { code: '01' }, select: { code: true, name: true } });
+const handler = async () =>
+  database.prisma.region.findUnique({ where: { code: '01' }, select: { code: true, name: true } });
 app.get('/bench/open', { config: { public: true } }, handler);
 app.get('/bench/authenticated', handler);
 await app.listen({ port: 0, host: '127.0.0.1' });

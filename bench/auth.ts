@@ -4,10 +4,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { migrate } from '../src/infra/db/migrator.js';
 import { newToken } from '../src/infra/auth/tokens.js';
+import { migrate } from '../src/infra/db/migrator.js';
 import { ROOT } from '../test/helpers/server-process.js';
-import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
+import { dropDatabases, freshDatabase, memoryOf, type Row, report } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 6);
 const WARMUP_S = 3;
@@ -24,13 +24,26 @@ export async function authBench(): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query("INSERT INTO regions (code, name, level) VALUES ('01', 'DTTO. CAPITAL', 'state')");
-  const { rows } = await client.query<{ id: string }>("INSERT INTO users (id, name, role) VALUES (gen_random_uuid(), 'Bench analyst', 'analyst') RETURNING id");
-  await client.query('INSERT INTO api_tokens (id, user_id, hash, prefix) VALUES (gen_random_uuid(), $1, $2, $3)', [rows[0]!.id, token.hash, token.prefix]);
+  const { rows } = await client.query<{ id: string }>(
+    "INSERT INTO users (id, name, role) VALUES (gen_random_uuid(), 'Bench analyst', 'analyst') RETURNING id",
+  );
+  await client.query('INSERT INTO api_tokens (id, user_id, hash, prefix) VALUES (gen_random_uuid(), $1, $2, $3)', [
+    rows[0]!.id,
+    token.hash,
+    token.prefix,
+  ]);
   await client.end();
 
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/auth-server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'silent', RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0', MAX_EVENT_LOOP_DELAY_MS: '0' },
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      LOG_LEVEL: 'silent',
+      RATE_LIMIT_PER_TOKEN: '0',
+      RATE_LIMIT_PER_IP: '0',
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -47,7 +60,8 @@ export async function authBench(): Promise<void> {
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const [name, path, headers] of cases) {
         const result = await load(`${base}${path}`, headers, DURATION_S);
-        if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+        if (result.non2xx > 0 || result.errors > 0)
+          throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
         results.get(name)!.push(result);
       }
     }
@@ -55,16 +69,24 @@ export async function authBench(): Promise<void> {
       const runs = [...results.get(name)!].sort((a, b) => a.requests.average - b.requests.average);
       const median = runs[Math.floor(runs.length / 2)]!;
       return {
-        case: name, 'req/s': Math.round(median.requests.average), 'p50 ms': median.latency.p50, 'p99 ms': median.latency.p99,
+        case: name,
+        'req/s': Math.round(median.requests.average),
+        'p50 ms': median.latency.p50,
+        'p99 ms': median.latency.p99,
         'rounds req/s': runs.map((run) => Math.round(run.requests.average)).join(' / '),
       };
     });
     const [open, closed] = table as [Row, Row];
     const ratio = (closed['req/s'] as number) / (open['req/s'] as number);
-    await report('auth', `Authentication cost (50 connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s, median shown)`, table, [
-      `authenticated/unauthenticated throughput: ${ratio.toFixed(2)} (server RSS at the end ${memoryOf(child.pid!).rssMb.toFixed(0)} MB)`,
-      'a token is looked up once (hash join user), then served from the per-process cache that LISTEN/NOTIFY keeps exact',
-    ]);
+    await report(
+      'auth',
+      `Authentication cost (50 connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s, median shown)`,
+      table,
+      [
+        `authenticated/unauthenticated throughput: ${ratio.toFixed(2)} (server RSS at the end ${memoryOf(child.pid!).rssMb.toFixed(0)} MB)`,
+        'a token is looked up once (hash join user), then served from the per-process cache that LISTEN/NOTIFY keeps exact',
+      ],
+    );
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit').catch(() => undefined);

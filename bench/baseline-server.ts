@@ -5,7 +5,11 @@
 import Fastify from 'fastify';
 import pg from 'pg';
 
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10, application_name: 'testigo-bench-baseline' });
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: 10,
+  application_name: 'testigo-bench-baseline',
+});
 await pool.query(`
   CREATE TABLE IF NOT EXISTS baseline_reports (
     id uuid PRIMARY KEY,
@@ -19,7 +23,15 @@ await pool.query(`
     notes text
   )`);
 
-interface Body { id: string; kind: string; centreCode: string; table?: number; observedAt: string; answers: unknown; notes?: string }
+interface Body {
+  id: string;
+  kind: string;
+  centreCode: string;
+  table?: number;
+  observedAt: string;
+  answers: unknown;
+  notes?: string;
+}
 
 const app = Fastify({ logger: false });
 app.post<{ Body: Body }>('/baseline/reports', async (request, reply) => {
@@ -27,10 +39,25 @@ app.post<{ Body: Body }>('/baseline/reports', async (request, reply) => {
   const { rows } = await pool.query<{ id: string; received_at: Date }>(
     `INSERT INTO baseline_reports (id, kind, centre_code, table_number, form_version, observed_at, answers, notes)
      VALUES ($1, $2, $3, $4, 1, $5, $6, $7) RETURNING id, received_at`,
-    [body.id, body.kind, body.centreCode, body.table ?? null, body.observedAt, JSON.stringify(body.answers), body.notes ?? null],
+    [
+      body.id,
+      body.kind,
+      body.centreCode,
+      body.table ?? null,
+      body.observedAt,
+      JSON.stringify(body.answers),
+      body.notes ?? null,
+    ],
   );
   return reply.code(201).send({ id: rows[0]!.id, receivedAt: rows[0]!.received_at.toISOString() });
 });
 await app.listen({ port: 0, host: '127.0.0.1' });
 console.log(JSON.stringify({ url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` }));
-process.on('SIGTERM', () => void app.close().then(() => pool.end()).then(() => process.exit(0)));
+process.on(
+  'SIGTERM',
+  () =>
+    void app
+      .close()
+      .then(() => pool.end())
+      .then(() => process.exit(0)),
+);

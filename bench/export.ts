@@ -10,16 +10,28 @@
 // BENCH_CPU_PROF_DIR=dir profiles the export server (V8 sampling profiler, bench/cpu-profile.mjs) into dir.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { INCIDENT_CATEGORIES } from '../src/features/reports/forms.js';
-import { foreignCpu, type ForeignCpu } from './foreign-cpu.js';
-import { adminHeaders, ensureBuilt, killAllServers, ROOT, startServer, waitForOk, type ServerProcess } from '../test/helpers/server-process.js';
-import { dropDatabases, freshDatabase, memoryOf, nationalRegistry, report, setUpElection, type Row } from './lib.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  ROOT,
+  type ServerProcess,
+  startServer,
+  waitForOk,
+} from '../test/helpers/server-process.js';
+import { type ForeignCpu, foreignCpu } from './foreign-cpu.js';
+import { dropDatabases, freshDatabase, memoryOf, nationalRegistry, type Row, report, setUpElection } from './lib.js';
 
-const SIZES = (process.env.BENCH_EXPORT_ROWS ?? '1000000').split(',').map((size) => Number(size.trim())).filter((size) => size > 0).sort((a, b) => a - b);
+const SIZES = (process.env.BENCH_EXPORT_ROWS ?? '1000000')
+  .split(',')
+  .map((size) => Number(size.trim()))
+  .filter((size) => size > 0)
+  .sort((a, b) => a - b);
 const INSERT_CHUNK = 250_000;
 
 /**
@@ -72,10 +84,23 @@ SELECT md5('report-' || i)::uuid,
 FROM v`;
 
 interface Measured {
-  rows: number; seconds: number; bytes: number | undefined; lines: number; first: string; idleMb: number; peakMb: number; cpu: Cpu; foreign: ForeignCpu;
+  rows: number;
+  seconds: number;
+  bytes: number | undefined;
+  lines: number;
+  first: string;
+  idleMb: number;
+  peakMb: number;
+  cpu: Cpu;
+  foreign: ForeignCpu;
 }
 /** CPU seconds; `gone`: of processes that exited meanwhile (psql, its backend), which foreignCpu() cannot tell from others. */
-interface Cpu { server: number; postgres: number; client: number; gone: number }
+interface Cpu {
+  server: number;
+  postgres: number;
+  client: number;
+  gone: number;
+}
 
 /** CPU seconds (user + system) of a process, from /proc; with `children`, those of its reaped children instead. */
 function cpuSeconds(pid: number | 'self', children = false): number {
@@ -95,7 +120,8 @@ function postgresCpu(database: string): Map<number, number> {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (cmdline.startsWith('postgres: ') && cmdline.split(' ').includes(database)) cpu.set(Number(entry), cpuSeconds(Number(entry)));
+      if (cmdline.startsWith('postgres: ') && cmdline.split(' ').includes(database))
+        cpu.set(Number(entry), cpuSeconds(Number(entry)));
     } catch {
       // exited meanwhile
     }
@@ -130,8 +156,10 @@ function cpuMeter(serverPid: number | undefined, database: string): { sample(): 
       }
       const own = process.cpuUsage(client);
       return {
-        server: serverPid ? cpuSeconds(serverPid) - server : 0, postgres: pgSeconds,
-        client: (own.user + own.system) / 1e6 + cpuSeconds('self', true) - reaped, gone,
+        server: serverPid ? cpuSeconds(serverPid) - server : 0,
+        postgres: pgSeconds,
+        client: (own.user + own.system) / 1e6 + cpuSeconds('self', true) - reaped,
+        gone,
       };
     },
   };
@@ -156,7 +184,16 @@ function counter() {
       }
       for (let at = buffer.indexOf(10); at !== -1; at = buffer.indexOf(10, at + 1)) lines += 1;
     },
-    get: () => ({ bytes, lines, first: first.replace(/\r$/, ''), last: tail.replace(/\r?\n$/, '').split('\n').at(-1) ?? '' }),
+    get: () => ({
+      bytes,
+      lines,
+      first: first.replace(/\r$/, ''),
+      last:
+        tail
+          .replace(/\r?\n$/, '')
+          .split('\n')
+          .at(-1) ?? '',
+    }),
   };
 }
 
@@ -165,7 +202,13 @@ function othersShare(foreign: ForeignCpu, cpu: Cpu, seconds: number): ForeignCpu
   return { ...foreign, share: Math.max(0, foreign.share - cpu.gone / (seconds * availableParallelism())) };
 }
 
-async function exportOnce(base: string, server: ServerProcess, database: string, format: 'csv' | 'ndjson', rows: number): Promise<Measured> {
+async function exportOnce(
+  base: string,
+  server: ServerProcess,
+  database: string,
+  format: 'csv' | 'ndjson',
+  rows: number,
+): Promise<Measured> {
   // Let the previous run's garbage settle before reading the idle figure.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const idleMb = memoryOf(server.pid).rssMb;
@@ -180,7 +223,8 @@ async function exportOnce(base: string, server: ServerProcess, database: string,
   const started = performance.now();
   try {
     const response = await fetch(`${base}/v1/reports/export?format=${format}`, { headers: adminHeaders });
-    if (response.status !== 200 || !response.body) throw new Error(`GET /v1/reports/export?format=${format}: ${response.status} ${await response.text()}`);
+    if (response.status !== 200 || !response.body)
+      throw new Error(`GET /v1/reports/export?format=${format}: ${response.status} ${await response.text()}`);
     const reader = response.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
@@ -196,24 +240,37 @@ async function exportOnce(base: string, server: ServerProcess, database: string,
   // CSV: a header and the rows; NDJSON: the rows and the final {"complete":true,"rows":N}.
   const expected = rows + 1;
   if (lines !== expected) throw new Error(`${format} export: ${lines} lines, expected ${expected}`);
-  if (format === 'ndjson' && last !== JSON.stringify({ complete: true, rows })) throw new Error(`ndjson export: unexpected last line ${last.slice(0, 200)}`);
-  if (format === 'csv' && !first.startsWith('id,kind,centre_code,')) throw new Error(`csv export: unexpected header ${first.slice(0, 200)}`);
-  if (format === 'ndjson' && typeof (JSON.parse(first) as { id?: unknown }).id !== 'string') throw new Error(`ndjson export: unexpected first line ${first.slice(0, 200)}`);
+  if (format === 'ndjson' && last !== JSON.stringify({ complete: true, rows }))
+    throw new Error(`ndjson export: unexpected last line ${last.slice(0, 200)}`);
+  if (format === 'csv' && !first.startsWith('id,kind,centre_code,'))
+    throw new Error(`csv export: unexpected header ${first.slice(0, 200)}`);
+  if (format === 'ndjson' && typeof (JSON.parse(first) as { id?: unknown }).id !== 'string')
+    throw new Error(`ndjson export: unexpected first line ${first.slice(0, 200)}`);
   const others = foreign();
   const cpu = meter.done();
   return { rows, seconds, bytes, lines, first, idleMb, peakMb, cpu, foreign: othersShare(others, cpu, seconds) };
 }
 
 /** psql's \copy of `query` as CSV, stdout to /dev/null or counted in this process. */
-async function psqlCopy(url: string, database: string, query: string, into: 'devnull' | 'counted', rows: number): Promise<Measured> {
+async function psqlCopy(
+  url: string,
+  database: string,
+  query: string,
+  into: 'devnull' | 'counted',
+  rows: number,
+): Promise<Measured> {
   const devnull = into === 'devnull' ? openSync('/dev/null', 'w') : undefined;
   const meter = cpuMeter(undefined, database);
   const foreign = foreignCpu(database);
   const count = counter();
   const started = performance.now();
-  const child = spawn('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy (${query}) TO STDOUT WITH CSV HEADER`], {
-    stdio: ['ignore', devnull ?? 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'psql',
+    [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy (${query}) TO STDOUT WITH CSV HEADER`],
+    {
+      stdio: ['ignore', devnull ?? 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdout?.on('data', (chunk: Buffer) => count.add(chunk));
@@ -226,7 +283,17 @@ async function psqlCopy(url: string, database: string, query: string, into: 'dev
   if (code !== 0) throw new Error(`psql \\copy exited ${code}: ${stderr}`);
   const { bytes, lines, first } = count.get();
   if (into === 'counted' && lines !== rows + 1) throw new Error(`psql \\copy: ${lines} lines, expected ${rows + 1}`);
-  return { rows, seconds, bytes: into === 'counted' ? bytes : undefined, lines, first, idleMb: NaN, peakMb: NaN, cpu, foreign: othersShare(others, cpu, seconds) };
+  return {
+    rows,
+    seconds,
+    bytes: into === 'counted' ? bytes : undefined,
+    lines,
+    first,
+    idleMb: NaN,
+    peakMb: NaN,
+    cpu,
+    foreign: othersShare(others, cpu, seconds),
+  };
 }
 
 export async function exportBench(): Promise<void> {
@@ -246,8 +313,12 @@ export async function exportBench(): Promise<void> {
     await setup.stop();
 
     await client.connect();
-    const { rows: [admin] } = await client.query<{ id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1");
-    const { rows: [tables] } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM polling_tables');
+    const {
+      rows: [admin],
+    } = await client.query<{ id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1");
+    const {
+      rows: [tables],
+    } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM polling_tables');
     if (!admin || !tables || tables.n === 0) throw new Error('setup: no admin user or no polling tables');
 
     let inserted = 0;
@@ -261,48 +332,74 @@ export async function exportBench(): Promise<void> {
         process.stderr.write(`inserted ${inserted.toLocaleString('en-US')} reports\n`);
       }
       await client.query('VACUUM ANALYZE reports');
-      const { rows: [stats] } = await client.query<{ n: number; size: string; kinds: string }>(`
+      const {
+        rows: [stats],
+      } = await client.query<{ n: number; size: string; kinds: string }>(`
         SELECT (SELECT count(*)::int FROM reports) AS n, pg_size_pretty(pg_total_relation_size('reports')) AS size,
                (SELECT string_agg(kind || ' ' || c, ', ' ORDER BY c DESC) FROM (SELECT kind::text, count(*) AS c FROM reports GROUP BY kind) k) AS kinds`);
       if (stats!.n !== size) throw new Error(`reports: ${stats!.n} rows, expected ${size}`);
-      notes.push(`${size.toLocaleString('en-US')} reports (${stats!.kinds}; table with indexes ${stats!.size}) inserted with SQL and vacuumed in ` +
-        `${((performance.now() - insertStarted) / 1000).toFixed(1)} s`);
+      notes.push(
+        `${size.toLocaleString('en-US')} reports (${stats!.kinds}; table with indexes ${stats!.size}) inserted with SQL and vacuumed in ` +
+          `${((performance.now() - insertStarted) / 1000).toFixed(1)} s`,
+      );
 
       // Baseline first, which also brings the table into the page cache for the API's runs.
       const add = (name: string, m: Measured) => {
         rows.push({
-          case: name, rows: m.rows, seconds: m.seconds, 'rows/s': Math.round(m.rows / m.seconds), 'MB out': m.bytes === undefined ? '' : m.bytes / 1e6,
-          'RSS idle MB': Number.isNaN(m.idleMb) ? '' : m.idleMb, 'RSS peak MB': Number.isNaN(m.peakMb) ? '' : m.peakMb,
+          case: name,
+          rows: m.rows,
+          seconds: m.seconds,
+          'rows/s': Math.round(m.rows / m.seconds),
+          'MB out': m.bytes === undefined ? '' : m.bytes / 1e6,
+          'RSS idle MB': Number.isNaN(m.idleMb) ? '' : m.idleMb,
+          'RSS peak MB': Number.isNaN(m.peakMb) ? '' : m.peakMb,
           'CPU s server/pg/client': `${m.cpu.server.toFixed(1)} / ${m.cpu.postgres.toFixed(1)} / ${m.cpu.client.toFixed(1)}`,
           "others' CPU %": Math.round(m.foreign.share * 100),
         });
-        if (m.foreign.share > 0.1) notes.push(`WARNING: ${name}, ${size.toLocaleString('en-US')} rows, ran on a busy machine (${Math.round(m.foreign.share * 100)} % of the cores${m.foreign.top ? `, mostly ${m.foreign.top}` : ''}); rerun when it is quiet`);
+        if (m.foreign.share > 0.1)
+          notes.push(
+            `WARNING: ${name}, ${size.toLocaleString('en-US')} rows, ran on a busy machine (${Math.round(m.foreign.share * 100)} % of the cores${m.foreign.top ? `, mostly ${m.foreign.top}` : ''}); rerun when it is quiet`,
+          );
       };
-      add('baseline: psql \\copy (SELECT * FROM reports) CSV → /dev/null', await psqlCopy(url, database, 'SELECT * FROM reports', 'devnull', size));
-      add('baseline: psql \\copy, API order (received_at, id DESC), counted here',
-        await psqlCopy(url, database, 'SELECT * FROM reports ORDER BY received_at DESC, id DESC', 'counted', size));
+      add(
+        'baseline: psql \\copy (SELECT * FROM reports) CSV → /dev/null',
+        await psqlCopy(url, database, 'SELECT * FROM reports', 'devnull', size),
+      );
+      add(
+        'baseline: psql \\copy, API order (received_at, id DESC), counted here',
+        await psqlCopy(url, database, 'SELECT * FROM reports ORDER BY received_at DESC, id DESC', 'counted', size),
+      );
 
       // A fresh server per size, so that its idle RSS is comparable across sizes.
       const profileDir = process.env.BENCH_CPU_PROF_DIR;
       const server = startServer({
         DATABASE_URL: url,
-        ...(profileDir ? { NODE_OPTIONS: `--import ${join(ROOT, 'bench', 'cpu-profile.mjs')}`, CPU_PROFILE_DIR: profileDir } : {}),
+        ...(profileDir
+          ? { NODE_OPTIONS: `--import ${join(ROOT, 'bench', 'cpu-profile.mjs')}`, CPU_PROFILE_DIR: profileDir }
+          : {}),
       });
       const base = await server.listening();
       await waitForOk(`${base}/readyz`, 30_000);
       add('Testigo GET /v1/reports/export?format=csv', await exportOnce(base, server, database, 'csv', size));
       add('Testigo GET /v1/reports/export?format=ndjson', await exportOnce(base, server, database, 'ndjson', size));
-      notes.push(`server after the ${size.toLocaleString('en-US')}-row exports: RSS ${memoryOf(server.pid).rssMb.toFixed(0)} MB, VmHWM ${memoryOf(server.pid).peakMb.toFixed(0)} MB`);
+      notes.push(
+        `server after the ${size.toLocaleString('en-US')}-row exports: RSS ${memoryOf(server.pid).rssMb.toFixed(0)} MB, VmHWM ${memoryOf(server.pid).peakMb.toFixed(0)} MB`,
+      );
       await server.stop();
     }
 
-    await report('export', 'Report export (GET /v1/reports/export, built server, fetch reading the body to the end in the bench process)', rows, [
-      ...notes,
-      'RSS: the server process, sampled every 100 ms during each export (idle = 1.5 s before it starts; a fresh server per size, csv first, then ndjson)',
-      'CPU s: user+system seconds of the server process / the database\'s PostgreSQL backends / the client (this bench process: fetch and line counting; for the baselines also psql itself)',
-      'line counts checked: CSV = rows + 1 header, NDJSON = rows; the baseline is PostgreSQL\'s COPY with no JSON, no ISO dates, no flattening of answers',
-      `machine: ${availableParallelism()} cores shared by PostgreSQL, the server and the reading client; others' CPU = share of them used by anything else during the row (bench/foreign-cpu.ts)`,
-    ]);
+    await report(
+      'export',
+      'Report export (GET /v1/reports/export, built server, fetch reading the body to the end in the bench process)',
+      rows,
+      [
+        ...notes,
+        'RSS: the server process, sampled every 100 ms during each export (idle = 1.5 s before it starts; a fresh server per size, csv first, then ndjson)',
+        "CPU s: user+system seconds of the server process / the database's PostgreSQL backends / the client (this bench process: fetch and line counting; for the baselines also psql itself)",
+        "line counts checked: CSV = rows + 1 header, NDJSON = rows; the baseline is PostgreSQL's COPY with no JSON, no ISO dates, no flattening of answers",
+        `machine: ${availableParallelism()} cores shared by PostgreSQL, the server and the reading client; others' CPU = share of them used by anything else during the row (bench/foreign-cpu.ts)`,
+      ],
+    );
   } finally {
     await client.end().catch(() => undefined);
     await killAllServers();

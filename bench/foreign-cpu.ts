@@ -5,7 +5,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
-interface Proc { pid: number; ppid: number; ticks: number; cmdline: string }
+interface Proc {
+  pid: number;
+  ppid: number;
+  ticks: number;
+  cmdline: string;
+}
 
 function processes(): Map<number, Proc> {
   const list = new Map<number, Proc>();
@@ -16,7 +21,12 @@ function processes(): Map<number, Proc> {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() || `[${comm}]`;
-      list.set(Number(entry), { pid: Number(entry), ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), cmdline });
+      list.set(Number(entry), {
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]),
+        cmdline,
+      });
     } catch {
       // exited meanwhile
     }
@@ -26,13 +36,17 @@ function processes(): Map<number, Proc> {
 
 /** Busy ticks of all cores (user, nice, system, irq, softirq, steal), in USER_HZ. */
 function busyTicks(): number {
-  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return user! + nice! + system! + irq! + softirq! + steal!;
 }
 
 function isOurs(all: Map<number, Proc>, database: string): (proc: Proc) => boolean {
   const ours = new Set([process.pid]);
-  for (let grew = true; grew;) {
+  for (let grew = true; grew; ) {
     grew = false;
     for (const proc of all.values()) {
       if (ours.has(proc.pid) || !ours.has(proc.ppid)) continue;
@@ -70,8 +84,13 @@ export function foreignCpu(database: string): () => ForeignCpu {
       if (ours(proc)) ourTicks += delta(proc);
       else if (!top || delta(proc) > top.ticks) top = { proc, ticks: delta(proc) };
     }
-    const capacity = (seconds * 100 * availableParallelism()); // ticks are USER_HZ (100 on Linux)
+    const capacity = seconds * 100 * availableParallelism(); // ticks are USER_HZ (100 on Linux)
     const share = Math.max(0, (busyTicks() - busy - ourTicks) / capacity);
-    return { share, ...(top && top.ticks / capacity > 0.02 ? { top: `${top.proc.cmdline.slice(0, 80)} (${Math.round((100 * top.ticks) / capacity)} %)` } : {}) };
+    return {
+      share,
+      ...(top && top.ticks / capacity > 0.02
+        ? { top: `${top.proc.cmdline.slice(0, 80)} (${Math.round((100 * top.ticks) / capacity)} %)` }
+        : {}),
+    };
   };
 }

@@ -17,9 +17,25 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { parse } from 'csv-parse/sync';
 import pg from 'pg';
-import { adminHeaders, ensureBuilt, killAllServers, ROOT, startServer, within } from '../test/helpers/server-process.js';
-import { foreignCpu, type ForeignCpu } from './foreign-cpu.js';
-import { CANDIDATES, dropDatabases, freshDatabase, memoryOf, nationalRegistry, report, setUpElection, type Row } from './lib.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  ROOT,
+  startServer,
+  within,
+} from '../test/helpers/server-process.js';
+import { type ForeignCpu, foreignCpu } from './foreign-cpu.js';
+import {
+  CANDIDATES,
+  dropDatabases,
+  freshDatabase,
+  memoryOf,
+  nationalRegistry,
+  type Row,
+  report,
+  setUpElection,
+} from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const WARMUP_S = 3;
@@ -32,9 +48,19 @@ const BATCH_CONCURRENCY = Number(process.env.BENCH_BATCH_CONCURRENCY ?? 1);
 /** Share of the valid votes per candidate, in %, in the order above (sums to 100). */
 const SHARES = [40, 30, 6, 5, 4, 4, 4, 3, 2, 2];
 
-interface PollingTable { centre: string; number: number; voters: number }
+interface PollingTable {
+  centre: string;
+  number: number;
+  voters: number;
+}
 interface NewReport {
-  id: string; kind: 'voting' | 'results'; centreCode: string; table: number; observedAt: string; answers: Record<string, unknown>; notes?: string;
+  id: string;
+  kind: 'voting' | 'results';
+  centreCode: string;
+  table: number;
+  observedAt: string;
+  answers: Record<string, unknown>;
+  notes?: string;
 }
 
 /** A tally sheet that passes every plausibility rule, the same for every report on one table (so no conflicts). */
@@ -47,7 +73,14 @@ function tally(table: PollingTable): Record<string, unknown> {
     rest -= votes[code]!;
   });
   votes.EG = rest;
-  return { registeredVoters: table.voters, validVotes, nullVotes: Math.floor(table.voters * 0.02), blankVotes: 0, votes, citizenAudit: true };
+  return {
+    registeredVoters: table.voters,
+    validVotes,
+    nullVotes: Math.floor(table.voters * 0.02),
+    blankVotes: 0,
+    votes,
+    citizenAudit: true,
+  };
 }
 
 /** New reports, `voting` and `results` alternating; results walk the registry's tables in order. */
@@ -58,52 +91,118 @@ function reportSource(tables: PollingTable[]): () => NewReport {
     n += 1;
     const table = tables[next++ % tables.length]!;
     const observedAt = new Date(Date.now() - 60_000).toISOString();
-    if (n % 2 === 0) return { id: randomUUID(), kind: 'results', centreCode: table.centre, table: table.number, observedAt, answers: tally(table) };
+    if (n % 2 === 0)
+      return {
+        id: randomUUID(),
+        kind: 'results',
+        centreCode: table.centre,
+        table: table.number,
+        observedAt,
+        answers: tally(table),
+      };
     return {
-      id: randomUUID(), kind: 'voting', centreCode: table.centre, table: table.number, observedAt,
-      answers: { queueLength: 'short', waitingMinutes: n % 90, assistedVotingProblems: false, identificationProblems: false, securityForces: 'appropriate', propagandaNearby: false },
+      id: randomUUID(),
+      kind: 'voting',
+      centreCode: table.centre,
+      table: table.number,
+      observedAt,
+      answers: {
+        queueLength: 'short',
+        waitingMinutes: n % 90,
+        assistedVotingProblems: false,
+        identificationProblems: false,
+        securityForces: 'appropriate',
+        propagandaNearby: false,
+      },
       notes: 'Cola ordenada, sin incidencias',
     };
   };
 }
 
 /** One autocannon run of new reports against `path`; throws on any error, timeout or status other than 201. */
-async function load(base: string, path: string, headers: Record<string, string>, seconds: number, next: () => NewReport): Promise<autocannon.Result> {
+async function load(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  seconds: number,
+  next: () => NewReport,
+): Promise<autocannon.Result> {
   const result = await autocannon({
     url: base,
     connections: CONNECTIONS,
     duration: seconds,
-    requests: [{ method: 'POST', path, headers: { 'content-type': 'application/json', ...headers }, setupRequest: (request) => ({ ...request, body: JSON.stringify(next()) }) }],
+    requests: [
+      {
+        method: 'POST',
+        path,
+        headers: { 'content-type': 'application/json', ...headers },
+        setupRequest: (request) => ({ ...request, body: JSON.stringify(next()) }),
+      },
+    ],
   });
-  const statuses = Object.entries(result.statusCodeStats ?? {}).map(([status, stats]) => `${status}: ${(stats as { count: number }).count}`);
-  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0 || statuses.some((status) => !status.startsWith('201:'))) {
+  const statuses = Object.entries(result.statusCodeStats ?? {}).map(
+    ([status, stats]) => `${status}: ${(stats as { count: number }).count}`,
+  );
+  if (
+    result.non2xx > 0 ||
+    result.errors > 0 ||
+    result.timeouts > 0 ||
+    statuses.some((status) => !status.startsWith('201:'))
+  ) {
     // One more request, to show what the server answers.
-    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(next()) }).catch((error: Error) => error);
-    const sample = response instanceof Error ? String(response) : `${response.status} ${(await response.text()).slice(0, 1000)}`;
-    throw new Error(`POST ${path}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts (status codes ${statuses.join(', ')}); a request now: ${sample}`);
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(next()),
+    }).catch((error: Error) => error);
+    const sample =
+      response instanceof Error ? String(response) : `${response.status} ${(await response.text()).slice(0, 1000)}`;
+    throw new Error(
+      `POST ${path}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts (status codes ${statuses.join(', ')}); a request now: ${sample}`,
+    );
   }
   return result;
 }
 
 /** `count` batches of BATCH_SIZE new reports, `concurrency` at a time; throws unless every report is created. */
-async function batches(base: string, count: number, concurrency: number, next: () => NewReport): Promise<{ seconds: number; latencies: number[] }> {
-  const bodies = Array.from({ length: count }, () => JSON.stringify({ reports: Array.from({ length: BATCH_SIZE }, next) }));
+async function batches(
+  base: string,
+  count: number,
+  concurrency: number,
+  next: () => NewReport,
+): Promise<{ seconds: number; latencies: number[] }> {
+  const bodies = Array.from({ length: count }, () =>
+    JSON.stringify({ reports: Array.from({ length: BATCH_SIZE }, next) }),
+  );
   const latencies: number[] = [];
   const started = performance.now();
   let taken = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (taken < bodies.length) {
-      const body = bodies[taken++]!;
-      const sent = performance.now();
-      const response = await fetch(`${base}/v1/reports/batch`, { method: 'POST', headers: { 'content-type': 'application/json', ...adminHeaders }, body, signal: AbortSignal.timeout(120_000) });
-      const json = (await response.json()) as { created?: number; failed?: number; results?: { status: string; problem?: unknown }[] };
-      latencies.push(performance.now() - sent);
-      if (response.status !== 200 || json.created !== BATCH_SIZE) {
-        const problem = json.results?.find((result) => result.status !== 'created') ?? json;
-        throw new Error(`POST /v1/reports/batch: ${response.status}, ${json.created} of ${BATCH_SIZE} created; ${JSON.stringify(problem).slice(0, 1000)}`);
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (taken < bodies.length) {
+        const body = bodies[taken++]!;
+        const sent = performance.now();
+        const response = await fetch(`${base}/v1/reports/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...adminHeaders },
+          body,
+          signal: AbortSignal.timeout(120_000),
+        });
+        const json = (await response.json()) as {
+          created?: number;
+          failed?: number;
+          results?: { status: string; problem?: unknown }[];
+        };
+        latencies.push(performance.now() - sent);
+        if (response.status !== 200 || json.created !== BATCH_SIZE) {
+          const problem = json.results?.find((result) => result.status !== 'created') ?? json;
+          throw new Error(
+            `POST /v1/reports/batch: ${response.status}, ${json.created} of ${BATCH_SIZE} created; ${JSON.stringify(problem).slice(0, 1000)}`,
+          );
+        }
       }
-    }
-  }));
+    }),
+  );
   return { seconds: (performance.now() - started) / 1000, latencies };
 }
 
@@ -111,14 +210,19 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 };
-const median = <T>(values: T[], by: (value: T) => number) => [...values].sort((a, b) => by(a) - by(b))[Math.floor(values.length / 2)]!;
+const median = <T>(values: T[], by: (value: T) => number) =>
+  [...values].sort((a, b) => by(a) - by(b))[Math.floor(values.length / 2)]!;
 
 export async function ingestBench(): Promise<void> {
   const loadBefore = loadavg()[0]!;
   await ensureBuilt();
   const registry = nationalRegistry();
-  const tables: PollingTable[] = (parse(registry, { columns: true, bom: true, trim: true }) as Record<string, string>[]).map((row) => ({
-    centre: row.centre_code!, number: Number(row.table_number), voters: Number(row.registered_voters),
+  const tables: PollingTable[] = (
+    parse(registry, { columns: true, bom: true, trim: true }) as Record<string, string>[]
+  ).map((row) => ({
+    centre: row.centre_code!,
+    number: Number(row.table_number),
+    voters: Number(row.registered_voters),
   }));
   const next = reportSource(tables);
   const url = await freshDatabase('ingest');
@@ -129,7 +233,9 @@ export async function ingestBench(): Promise<void> {
     RATE_LIMIT_PER_TOKEN: '0',
     RATE_LIMIT_PER_IP: '0',
     // Node 20 refuses --cpu-prof in NODE_OPTIONS; bench/cpu-profile.mjs does the same from a preload.
-    ...(profileDir ? { NODE_OPTIONS: `--import ${join(ROOT, 'bench', 'cpu-profile.mjs')}`, CPU_PROFILE_DIR: profileDir } : {}),
+    ...(profileDir
+      ? { NODE_OPTIONS: `--import ${join(ROOT, 'bench', 'cpu-profile.mjs')}`, CPU_PROFILE_DIR: profileDir }
+      : {}),
   });
   let baseline: ReturnType<typeof spawn> | undefined;
   try {
@@ -139,7 +245,9 @@ export async function ingestBench(): Promise<void> {
     if (withoutSummaries) {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
-      await admin.query('ALTER TABLE reports DISABLE TRIGGER reports_summaries_insert, DISABLE TRIGGER reports_summaries_update');
+      await admin.query(
+        'ALTER TABLE reports DISABLE TRIGGER reports_summaries_insert, DISABLE TRIGGER reports_summaries_update',
+      );
       await admin.end();
     }
     // The server logs at info (its default: three lines per report); from here on its output is drained
@@ -150,16 +258,45 @@ export async function ingestBench(): Promise<void> {
       for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) logLines += 1;
     });
 
-    baseline = spawn(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    baseline = spawn(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [line] = (await within(once(baseline.stdout!, 'data'), 30_000, 'the baseline server to listen')) as [Buffer];
     const baselineBase = (JSON.parse(String(line)) as { url: string }).url;
 
-    type Single = { kind: 'single'; name: string; base: string; path: string; headers: Record<string, string>; runs: (autocannon.Result & { foreign: ForeignCpu })[] };
+    type Single = {
+      kind: 'single';
+      name: string;
+      base: string;
+      path: string;
+      headers: Record<string, string>;
+      runs: (autocannon.Result & { foreign: ForeignCpu })[];
+    };
     type Batch = { kind: 'batch'; name: string; runs: { seconds: number; latencies: number[]; foreign: ForeignCpu }[] };
     const database = new URL(url).pathname.slice(1);
-    const testigo: Single = { kind: 'single', name: 'Testigo POST /v1/reports (admin token, validated)', base, path: '/v1/reports', headers: { ...adminHeaders }, runs: [] };
-    const bare: Single = { kind: 'single', name: 'baseline: bare Fastify 5 + pg INSERT (pool 10)', base: baselineBase, path: '/baseline/reports', headers: {}, runs: [] };
-    const batch: Batch = { kind: 'batch', name: `Testigo POST /v1/reports/batch (${BATCH_SIZE} per request, ${BATCH_CONCURRENCY === 1 ? 'sequential' : `${BATCH_CONCURRENCY} at a time`})`, runs: [] };
+    const testigo: Single = {
+      kind: 'single',
+      name: 'Testigo POST /v1/reports (admin token, validated)',
+      base,
+      path: '/v1/reports',
+      headers: { ...adminHeaders },
+      runs: [],
+    };
+    const bare: Single = {
+      kind: 'single',
+      name: 'baseline: bare Fastify 5 + pg INSERT (pool 10)',
+      base: baselineBase,
+      path: '/baseline/reports',
+      headers: {},
+      runs: [],
+    };
+    const batch: Batch = {
+      kind: 'batch',
+      name: `Testigo POST /v1/reports/batch (${BATCH_SIZE} per request, ${BATCH_CONCURRENCY === 1 ? 'sequential' : `${BATCH_CONCURRENCY} at a time`})`,
+      runs: [],
+    };
     const cases = [testigo, bare, batch];
 
     for (const c of cases) {
@@ -185,14 +322,21 @@ export async function ingestBench(): Promise<void> {
     process.stderr.write('\n');
     const serverMemory = memoryOf(server.pid);
 
-    const othersCpu = (runs: { foreign: ForeignCpu }[]) => runs.map((run) => Math.round(run.foreign.share * 100)).join(' / ');
+    const othersCpu = (runs: { foreign: ForeignCpu }[]) =>
+      runs.map((run) => Math.round(run.foreign.share * 100)).join(' / ');
     const busiest = cases.flatMap((c) => c.runs.map((run) => run.foreign)).sort((a, b) => b.share - a.share)[0]!;
     const singleRow = (c: Single): Row => {
       const m = median(c.runs, (run) => run.requests.average);
       return {
-        case: c.name, 'req/s': Math.round(m.requests.average), 'reports/s': Math.round(m.requests.average), 'p50 ms': m.latency.p50, 'p99 ms': m.latency.p99,
-        requests: c.runs.reduce((sum, run) => sum + run['2xx'], 0), 'non-2xx': c.runs.reduce((sum, run) => sum + run.non2xx + run.errors, 0),
-        'rounds reports/s': c.runs.map((run) => Math.round(run.requests.average)).join(' / '), "others' CPU %": othersCpu(c.runs),
+        case: c.name,
+        'req/s': Math.round(m.requests.average),
+        'reports/s': Math.round(m.requests.average),
+        'p50 ms': m.latency.p50,
+        'p99 ms': m.latency.p99,
+        requests: c.runs.reduce((sum, run) => sum + run['2xx'], 0),
+        'non-2xx': c.runs.reduce((sum, run) => sum + run.non2xx + run.errors, 0),
+        'rounds reports/s': c.runs.map((run) => Math.round(run.requests.average)).join(' / '),
+        "others' CPU %": othersCpu(c.runs),
       };
     };
     const rate = (run: { seconds: number; latencies: number[] }) => (run.latencies.length * BATCH_SIZE) / run.seconds;
@@ -200,8 +344,14 @@ export async function ingestBench(): Promise<void> {
       const m = median(c.runs, rate);
       const latencies = c.runs.flatMap((run) => run.latencies);
       return {
-        case: c.name, 'req/s': m.latencies.length / m.seconds, 'reports/s': Math.round(rate(m)), 'p50 ms': Math.round(percentile(latencies, 50)),
-        'p99 ms': Math.round(percentile(latencies, 99)), requests: latencies.length, 'non-2xx': 0, 'rounds reports/s': c.runs.map((run) => Math.round(rate(run))).join(' / '),
+        case: c.name,
+        'req/s': m.latencies.length / m.seconds,
+        'reports/s': Math.round(rate(m)),
+        'p50 ms': Math.round(percentile(latencies, 50)),
+        'p99 ms': Math.round(percentile(latencies, 99)),
+        requests: latencies.length,
+        'non-2xx': 0,
+        'rounds reports/s': c.runs.map((run) => Math.round(rate(run))).join(' / '),
         "others' CPU %": othersCpu(c.runs),
       };
     };
@@ -211,27 +361,42 @@ export async function ingestBench(): Promise<void> {
 
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    const { rows: [stored] } = await client.query<{ reports: number; flagged: number; baseline: number; audit: number }>(`
+    const {
+      rows: [stored],
+    } = await client.query<{ reports: number; flagged: number; baseline: number; audit: number }>(`
       SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM reports WHERE cardinality(flags) > 0) AS flagged,
              (SELECT count(*)::int FROM baseline_reports) AS baseline, (SELECT count(*)::int FROM audit_entries WHERE action = 'report.accepted') AS audit`);
     await client.end();
     const batchReports = (BATCH_CONCURRENCY + ROUNDS * BATCHES_PER_ROUND) * BATCH_SIZE;
-    if (stored!.reports < counted.testigo + batchReports || stored!.audit !== stored!.reports || stored!.baseline < counted.bare) {
-      throw new Error(`stored rows do not match the answers: ${JSON.stringify(stored)}, counted ${JSON.stringify(counted)} + ${batchReports} batch reports`);
+    if (
+      stored!.reports < counted.testigo + batchReports ||
+      stored!.audit !== stored!.reports ||
+      stored!.baseline < counted.bare
+    ) {
+      throw new Error(
+        `stored rows do not match the answers: ${JSON.stringify(stored)}, counted ${JSON.stringify(counted)} + ${batchReports} batch reports`,
+      );
     }
-    await report('ingest', `Report ingest (new reports; ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s after ${WARMUP_S} s warm-ups, median round shown)`, rows, [
-      `batch: ${BATCHES_PER_ROUND} batches of ${BATCH_SIZE} per round, ${BATCH_CONCURRENCY} at a time, after a warm-up; its p50/p99 are per batch request over all ${ROUNDS * BATCHES_PER_ROUND}`,
-      `stored: ${stored!.reports.toLocaleString('en-US')} reports (${stored!.flagged} flagged), ${stored!.audit.toLocaleString('en-US')} report.accepted audit rows, ` +
-        `${stored!.baseline.toLocaleString('en-US')} baseline rows; measured rounds counted ${counted.testigo.toLocaleString('en-US')} + ${counted.bare.toLocaleString('en-US')} 201s, ` +
-        `plus warm-ups and ${batchReports.toLocaleString('en-US')} batch reports`,
-      `Testigo server: LOG_LEVEL=info (${logLines.toLocaleString('en-US')} log lines during the load), rate limits lifted, RSS at the end ${serverMemory.rssMb.toFixed(0)} MB (peak ${serverMemory.peakMb.toFixed(0)} MB)`,
-      `others' CPU: share of the ${availableParallelism()} cores used by processes outside the benchmark in each round (1-minute load average before the run ${loadBefore.toFixed(2)}); ` +
-        (busiest.share > 0.1
-          ? `WARNING: up to ${Math.round(busiest.share * 100)} %${busiest.top ? `, mostly ${busiest.top}` : ''} — those rounds ran on a busy machine, rerun when it is quiet`
-          : 'the machine was otherwise quiet'),
-      'registry: national 2024 (24,532 tables) imported through POST /v1/registry/import; election: PUT /v1/election with EG NM LM JABE JOBR AE CF DC EM BERA',
-      withoutSummaries ? 'WITHOUT the summary triggers (BENCH_WITHOUT_SUMMARIES=1): a diagnostic run, not the product' : 'with the summary triggers (every report updates its regions\' tallies in its transaction)',
-    ]);
+    await report(
+      'ingest',
+      `Report ingest (new reports; ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION_S} s after ${WARMUP_S} s warm-ups, median round shown)`,
+      rows,
+      [
+        `batch: ${BATCHES_PER_ROUND} batches of ${BATCH_SIZE} per round, ${BATCH_CONCURRENCY} at a time, after a warm-up; its p50/p99 are per batch request over all ${ROUNDS * BATCHES_PER_ROUND}`,
+        `stored: ${stored!.reports.toLocaleString('en-US')} reports (${stored!.flagged} flagged), ${stored!.audit.toLocaleString('en-US')} report.accepted audit rows, ` +
+          `${stored!.baseline.toLocaleString('en-US')} baseline rows; measured rounds counted ${counted.testigo.toLocaleString('en-US')} + ${counted.bare.toLocaleString('en-US')} 201s, ` +
+          `plus warm-ups and ${batchReports.toLocaleString('en-US')} batch reports`,
+        `Testigo server: LOG_LEVEL=info (${logLines.toLocaleString('en-US')} log lines during the load), rate limits lifted, RSS at the end ${serverMemory.rssMb.toFixed(0)} MB (peak ${serverMemory.peakMb.toFixed(0)} MB)`,
+        `others' CPU: share of the ${availableParallelism()} cores used by processes outside the benchmark in each round (1-minute load average before the run ${loadBefore.toFixed(2)}); ` +
+          (busiest.share > 0.1
+            ? `WARNING: up to ${Math.round(busiest.share * 100)} %${busiest.top ? `, mostly ${busiest.top}` : ''} — those rounds ran on a busy machine, rerun when it is quiet`
+            : 'the machine was otherwise quiet'),
+        'registry: national 2024 (24,532 tables) imported through POST /v1/registry/import; election: PUT /v1/election with EG NM LM JABE JOBR AE CF DC EM BERA',
+        withoutSummaries
+          ? 'WITHOUT the summary triggers (BENCH_WITHOUT_SUMMARIES=1): a diagnostic run, not the product'
+          : "with the summary triggers (every report updates its regions' tallies in its transaction)",
+      ],
+    );
   } finally {
     if (baseline && baseline.exitCode === null) {
       baseline.kill('SIGTERM');

@@ -1,16 +1,21 @@
 // Shared pieces of the benchmarks: a PostgreSQL to run on, fresh databases, process memory, and the
 // side-by-side table every benchmark prints (and writes as JSON under bench/results/).
-import { mkdir, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { gunzipSync } from 'node:zlib';
+import pg from 'pg';
 import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
 import { adminHeaders, ROOT, waitForOk } from '../test/helpers/server-process.js';
 
 /** The PostgreSQL server the benchmarks create their databases on. */
-export const adminUrl = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/test';
+export const adminUrl =
+  process.env.BENCH_DATABASE_URL ||
+  process.env.TEST_DATABASE_URL ||
+  process.env.DATABASE_URL ||
+  'postgresql://postgres@127.0.0.1:5432/test';
 
 export function urlFor(database: string): string {
   const url = new URL(adminUrl);
@@ -50,8 +55,15 @@ export type Row = Record<string, string | number>;
 /** Prints rows as an aligned table and writes them, with the run's context, to bench/results/NAME.json. */
 export async function report(name: string, title: string, rows: Row[], notes: string[] = []): Promise<void> {
   const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
-  const cell = (value: string | number | undefined) => (typeof value === 'number' ? (Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2)) : (value ?? ''));
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(cell(row[column])).length)));
+  const cell = (value: string | number | undefined) =>
+    typeof value === 'number'
+      ? Number.isInteger(value)
+        ? value.toLocaleString('en-US')
+        : value.toFixed(2)
+      : (value ?? '');
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => String(cell(row[column])).length)),
+  );
   const line = (values: string[]) => `| ${values.map((value, i) => value.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(`\n${title}`);
   console.log(line(columns));
@@ -60,13 +72,23 @@ export async function report(name: string, title: string, rows: Row[], notes: st
   for (const note of notes) console.log(note);
   const dir = join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, `${name}.json`), `${JSON.stringify({ name, title, at: new Date().toISOString(), node: process.version, rows, notes }, null, 2)}\n`);
+  await writeFile(
+    join(dir, `${name}.json`),
+    `${JSON.stringify({ name, title, at: new Date().toISOString(), node: process.version, rows, notes }, null, 2)}\n`,
+  );
 }
 
 /** The ten candidates of 2024 as [code, name], in ballot order. */
 export const CANDIDATES = [
-  ['EG', 'Edmundo González Urrutia'], ['NM', 'Nicolás Maduro Moros'], ['LM', 'Luis Eduardo Martínez'], ['JABE', 'Javier Bertucci'],
-  ['JOBR', 'José Brito'], ['AE', 'Antonio Ecarri'], ['CF', 'Claudio Fermín'], ['DC', 'Daniel Ceballos'], ['EM', 'Enrique Márquez'],
+  ['EG', 'Edmundo González Urrutia'],
+  ['NM', 'Nicolás Maduro Moros'],
+  ['LM', 'Luis Eduardo Martínez'],
+  ['JABE', 'Javier Bertucci'],
+  ['JOBR', 'José Brito'],
+  ['AE', 'Antonio Ecarri'],
+  ['CF', 'Claudio Fermín'],
+  ['DC', 'Daniel Ceballos'],
+  ['EM', 'Enrique Márquez'],
   ['BERA', 'Benjamín Rausseo'],
 ] as const;
 
@@ -77,11 +99,23 @@ export const nationalRegistry = (): Buffer => gunzipSync(readFileSync(DEMO_REGIS
 export async function setUpElection(base: string, registry: Buffer): Promise<void> {
   await waitForOk(`${base}/readyz`, 30_000);
   const send = async (method: string, path: string, contentType: string, body: string | Buffer) => {
-    const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': contentType, ...adminHeaders }, body });
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': contentType, ...adminHeaders },
+      body,
+    });
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
   };
   await send('POST', '/v1/registry/import', 'text/csv', registry);
-  await send('PUT', '/v1/election', 'application/json', JSON.stringify({
-    name: 'Elección presidencial 2024', date: '2024-07-28', timeZone: 'America/Caracas', candidates: CANDIDATES.map(([code, name]) => ({ code, name })),
-  }));
+  await send(
+    'PUT',
+    '/v1/election',
+    'application/json',
+    JSON.stringify({
+      name: 'Elección presidencial 2024',
+      date: '2024-07-28',
+      timeZone: 'America/Caracas',
+      candidates: CANDIDATES.map(([code, name]) => ({ code, name })),
+    }),
+  );
 }

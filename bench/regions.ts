@@ -8,7 +8,7 @@ import { createUsersService } from '../src/features/users/users.service.js';
 import { systemContext } from '../src/infra/auth/actor.js';
 import { createDatabase, databaseOptions } from '../src/infra/db/client.js';
 import { migrate } from '../src/infra/db/migrator.js';
-import { dropDatabases, freshDatabase, nationalRegistry, report, type Row } from './lib.js';
+import { dropDatabases, freshDatabase, nationalRegistry, type Row, report } from './lib.js';
 
 const RUNS = 20;
 
@@ -16,13 +16,28 @@ export async function regionsBench(): Promise<void> {
   const url = await freshDatabase('regions');
   try {
     await migrate(url);
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/nonexistent-testigo-data', DATABASE_URL: url, MAX_EVENT_LOOP_DELAY_MS: '0' });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATA_DIR: '/nonexistent-testigo-data',
+      DATABASE_URL: url,
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+    });
     const database = createDatabase(databaseOptions(config, url));
     const app = await buildApp({ config, database });
     try {
-      const { token } = await createUsersService(database.prisma).createWithToken(systemContext('bench'), { name: 'Bench admin', role: 'admin', scopeRegion: null });
+      const { token } = await createUsersService(database.prisma).createWithToken(systemContext('bench'), {
+        name: 'Bench admin',
+        role: 'admin',
+        scopeRegion: null,
+      });
       const headers = { authorization: `Bearer ${token.token}` };
-      const imported = await app.inject({ method: 'POST', url: '/v1/registry/import', headers: { ...headers, 'content-type': 'text/csv' }, payload: Readable.from([nationalRegistry()]) });
+      const imported = await app.inject({
+        method: 'POST',
+        url: '/v1/registry/import',
+        headers: { ...headers, 'content-type': 'text/csv' },
+        payload: Readable.from([nationalRegistry()]),
+      });
       if (imported.statusCode !== 200) throw new Error(`import: ${imported.statusCode} ${imported.body}`);
       const rows: Row[] = [];
       for (const query of ['level=state', 'level=municipality', 'level=parish', 'parent=13', 'parent=1301']) {
@@ -36,7 +51,13 @@ export async function regionsBench(): Promise<void> {
           items = (response.json() as { items: unknown[] }).items.length;
         }
         times.sort((a, b) => a - b);
-        rows.push({ query: `GET /v1/regions?${query}`, items, 'median ms': times[Math.floor(RUNS / 2)]!, 'max ms': times.at(-1)!, 'target ms': 50 });
+        rows.push({
+          query: `GET /v1/regions?${query}`,
+          items,
+          'median ms': times[Math.floor(RUNS / 2)]!,
+          'max ms': times.at(-1)!,
+          'target ms': 50,
+        });
       }
       await report('regions', `GET /v1/regions with the national registry, ${RUNS} runs each (in process)`, rows);
     } finally {

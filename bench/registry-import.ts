@@ -10,7 +10,7 @@ import pg from 'pg';
 import { DEMO_REGISTRY } from '../src/cli/registry-files.js';
 import { migrate } from '../src/infra/db/migrator.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk } from '../test/helpers/server-process.js';
-import { dropDatabases, freshDatabase, memoryOf, report, type Row } from './lib.js';
+import { dropDatabases, freshDatabase, memoryOf, type Row, report } from './lib.js';
 
 const national = gunzipSync(readFileSync(DEMO_REGISTRY)).toString('utf8');
 
@@ -19,7 +19,13 @@ function synthetic(copies: number): string {
   const [header, ...rows] = national.trimEnd().split('\n');
   const out = [header];
   for (let copy = 1; copy <= copies; copy += 1) {
-    for (const row of rows) out.push(row.replace(/^(\d+),(.*?),(\d+),(.*?),(\d+),(.*?),(\d+),/, (_m, s, sn, m, mn, p, pn, c) => `S${copy}${s},${sn},S${copy}${m},${mn},S${copy}${p},${pn},S${copy}${c},`));
+    for (const row of rows)
+      out.push(
+        row.replace(
+          /^(\d+),(.*?),(\d+),(.*?),(\d+),(.*?),(\d+),/,
+          (_m, s, sn, m, mn, p, pn, c) => `S${copy}${s},${sn},S${copy}${m},${mn},S${copy}${p},${pn},S${copy}${c},`,
+        ),
+      );
   }
   return `${out.join('\n')}\n`;
 }
@@ -87,7 +93,14 @@ export async function registryImportBench(): Promise<void> {
     const idle = memoryOf(server.pid);
     const add = (name: string, n: number, seconds: number) => {
       const memory = memoryOf(server.pid);
-      rows.push({ case: name, rows: n, seconds, 'rows/s': Math.round(n / seconds), 'server RSS MB': memory.rssMb, 'server peak RSS MB': memory.peakMb });
+      rows.push({
+        case: name,
+        rows: n,
+        seconds,
+        'rows/s': Math.round(n / seconds),
+        'server RSS MB': memory.rssMb,
+        'server peak RSS MB': memory.peakMb,
+      });
     };
     add('national 2024, first import', 24_532, (await timedImport(base, national)).seconds);
     add('national 2024, same file again', 24_532, (await timedImport(base, national)).seconds);
@@ -96,12 +109,21 @@ export async function registryImportBench(): Promise<void> {
 
     const baselineDb = await freshDatabase('baseline');
     await migrate(baselineDb);
-    rows.push({ case: 'baseline: bare pg loader, national', rows: 24_532, seconds: await baseline(baselineDb, national) });
+    rows.push({
+      case: 'baseline: bare pg loader, national',
+      rows: 24_532,
+      seconds: await baseline(baselineDb, national),
+    });
     rows[rows.length - 1]!['rows/s'] = Math.round(24_532 / (rows[rows.length - 1]!.seconds as number));
     const baselineLarge = await freshDatabase('baseline4');
     await migrate(baselineLarge);
     const seconds = await baseline(baselineLarge, large);
-    rows.push({ case: 'baseline: bare pg loader, 4x', rows: largeRows, seconds, 'rows/s': Math.round(largeRows / seconds) });
+    rows.push({
+      case: 'baseline: bare pg loader, 4x',
+      rows: largeRows,
+      seconds,
+      'rows/s': Math.round(largeRows / seconds),
+    });
     await report('registry-import', 'Registry import (POST /v1/registry/import, built server, one process)', rows, [
       `server RSS when idle after start: ${idle.rssMb.toFixed(1)} MB (peak so far ${idle.peakMb.toFixed(1)} MB)`,
       'the baseline validates nothing and holds the whole file in memory; it is the floor for the SQL work',

@@ -3,13 +3,23 @@ import { authBench } from './auth.js';
 import { exportBench } from './export.js';
 import { ingestBench } from './ingest.js';
 import { photosBench } from './photos.js';
-import { registryImportBench } from './registry-import.js';
 import { regionsBench } from './regions.js';
+import { registryImportBench } from './registry-import.js';
 import { startupBench } from './startup.js';
 import { summariesBench } from './summaries.js';
 import { usersImportBench } from './users-import.js';
 
-const benches: Record<string, () => Promise<void>> = { startup: startupBench, 'registry-import': registryImportBench, auth: authBench, 'users-import': usersImportBench, ingest: ingestBench, summaries: summariesBench, export: exportBench, photos: photosBench, regions: regionsBench };
+const benches: Record<string, () => Promise<void>> = {
+  startup: startupBench,
+  'registry-import': registryImportBench,
+  auth: authBench,
+  'users-import': usersImportBench,
+  ingest: ingestBench,
+  summaries: summariesBench,
+  export: exportBench,
+  photos: photosBench,
+  regions: regionsBench,
+};
 const names = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
 for (const name of names) {
   if (!(name in benches)) {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, killAllServers, ROOT, startServer } from '../test/helpers/server-process.js';
-import { dropDatabases, freshDatabase, report, type Row } from './lib.js';
+import { dropDatabases, freshDatabase, type Row, report } from './lib.js';
 
 async function firstOk(url: string, deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
@@ -37,8 +37,13 @@ async function bareFastify(): Promise<number> {
   const script = `import Fastify from 'fastify';
     const app = Fastify(); app.get('/healthz', async () => ({ status: 'ok' }));
     await app.listen({ port: 0, host: '127.0.0.1' }); console.log(app.server.address().port);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve) => child.stdout.once('data', (chunk) => resolve(String(chunk).trim())));
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<string>((resolve) =>
+    child.stdout.once('data', (chunk) => resolve(String(chunk).trim())),
+  );
   await firstOk(`http://127.0.0.1:${port}/healthz`, 10_000);
   const seconds = (performance.now() - started) / 1000;
   child.kill('SIGTERM');
@@ -52,7 +57,10 @@ export async function startupBench(): Promise<void> {
   try {
     rows.push({ case: 'baseline: bare Fastify, first 200', seconds: await bareFastify() });
     const url = await freshDatabase('startup');
-    rows.push({ case: 'external PostgreSQL, fresh database (migrates)', seconds: await timeToReady({ DATABASE_URL: url }) });
+    rows.push({
+      case: 'external PostgreSQL, fresh database (migrates)',
+      seconds: await timeToReady({ DATABASE_URL: url }),
+    });
     rows.push({ case: 'external PostgreSQL, already migrated', seconds: await timeToReady({ DATABASE_URL: url }) });
     rows.push({ case: 'embedded PostgreSQL, first start (initdb)', seconds: await timeToReady({ DATA_DIR: dataDir }) });
     rows.push({ case: 'embedded PostgreSQL, restart', seconds: await timeToReady({ DATA_DIR: dataDir }) });

@@ -12,14 +12,24 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { INCIDENT_CATEGORIES } from '../src/features/reports/forms.js';
 import { adminHeaders, ensureBuilt, killAllServers, startServer } from '../test/helpers/server-process.js';
-import { CANDIDATES, dropDatabases, freshDatabase, memoryOf, nationalRegistry, report, setUpElection, type Row } from './lib.js';
+import {
+  CANDIDATES,
+  dropDatabases,
+  freshDatabase,
+  memoryOf,
+  nationalRegistry,
+  type Row,
+  report,
+  setUpElection,
+} from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const READERS = Number(process.env.BENCH_SUMMARY_READERS ?? 1);
 const INGEST_RATE = Number(process.env.BENCH_INGEST_RATE ?? 300);
 const TARGETS: Record<string, number> = { national: 10, state: 25 };
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 /**
  * 150,000 reports over the registry, as an election day would bring them: an arrival per centre, an
@@ -30,26 +40,53 @@ export async function seed(client: pg.Client, observerId: string): Promise<numbe
   const day = `now() - interval '12 hours'`;
   const common = `gen_random_uuid(), %KIND%::report_kind, c.code, %TABLE%, c.parish_code, c.municipality_code, c.state_code, $1::uuid,
                   ${day} + random() * interval '12 hours', ${day} + random() * interval '12 hours', 1, %ANSWERS%, repeat('0', 64), repeat('0', 64)`;
-  const insert = (kind: string, table: string, answers: string, from: string) => client.query(`
+  const insert = (kind: string, table: string, answers: string, from: string) =>
+    client.query(
+      `
     INSERT INTO reports (id, kind, centre_code, table_number, parish_code, municipality_code, state_code, observer_id, observed_at, received_at,
                          form_version, answers, submission_hash, content_hash)
-    SELECT ${common.replace('%KIND%', `'${kind}'`).replace('%TABLE%', table).replace('%ANSWERS%', answers)} ${from}`, [observerId]);
+    SELECT ${common.replace('%KIND%', `'${kind}'`).replace('%TABLE%', table).replace('%ANSWERS%', answers)} ${from}`,
+      [observerId],
+    );
   const tables = 'FROM polling_tables t JOIN centres c ON c.code = t.centre_code';
   const categories = `(ARRAY[${INCIDENT_CATEGORIES.map((category) => `'${category}'`).join(',')}])[1 + floor(random() * ${INCIDENT_CATEGORIES.length})::int]`;
   const valid = 'floor(t.registered_voters * 0.55)::int';
-  const votes = `jsonb_build_object('EG', ${valid} - floor(${valid} * 0.3)::int - 8 * floor(${valid} * 0.01)::int, 'NM', floor(${valid} * 0.3)::int, ` +
-    CANDIDATES.slice(2).map(([code]) => `'${code}', floor(${valid} * 0.01)::int`).join(', ') + ')';
+  const votes =
+    `jsonb_build_object('EG', ${valid} - floor(${valid} * 0.3)::int - 8 * floor(${valid} * 0.01)::int, 'NM', floor(${valid} * 0.3)::int, ` +
+    CANDIDATES.slice(2)
+      .map(([code]) => `'${code}', floor(${valid} * 0.01)::int`)
+      .join(', ') +
+    ')';
   const counts = [
     await insert('arrival', 'NULL', `'{"accessGranted": true}'::jsonb`, 'FROM centres c'),
-    await insert('opening', 't.number', `jsonb_build_object('openedAt', to_char(time '05:30' + floor(random() * 210) * interval '1 minute', 'HH24:MI'),
-      'tableStaffComplete', true, 'zeroReportPrinted', true, 'witnessesPresent', '["EG","NM"]'::jsonb)`, tables),
-    await insert('voting', 't.number', `'{"queueLength":"short","waitingMinutes":20,"assistedVotingProblems":false,"identificationProblems":false,"securityForces":"appropriate","propagandaNearby":false}'::jsonb`,
-      `${tables} CROSS JOIN generate_series(1, 2)`),
+    await insert(
+      'opening',
+      't.number',
+      `jsonb_build_object('openedAt', to_char(time '05:30' + floor(random() * 210) * interval '1 minute', 'HH24:MI'),
+      'tableStaffComplete', true, 'zeroReportPrinted', true, 'witnessesPresent', '["EG","NM"]'::jsonb)`,
+      tables,
+    ),
+    await insert(
+      'voting',
+      't.number',
+      `'{"queueLength":"short","waitingMinutes":20,"assistedVotingProblems":false,"identificationProblems":false,"securityForces":"appropriate","propagandaNearby":false}'::jsonb`,
+      `${tables} CROSS JOIN generate_series(1, 2)`,
+    ),
     await insert('closing', 't.number', `'{"closedAt":"18:05","votersInLineAllowed":true}'::jsonb`, tables),
-    await insert('results', 't.number', `jsonb_build_object('registeredVoters', t.registered_voters, 'validVotes', ${valid},
-      'nullVotes', floor(t.registered_voters * 0.01)::int, 'votes', ${votes}, 'citizenAudit', true)`, tables),
-    await insert('incident', 't.number', `jsonb_build_object('category', ${categories}, 'severity', (ARRAY['low','medium','high','critical'])[1 + floor(random() * 4)::int],
-      'description', 'seen by the observer', 'ongoing', random() < 0.2)`, `${tables} WHERE random() < 14523.0 / 24532 `),
+    await insert(
+      'results',
+      't.number',
+      `jsonb_build_object('registeredVoters', t.registered_voters, 'validVotes', ${valid},
+      'nullVotes', floor(t.registered_voters * 0.01)::int, 'votes', ${votes}, 'citizenAudit', true)`,
+      tables,
+    ),
+    await insert(
+      'incident',
+      't.number',
+      `jsonb_build_object('category', ${categories}, 'severity', (ARRAY['low','medium','high','critical'])[1 + floor(random() * 4)::int],
+      'description', 'seen by the observer', 'ongoing', random() < 0.2)`,
+      `${tables} WHERE random() < 14523.0 / 24532 `,
+    ),
   ];
   return counts.reduce((sum, result) => sum + (result.rowCount ?? 0), 0);
 }
@@ -58,15 +95,17 @@ export async function seed(client: pg.Client, observerId: string): Promise<numbe
 async function readLoop(base: string, path: string, seconds: number): Promise<number[]> {
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: READERS }, async () => {
-    while (performance.now() < until) {
-      const sent = performance.now();
-      const response = await fetch(`${base}${path}`, { headers: adminHeaders });
-      await response.arrayBuffer();
-      if (response.status !== 200) throw new Error(`GET ${path}: ${response.status}`);
-      latencies.push(performance.now() - sent);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: READERS }, async () => {
+      while (performance.now() < until) {
+        const sent = performance.now();
+        const response = await fetch(`${base}${path}`, { headers: adminHeaders });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`GET ${path}: ${response.status}`);
+        latencies.push(performance.now() - sent);
+      }
+    }),
+  );
   return latencies.sort((a, b) => a - b);
 }
 
@@ -83,12 +122,16 @@ export async function summariesBench(): Promise<void> {
     server.child.stdout!.removeAllListeners('data');
     server.child.stdout!.on('data', () => undefined);
     await client.connect();
-    const { rows: [admin] } = await client.query<{ id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1");
+    const {
+      rows: [admin],
+    } = await client.query<{ id: string }>("SELECT id FROM users WHERE role = 'admin' LIMIT 1");
     const seeded = performance.now();
     const loaded = await seed(client, admin!.id);
     const seedSeconds = (performance.now() - seeded) / 1000;
     await client.query('ANALYZE');
-    const { rows: tables } = await client.query<{ centre: string; number: number }>('SELECT centre_code AS centre, number FROM polling_tables');
+    const { rows: tables } = await client.query<{ centre: string; number: number }>(
+      'SELECT centre_code AS centre, number FROM polling_tables',
+    );
 
     let n = 0;
     const nextReport = () => {
@@ -96,30 +139,70 @@ export async function summariesBench(): Promise<void> {
       const table = tables[(n * 7919) % tables.length]!;
       const observedAt = new Date(Date.now() - 60_000).toISOString();
       if (n % 3 === 0) {
-        return { id: randomUUID(), kind: 'incident', centreCode: table.centre, table: table.number, observedAt, answers: { category: 'other', severity: 'low', description: 'bench', ongoing: n % 2 === 0 } };
+        return {
+          id: randomUUID(),
+          kind: 'incident',
+          centreCode: table.centre,
+          table: table.number,
+          observedAt,
+          answers: { category: 'other', severity: 'low', description: 'bench', ongoing: n % 2 === 0 },
+        };
       }
       return {
-        id: randomUUID(), kind: 'voting', centreCode: table.centre, table: table.number, observedAt,
-        answers: { queueLength: 'short', waitingMinutes: n % 90, assistedVotingProblems: false, identificationProblems: false, securityForces: 'appropriate', propagandaNearby: false },
+        id: randomUUID(),
+        kind: 'voting',
+        centreCode: table.centre,
+        table: table.number,
+        observedAt,
+        answers: {
+          queueLength: 'short',
+          waitingMinutes: n % 90,
+          assistedVotingProblems: false,
+          identificationProblems: false,
+          securityForces: 'appropriate',
+          propagandaNearby: false,
+        },
       };
     };
-    const ingest = (seconds: number, rate?: number) => autocannon({
-      url: base, connections: 50, duration: seconds, ...(rate ? { overallRate: rate } : {}),
-      requests: [{ method: 'POST', path: '/v1/reports', headers: { 'content-type': 'application/json', ...adminHeaders }, setupRequest: (request) => ({ ...request, body: JSON.stringify(nextReport()) }) }],
-    });
+    const ingest = (seconds: number, rate?: number) =>
+      autocannon({
+        url: base,
+        connections: 50,
+        duration: seconds,
+        ...(rate ? { overallRate: rate } : {}),
+        requests: [
+          {
+            method: 'POST',
+            path: '/v1/reports',
+            headers: { 'content-type': 'application/json', ...adminHeaders },
+            setupRequest: (request) => ({ ...request, body: JSON.stringify(nextReport()) }),
+          },
+        ],
+      });
 
     const paths = { national: '/v1/summaries/national', state: '/v1/summaries?level=state' };
     const recount = 'since=2000-01-01T00:00:00Z';
     // Warm both paths (plans, caches), then measure.
     for (const path of Object.values(paths)) await readLoop(base, path, 1);
     const rows: Row[] = [];
-    const measure = async (name: keyof typeof paths, phase: string, path: string, during?: ReturnType<typeof ingest>) => {
+    const measure = async (
+      name: keyof typeof paths,
+      phase: string,
+      path: string,
+      during?: ReturnType<typeof ingest>,
+    ) => {
       const latencies = await readLoop(base, path, DURATION_S);
       const load = during ? await during : undefined;
       rows.push({
-        summary: name, phase, 'p50 ms': percentile(latencies, 50), 'p95 ms': percentile(latencies, 95), 'p99 ms': percentile(latencies, 99),
-        'reads/s': latencies.length / DURATION_S, 'target p95 ms': path.includes('since=') ? '—' : TARGETS[name]!,
-        'ingest req/s': load ? Math.round(load.requests.average) : '—', 'ingest p99 ms': load ? load.latency.p99 : '—',
+        summary: name,
+        phase,
+        'p50 ms': percentile(latencies, 50),
+        'p95 ms': percentile(latencies, 95),
+        'p99 ms': percentile(latencies, 99),
+        'reads/s': latencies.length / DURATION_S,
+        'target p95 ms': path.includes('since=') ? '—' : TARGETS[name]!,
+        'ingest req/s': load ? Math.round(load.requests.average) : '—',
+        'ingest p99 ms': load ? load.latency.p99 : '—',
         'ingest non-2xx': load ? load.non2xx + load.errors : '—',
       });
       process.stderr.write('.');
@@ -128,14 +211,21 @@ export async function summariesBench(): Promise<void> {
       await measure(name, 'idle', paths[name]);
       await measure(name, `during ingest at ${INGEST_RATE}/s`, paths[name], ingest(DURATION_S, INGEST_RATE));
       await measure(name, 'during ingest flat out', paths[name], ingest(DURATION_S));
-      await measure(name, 'baseline: recount from reports, idle', `${paths[name]}${paths[name].includes('?') ? '&' : '?'}${recount}`);
+      await measure(
+        name,
+        'baseline: recount from reports, idle',
+        `${paths[name]}${paths[name].includes('?') ? '&' : '?'}${recount}`,
+      );
     }
     process.stderr.write('\n');
 
     // Still exact after the ingest: the live rows equal the recount.
     for (const path of Object.values(paths)) {
       const get = async (query: string) => {
-        const body = (await (await fetch(`${base}${query}`, { headers: adminHeaders })).json()) as Record<string, unknown>;
+        const body = (await (await fetch(`${base}${query}`, { headers: adminHeaders })).json()) as Record<
+          string,
+          unknown
+        >;
         delete body.since;
         delete body.until;
         return JSON.stringify(body);
@@ -143,15 +233,23 @@ export async function summariesBench(): Promise<void> {
       const [live, counted] = [await get(path), await get(`${path}${path.includes('?') ? '&' : '?'}${recount}`)];
       if (live !== counted) throw new Error(`${path}: the live summary differs from the recount after ingest`);
     }
-    const { rows: [stored] } = await client.query<{ reports: number; tallies: number }>(
-      'SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM summary_tallies) AS tallies');
+    const {
+      rows: [stored],
+    } = await client.query<{ reports: number; tallies: number }>(
+      'SELECT (SELECT count(*)::int FROM reports) AS reports, (SELECT count(*)::int FROM summary_tallies) AS tallies',
+    );
     const memory = memoryOf(server.pid);
-    await report('summaries', `Summaries with the national registry and ${loaded.toLocaleString('en-US')} reports (${READERS === 1 ? "one reader, request after request" : `${READERS} concurrent readers`}, ${DURATION_S} s per phase)`, rows, [
-      `seed: ${loaded.toLocaleString('en-US')} reports inserted by SQL through the summary triggers in ${seedSeconds.toFixed(1)} s; ${stored!.reports.toLocaleString('en-US')} reports at the end, ${stored!.tallies.toLocaleString('en-US')} tally rows`,
-      `during ingest: POST /v1/reports (voting and incident reports, admin token) over 50 connections, at ${INGEST_RATE} requests/s or as fast as the server answers, at the same time as the readers`,
-      'after the ingest the live national and state summaries were compared with the recount: equal',
-      `server RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
-    ]);
+    await report(
+      'summaries',
+      `Summaries with the national registry and ${loaded.toLocaleString('en-US')} reports (${READERS === 1 ? 'one reader, request after request' : `${READERS} concurrent readers`}, ${DURATION_S} s per phase)`,
+      rows,
+      [
+        `seed: ${loaded.toLocaleString('en-US')} reports inserted by SQL through the summary triggers in ${seedSeconds.toFixed(1)} s; ${stored!.reports.toLocaleString('en-US')} reports at the end, ${stored!.tallies.toLocaleString('en-US')} tally rows`,
+        `during ingest: POST /v1/reports (voting and incident reports, admin token) over 50 connections, at ${INGEST_RATE} requests/s or as fast as the server answers, at the same time as the readers`,
+        'after the ingest the live national and state summaries were compared with the recount: equal',
+        `server RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakMb.toFixed(0)} MB)`,
+      ],
+    );
   } finally {
     await client.end().catch(() => undefined);
     await server.stop().catch(() => killAllServers());

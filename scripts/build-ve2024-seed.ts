@@ -28,7 +28,8 @@ for (const row of await readCsv(`${source}/centre-names-2024.csv`)) {
   if (code && row.NombreCV) names.set(code, fixName(row.NombreCV));
 }
 
-const header = 'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters';
+const header =
+  'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters';
 const lines = [header];
 const actas = await readCsv(`${source}/actas-2024-v1.csv`);
 actas.sort((a, b) => Number(a.CENTRO) - Number(b.CENTRO) || Number(a.MESA) - Number(b.MESA));
@@ -36,12 +37,19 @@ for (const row of actas) {
   const centre = String(row.CENTRO).padStart(9, '0');
   lines.push(
     [
-      centre.slice(0, 2), fixName(row.EDO ?? ''),
-      centre.slice(0, 4), fixName(row.MUN ?? ''),
-      centre.slice(0, 6), fixName(row.PAR ?? ''),
-      centre, names.get(centre) ?? `CENTRO ${centre}`,
-      String(Number(row.MESA)), String(Number(row.RE)),
-    ].map(csvField).join(','),
+      centre.slice(0, 2),
+      fixName(row.EDO ?? ''),
+      centre.slice(0, 4),
+      fixName(row.MUN ?? ''),
+      centre.slice(0, 6),
+      fixName(row.PAR ?? ''),
+      centre,
+      names.get(centre) ?? `CENTRO ${centre}`,
+      String(Number(row.MESA)),
+      String(Number(row.RE)),
+    ]
+      .map(csvField)
+      .join(','),
   );
 }
 await pipeline(Readable.from([lines.join('\n') + '\n']), createGzip({ level: 9 }), createWriteStream(target));

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createDatabase, databaseOptions } from '../src/infra/db/client.js';
-import { problemCatalogue, problemType, type ProblemCode } from '../src/infra/errors.js';
+import { type ProblemCode, problemCatalogue, problemType } from '../src/infra/errors.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -1,34 +1,40 @@
 // Builds the Testigo Fastify app (used by the server and by the tests); it neither listens nor migrates.
+
+import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
-import type { Socket } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
-import { trustProxyOption, type Config } from './config.js';
+import { type Config, trustProxyOption } from './config.js';
+import { auditRoutes } from './features/audit/audit.routes.js';
+import { electionRoutes } from './features/election/election.routes.js';
+import { photosRoutes } from './features/photos/photos.routes.js';
+import { photoSchema } from './features/photos/photos.schemas.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
+import { reportsRoutes } from './features/reports/reports.routes.js';
+import { summariesRoutes } from './features/summaries/summaries.routes.js';
+import { createUsersRepository } from './features/users/users.repository.js';
+import { usersRoutes } from './features/users/users.routes.js';
+import { type AfterTokenRead, authPlugin } from './infra/auth/auth.plugin.js';
 import type { Database } from './infra/db/client.js';
 import { databasePlugin } from './infra/db/plugin.js';
 import { AppError } from './infra/errors.js';
 import { healthRoutes } from './infra/health.js';
-import { authPlugin, type AfterTokenRead } from './infra/auth/auth.plugin.js';
+import { jsonBodyPlugin } from './infra/http/json-body.js';
+import { problemsPlugin, sendProblem } from './infra/http/problems.js';
 import { rateLimitOptions } from './infra/http/rate-limit.js';
-import { createUsersRepository } from './features/users/users.repository.js';
-import { usersRoutes } from './features/users/users.routes.js';
-import { auditRoutes } from './features/audit/audit.routes.js';
-import { electionRoutes } from './features/election/election.routes.js';
-import { reportsRoutes } from './features/reports/reports.routes.js';
-import { photosRoutes } from './features/photos/photos.routes.js';
-import { photoSchema } from './features/photos/photos.schemas.js';
-import { summariesRoutes } from './features/summaries/summaries.routes.js';
+import { safeValidatorCompiler } from './infra/http/validation.js';
+import { loggerOptions, requestIdFor } from './infra/logger.js';
+import { openapiPlugin } from './infra/openapi.js';
 import { createStore } from './infra/storage/index.js';
 import { storagePlugin } from './infra/storage/plugin.js';
 import type { BlobStore } from './infra/storage/storage.js';
-import { problemsPlugin, sendProblem } from './infra/http/problems.js';
-import { safeValidatorCompiler } from './infra/http/validation.js';
-import { jsonBodyPlugin } from './infra/http/json-body.js';
-import { loggerOptions, requestIdFor } from './infra/logger.js';
-import { openapiPlugin } from './infra/openapi.js';
 import { servicesPlugin } from './services.js';
 import { version } from './version.js';
 
@@ -49,7 +55,15 @@ export interface AppOptions {
 /** How long a connection closed after an early refusal still swallows what its client sends (see below). */
 const LINGER_MS = 2000;
 
-export async function buildApp({ config, database, store, closeDatabase = true, logger, loggerInstance, afterTokenRead }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  database,
+  store,
+  closeDatabase = true,
+  logger,
+  loggerInstance,
+  afterTokenRead,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? loggerOptions(config.LOG_LEVEL) }),
     genReqId: requestIdFor,
@@ -66,7 +80,10 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     http: {
       headersTimeout: Math.min(config.IDLE_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS),
-      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(Math.min(config.IDLE_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS) / 2))),
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(30_000, Math.floor(Math.min(config.IDLE_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS) / 2)),
+      ),
     },
     routerOptions: { ignoreTrailingSlash: true },
   });
@@ -83,7 +100,11 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
     reply.header('x-request-id', request.id);
     if (closing) {
       reply.header('connection', 'close');
-      return sendProblem(request, reply, new AppError('SHUTTING_DOWN', 'The server is shutting down', { headers: { 'retry-after': '1' } }));
+      return sendProblem(
+        request,
+        reply,
+        new AppError('SHUTTING_DOWN', 'The server is shutting down', { headers: { 'retry-after': '1' } }),
+      );
     }
   });
 
@@ -114,21 +135,33 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   await app.register(problemsPlugin);
   await app.register(jsonBodyPlugin);
   await app.register(databasePlugin, { database, closeWithApp: closeDatabase });
-  await app.register(storagePlugin, { store: store ?? (await createStore(config)), stagingMaxAgeMs: config.PHOTO_STAGING_MAX_AGE_MS });
+  await app.register(storagePlugin, {
+    store: store ?? (await createStore(config)),
+    stagingMaxAgeMs: config.PHOTO_STAGING_MAX_AGE_MS,
+  });
   if (config.MAX_EVENT_LOOP_DELAY_MS > 0) {
     await app.register(underPressure, {
       maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
       retryAfter: 5,
       pressureHandler: (request, reply) => {
-        sendProblem(request, reply, new AppError('SERVICE_OVERLOADED', 'The server is overloaded; retry shortly', { headers: { 'retry-after': '5' } }));
+        sendProblem(
+          request,
+          reply,
+          new AppError('SERVICE_OVERLOADED', 'The server is overloaded; retry shortly', {
+            headers: { 'retry-after': '5' },
+          }),
+        );
       },
     });
   }
   await app.register(rateLimit, rateLimitOptions(config));
   await app.register(authPlugin, {
     tokens: createUsersRepository(database.prisma),
-    lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS, cacheTtlMs: config.AUTH_CACHE_TTL_MS,
-    probesPerIp: config.RATE_LIMIT_PER_IP, probeWindowMs: config.RATE_LIMIT_WINDOW_MS, afterTokenRead,
+    lastUsedFlushMs: config.TOKEN_LAST_USED_FLUSH_MS,
+    cacheTtlMs: config.AUTH_CACHE_TTL_MS,
+    probesPerIp: config.RATE_LIMIT_PER_IP,
+    probeWindowMs: config.RATE_LIMIT_WINDOW_MS,
+    afterTokenRead,
   });
   // Uploads stream; each import route passes its own size limit to request.parts().
   await app.register(multipart, { limits: { files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
@@ -140,7 +173,11 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
   await app.register(electionRoutes);
-  await app.register(reportsRoutes, { batchMaxBytes: config.REPORT_BATCH_MAX_BYTES, exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT, photoSchema });
+  await app.register(reportsRoutes, {
+    batchMaxBytes: config.REPORT_BATCH_MAX_BYTES,
+    exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT,
+    photoSchema,
+  });
   await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES });
   await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   return app;

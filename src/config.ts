@@ -30,7 +30,10 @@ const trustProxy = z
     const addresses = value.split(',').map((item) => item.trim());
     const wrong = addresses.filter((item) => !isProxyAddress(item));
     if (wrong.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `true, false, a hop count, or proxy addresses/CIDRs separated by commas (not ${wrong.map((item) => `"${item}"`).join(', ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `true, false, a hop count, or proxy addresses/CIDRs separated by commas (not ${wrong.map((item) => `"${item}"`).join(', ')})`,
+      });
       return z.NEVER;
     }
     return addresses;
@@ -40,7 +43,9 @@ const trustProxy = z
  * Fastify's trustProxy for TRUST_PROXY. A hop count becomes a function trusting that many hops from the
  * socket (Fastify itself refuses plain numbers): the app must then be reachable only through the proxies.
  */
-export function trustProxyOption(value: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+export function trustProxyOption(
+  value: boolean | number | string[],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
   return typeof value === 'number' ? (_address: string, hop: number) => hop < value : value;
 }
 
@@ -75,7 +80,12 @@ export const configSchema = z
     DOCS_ENABLED: bool(true),
     ADMIN_TOKEN: z.preprocess(
       (value) => (value === '' ? undefined : value),
-      z.string().min(32, 'must be at least 32 characters').max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+      z
+        .string()
+        .min(32, 'must be at least 32 characters')
+        .max(200)
+        .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+        .optional(),
     ),
     RATE_LIMIT_PER_TOKEN: int(1200, 0, 1_000_000),
     RATE_LIMIT_PER_IP: int(600, 0, 1_000_000),
@@ -91,7 +101,10 @@ export const configSchema = z
     S3_ACCESS_KEY_ID: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
     S3_SECRET_ACCESS_KEY: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
     S3_FORCE_PATH_STYLE: bool(true),
-    S3_PREFIX: z.string().regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or path segments each ending in /').default(''),
+    S3_PREFIX: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or path segments each ending in /')
+      .default(''),
     PHOTO_MAX_BYTES: int(15 * 1_048_576, 1024, 200 * 1_048_576),
     PHOTO_MAX_PIXELS: int(60_000_000, 1_000, 1_000_000_000),
     PHOTO_MAX_DISTANCE_M: int(1000, 1, 1_000_000),
@@ -100,13 +113,22 @@ export const configSchema = z
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
   })
   .superRefine((config, ctx) => {
-    if (config.STORAGE_DRIVER === 's3' && !config.S3_BUCKET) ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when STORAGE_DRIVER=s3' });
+    if (config.STORAGE_DRIVER === 's3' && !config.S3_BUCKET)
+      ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when STORAGE_DRIVER=s3' });
     if ((config.S3_ACCESS_KEY_ID === undefined) !== (config.S3_SECRET_ACCESS_KEY === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['S3_SECRET_ACCESS_KEY'], message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_SECRET_ACCESS_KEY'],
+        message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
+      });
     }
     // A stalled upload must be cut (idle timeout) before the sweeper may take its staged file for a leftover.
     if (config.IDLE_TIMEOUT_MS >= config.PHOTO_STAGING_MAX_AGE_MS) {
-      ctx.addIssue({ code: 'custom', path: ['IDLE_TIMEOUT_MS'], message: `must be below PHOTO_STAGING_MAX_AGE_MS (${config.PHOTO_STAGING_MAX_AGE_MS})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['IDLE_TIMEOUT_MS'],
+        message: `must be below PHOTO_STAGING_MAX_AGE_MS (${config.PHOTO_STAGING_MAX_AGE_MS})`,
+      });
     }
   });
 

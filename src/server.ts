@@ -1,13 +1,13 @@
 // Runs Testigo: reads the configuration, opens (or starts) the database, migrates, listens, and on
 // SIGTERM/SIGINT finishes in-flight requests before closing the database and the embedded server.
 import closeWithGrace from 'close-with-grace';
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import type { FastifyInstance } from 'fastify';
-import { openDatabase, type OpenedDatabase } from './infra/db/bootstrap.js';
-import { systemContext } from './infra/auth/actor.js';
-import { createLogger } from './infra/logger.js';
 import { usersRepository } from './features/users/users.repository.js';
+import { systemContext } from './infra/auth/actor.js';
+import { type OpenedDatabase, openDatabase } from './infra/db/bootstrap.js';
+import { createLogger } from './infra/logger.js';
 
 async function main(): Promise<void> {
   let config;
@@ -36,7 +36,10 @@ async function main(): Promise<void> {
   app = await buildApp({ config, database: opened.database, loggerInstance: log });
   if (config.ADMIN_TOKEN) {
     const outcome = await app.services.users.bootstrapAdmin(systemContext('startup'), config.ADMIN_TOKEN);
-    log.info({ event: 'admin.bootstrap', outcome }, outcome === 'created' ? 'created the first admin with ADMIN_TOKEN' : 'an admin exists; ADMIN_TOKEN not used');
+    log.info(
+      { event: 'admin.bootstrap', outcome },
+      outcome === 'created' ? 'created the first admin with ADMIN_TOKEN' : 'an admin exists; ADMIN_TOKEN not used',
+    );
   }
 
   const url = await app.listen({ port: config.PORT, host: config.HOST });
@@ -55,6 +58,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Testigo failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(
+    `Testigo failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -5,8 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from './config.js';
-import { createAuditService } from './features/audit/audit.service.js';
 import { createAuditReader } from './features/audit/audit.repository.js';
+import { createAuditService } from './features/audit/audit.service.js';
 import { createElectionRepository } from './features/election/election.repository.js';
 import { createElectionService } from './features/election/election.service.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
@@ -23,8 +23,14 @@ import { preparedQuery } from './infra/db/prepared.js';
 import { concurrencyCap } from './infra/http/concurrency.js';
 import type { BlobStore } from './infra/storage/storage.js';
 
-type Limits = Pick<Config,
-  'REPORT_MAX_CLOCK_SKEW_MS' | 'PHOTO_MAX_PIXELS' | 'PHOTO_MAX_DISTANCE_M' | 'RECOUNT_MAX_CONCURRENT' | 'DATABASE_READ_QUEUE_MAX'>;
+type Limits = Pick<
+  Config,
+  | 'REPORT_MAX_CLOCK_SKEW_MS'
+  | 'PHOTO_MAX_PIXELS'
+  | 'PHOTO_MAX_DISTANCE_M'
+  | 'RECOUNT_MAX_CONCURRENT'
+  | 'DATABASE_READ_QUEUE_MAX'
+>;
 
 export interface ServiceDeps {
   database: Pick<Database, 'prisma' | 'readPool'>;
@@ -42,7 +48,8 @@ export function buildServices(deps: ServiceDeps) {
   const { prisma } = database;
   const access = deps.accessChanged ? { accessChanged: deps.accessChanged } : {};
   const election = createElectionService({
-    repo: createElectionRepository(prisma), ...(deps.listener ? { listener: deps.listener } : {}),
+    repo: createElectionRepository(prisma),
+    ...(deps.listener ? { listener: deps.listener } : {}),
   });
   // Reports need a report's photos for its detail; photos are built after them, on top of them.
   let photosOf: ReportsServiceDeps['photosOf'] = async () => [];
@@ -54,8 +61,13 @@ export function buildServices(deps: ServiceDeps) {
     maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS,
   });
   const photos = createPhotosService({
-    repo: createPhotosRepository(prisma), store, reports, election,
-    maxPixels: config.PHOTO_MAX_PIXELS, maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M, log: deps.log,
+    repo: createPhotosRepository(prisma),
+    store,
+    reports,
+    election,
+    maxPixels: config.PHOTO_MAX_PIXELS,
+    maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M,
+    log: deps.log,
   });
   photosOf = photos.ofReport;
   return {
@@ -83,10 +95,17 @@ declare module 'fastify' {
 
 export const servicesPlugin = fp(
   async (app: FastifyInstance, options: { config: Limits }) => {
-    app.decorate('services', buildServices({
-      database: app.db, store: app.storage, config: options.config, listener: app.listener,
-      accessChanged: (userIds) => app.forgetAccess(userIds), log: app.log,
-    }));
+    app.decorate(
+      'services',
+      buildServices({
+        database: app.db,
+        store: app.storage,
+        config: options.config,
+        listener: app.listener,
+        accessChanged: (userIds) => app.forgetAccess(userIds),
+        log: app.log,
+      }),
+    );
   },
   { name: 'services', fastify: '5.x', dependencies: ['database', 'storage', 'auth'] },
 );

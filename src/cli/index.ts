@@ -8,18 +8,19 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { ROLES, systemContext } from '../infra/auth/actor.js';
-import { openDatabase, type OpenedDatabase } from '../infra/db/bootstrap.js';
-import { createStore } from '../infra/storage/index.js';
-import { buildServices } from '../services.js';
+import { type OpenedDatabase, openDatabase } from '../infra/db/bootstrap.js';
 import { AppError } from '../infra/errors.js';
 import { loggerOptions } from '../infra/logger.js';
+import { createStore } from '../infra/storage/index.js';
+import { buildServices } from '../services.js';
 import { DEMO_REGISTRY, openFile } from './registry-files.js';
 
 /** The services, built as the API builds them (src/services.ts), without a listener: nothing is cached. */
 const servicesOf = async (opened: OpenedDatabase, config: ReturnType<typeof loadConfig>) =>
   buildServices({ database: opened.database, store: await createStore(config), config });
 
-const usage = 'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer --name NAME [--scope REGION] | summaries:rebuild';
+const usage =
+  'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer --name NAME [--scope REGION] | summaries:rebuild';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -42,7 +43,10 @@ async function main(argv: string[]): Promise<number> {
       }
       const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
       try {
-        const summary = await (await servicesOf(opened, config)).registry.importCsv(systemContext(`cli ${command}`), openFile(file));
+        const summary = await (await servicesOf(opened, config)).registry.importCsv(
+          systemContext(`cli ${command}`),
+          openFile(file),
+        );
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return 0;
       } catch (error) {
@@ -55,7 +59,10 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'token:create': {
-      const { values } = parseArgs({ args, options: { role: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string' } } });
+      const { values } = parseArgs({
+        args,
+        options: { role: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string' } },
+      });
       const role = ROLES.find((known) => known === values.role);
       if (!role || !values.name?.trim()) {
         process.stderr.write(`${usage}\n`);
@@ -63,9 +70,14 @@ async function main(argv: string[]): Promise<number> {
       }
       const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
       try {
-        const { user, token } = await (await servicesOf(opened, config)).users.createWithToken(systemContext('cli token:create'), {
-          name: values.name.trim(), role, scopeRegion: values.scope ?? null,
-        });
+        const { user, token } = await (await servicesOf(opened, config)).users.createWithToken(
+          systemContext('cli token:create'),
+          {
+            name: values.name.trim(),
+            role,
+            scopeRegion: values.scope ?? null,
+          },
+        );
         process.stderr.write(`created ${user.role} ${user.name} (${user.id}); the token is shown once:\n`);
         process.stdout.write(`${token.token}\n`);
         return 0;
@@ -79,7 +91,10 @@ async function main(argv: string[]): Promise<number> {
         const started = performance.now();
         const prisma = opened.database.prisma;
         // One transaction without the statement timeout: a national election's reports take a while.
-        await prisma.$transaction([prisma.$executeRaw`SET LOCAL statement_timeout = 0`, prisma.$queryRaw`SELECT testigo_summaries_rebuild()::text`]);
+        await prisma.$transaction([
+          prisma.$executeRaw`SET LOCAL statement_timeout = 0`,
+          prisma.$queryRaw`SELECT testigo_summaries_rebuild()::text`,
+        ]);
         process.stdout.write(`summaries rebuilt in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         return 0;
       } finally {
@@ -95,7 +110,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      error instanceof ConfigError ? `${error.message}\n` : `${error instanceof Error ? error.stack : String(error)}\n`,
+    );
     process.exit(error instanceof ConfigError ? 78 : 1);
   },
 );

@@ -4,7 +4,6 @@ import { Prisma } from '../generated/prisma/client.js';
 import type { RequestContext } from './auth/actor.js';
 import type { Db as Sql } from './db/client.js';
 
-
 export interface AuditEvent {
   action: string;
   entityType: string;
@@ -13,7 +12,12 @@ export interface AuditEvent {
 }
 
 /** actor_id, actor_role, request_id, ip, details: `context` as SQL expressions over `source`. */
-const insertSelect = (source: string, action: string, entityType: string, context: Prisma.Sql): Prisma.Sql => Prisma.sql`
+const insertSelect = (
+  source: string,
+  action: string,
+  entityType: string,
+  context: Prisma.Sql,
+): Prisma.Sql => Prisma.sql`
   INSERT INTO audit_entries (actor_id, actor_role, request_id, ip, details, action, entity_type, entity_id)
   SELECT ${context}, ${action}, ${entityType}, ${Prisma.raw(source)}.id::text
   FROM ${Prisma.raw(source)}`;
@@ -24,8 +28,13 @@ export const auditTrail = {
    * write statement, so that the change and its audit entry are one statement and one round trip.
    */
   insertFrom(context: RequestContext, source: string, event: Omit<AuditEvent, 'entityId'>): Prisma.Sql {
-    return insertSelect(source, event.action, event.entityType, Prisma.sql`
-      ${context.actor?.userId ?? null}::uuid, ${context.actor?.role ?? null}, ${context.requestId}, ${context.ip}, ${JSON.stringify(event.details ?? {})}::jsonb`);
+    return insertSelect(
+      source,
+      event.action,
+      event.entityType,
+      Prisma.sql`
+      ${context.actor?.userId ?? null}::uuid, ${context.actor?.role ?? null}, ${context.requestId}, ${context.ip}, ${JSON.stringify(event.details ?? {})}::jsonb`,
+    );
   },
 
   /**
@@ -33,8 +42,13 @@ export const auditTrail = {
    * details as columns id, actor_id, actor_role, request_id, ip and details.
    */
   insertFromEach(source: string, event: Pick<AuditEvent, 'action' | 'entityType'>): Prisma.Sql {
-    return insertSelect(source, event.action, event.entityType, Prisma.sql`
-      ${Prisma.raw(source)}.actor_id, ${Prisma.raw(source)}.actor_role, ${Prisma.raw(source)}.request_id, ${Prisma.raw(source)}.ip, ${Prisma.raw(source)}.details`);
+    return insertSelect(
+      source,
+      event.action,
+      event.entityType,
+      Prisma.sql`
+      ${Prisma.raw(source)}.actor_id, ${Prisma.raw(source)}.actor_role, ${Prisma.raw(source)}.request_id, ${Prisma.raw(source)}.ip, ${Prisma.raw(source)}.details`,
+    );
   },
 
   /** Records events done under `context`, in one statement, inside the caller's transaction. */

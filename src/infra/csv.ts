@@ -14,7 +14,8 @@ export class LineErrors {
   total = 0;
   add(line: number, message: string, column?: string): void {
     this.total += 1;
-    if (this.items.length < MAX_REPORTED_ERRORS) this.items.push({ in: 'body', line, ...(column ? { path: column } : {}), message });
+    if (this.items.length < MAX_REPORTED_ERRORS)
+      this.items.push({ in: 'body', line, ...(column ? { path: column } : {}), message });
   }
 
   /** The problem that rejects the whole file (`code`: the feature's CSV problem): the count, the first, the list. */
@@ -22,10 +23,14 @@ export class LineErrors {
     const first = this.items[0];
     const more = this.total > 1 ? ` (and ${this.total - 1} more)` : '';
     const count = `${this.total} problem${this.total > 1 ? 's' : ''}`;
-    return new AppError(code, `${count} in the file; nothing was imported. Line ${first?.line}: ${first?.message}${more}`, {
-      errors: this.items,
-      errorCount: this.total,
-    });
+    return new AppError(
+      code,
+      `${count} in the file; nothing was imported. Line ${first?.line}: ${first?.message}${more}`,
+      {
+        errors: this.items,
+        errorCount: this.total,
+      },
+    );
   }
 }
 
@@ -57,7 +62,11 @@ export class CsvRow {
   code(column: string, required = true): string {
     const value = this.cell(column);
     if (!value && !required) return '';
-    if (!CODE_PATTERN.test(value)) this.error(value ? `"${value}" is not a valid code (letters, digits, . _ -, at most 32)` : 'A code is required', column);
+    if (!CODE_PATTERN.test(value))
+      this.error(
+        value ? `"${value}" is not a valid code (letters, digits, . _ -, at most 32)` : 'A code is required',
+        column,
+      );
     return value;
   }
 
@@ -109,7 +118,14 @@ export async function readCsv(
   onRow: (row: CsvRow) => void,
 ): Promise<{ columns: Set<string>; rows: number; headerLine: number }> {
   const known = new Set([...columns.required, ...columns.optional]);
-  const parser = parse({ bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, max_record_size: 64 * 1024, info: true });
+  const parser = parse({
+    bom: true,
+    trim: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    max_record_size: 64 * 1024,
+    info: true,
+  });
   input.on('error', (error) => parser.destroy(error));
   input.pipe(parser);
 

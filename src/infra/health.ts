@@ -28,7 +28,9 @@ const readySchema = z
   .object({
     status: z.literal('ready'),
     migrations: z.number().int(),
-    storage: z.enum(['ok', 'unreachable', 'full']).meta({ description: 'Whether the photo store answers (`full`: its last write found no room). Reports flow either way.' }),
+    storage: z.enum(['ok', 'unreachable', 'full']).meta({
+      description: 'Whether the photo store answers (`full`: its last write found no room). Reports flow either way.',
+    }),
   })
   .meta({ id: 'Ready' });
 
@@ -78,7 +80,16 @@ function databaseProbe(url: string) {
         const applied = await Promise.race([
           query(),
           new Promise<never>((_resolve, reject) => {
-            timer = setTimeout(() => reject(Object.assign(new Error('connection timeout: no answer within the readiness bound'), { code: 'ETIMEDOUT', readiness: true })), READY_TIMEOUT_MS + 100);
+            timer = setTimeout(
+              () =>
+                reject(
+                  Object.assign(new Error('connection timeout: no answer within the readiness bound'), {
+                    code: 'ETIMEDOUT',
+                    readiness: true,
+                  }),
+                ),
+              READY_TIMEOUT_MS + 100,
+            );
           }),
         ]);
         return { ok: true, applied };
@@ -87,9 +98,11 @@ function databaseProbe(url: string) {
         const state = sqlState(error);
         if (state === '42P01') return { ok: false, detail: 'The database has no migrations applied.' };
         drop(client); // a connection that failed or did not answer in time is not trusted again
-        if (state && !isDatabaseUnavailable(error)) return { ok: false, detail: `The database refused the readiness query (SQLSTATE ${state}).` };
+        if (state && !isDatabaseUnavailable(error))
+          return { ok: false, detail: `The database refused the readiness query (SQLSTATE ${state}).` };
         // Connected, but the query got no answer in time (the backstop, or pg's query_timeout).
-        if ((error as { readiness?: boolean }).readiness || /Query read timeout/.test(String((error as Error).message))) return { ok: false, detail: `The database did not answer within ${READY_TIMEOUT_MS} ms.` };
+        if ((error as { readiness?: boolean }).readiness || /Query read timeout/.test(String((error as Error).message)))
+          return { ok: false, detail: `The database did not answer within ${READY_TIMEOUT_MS} ms.` };
         return { ok: false, detail: 'The database cannot be reached.' };
       } finally {
         clearTimeout(timer);
@@ -108,7 +121,10 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   let last: { at: number; outcome: Promise<{ database: DatabaseOutcome; storage: StorageState }> } | undefined;
   const readiness = () => {
     if (!last || Date.now() - last.at >= READY_CACHE_MS) {
-      const outcome = Promise.all([database.check(), app.storageState(READY_TIMEOUT_MS)]).then(([db, storage]) => ({ database: db, storage }));
+      const outcome = Promise.all([database.check(), app.storageState(READY_TIMEOUT_MS)]).then(([db, storage]) => ({
+        database: db,
+        storage,
+      }));
       last = { at: Date.now(), outcome };
       // The cache starts when the check ends, so that a slow check is not repeated by every waiting probe.
       void outcome.then(() => {
@@ -123,7 +139,12 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
     {
       // A route's own pressureHandler that answers nothing lets the request through @fastify/under-pressure.
       config: { public: true, pressureHandler: () => undefined },
-      schema: { tags: ['health'], operationId: 'health.live', summary: 'The process is alive (never shed under load)', response: { 200: healthSchema } },
+      schema: {
+        tags: ['health'],
+        operationId: 'health.live',
+        summary: 'The process is alive (never shed under load)',
+        response: { 200: healthSchema },
+      },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -143,7 +164,10 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       const { database: db, storage } = await readiness();
       if (!db.ok) throw new AppError('NOT_READY', db.detail, { headers: { 'retry-after': '5' } });
       const pending = expected.filter((name) => !db.applied.has(name));
-      if (pending.length > 0) throw new AppError('NOT_READY', `Pending migrations: ${pending.join(', ')}`, { headers: { 'retry-after': '5' } });
+      if (pending.length > 0)
+        throw new AppError('NOT_READY', `Pending migrations: ${pending.join(', ')}`, {
+          headers: { 'retry-after': '5' },
+        });
       return { status: 'ready' as const, migrations: expected.length, storage };
     },
   );

@@ -18,9 +18,20 @@ declare module 'fastify' {
 type Json = Record<string, unknown>;
 
 const reasons: Record<string, string> = {
-  200: 'OK', 201: 'Created', 204: 'No content', 304: 'Not modified', 400: 'Bad request: `VALIDATION_FAILED` or a more specific code',
-  401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type',
-  422: 'Unprocessable content', 429: 'Too many requests', 500: 'Internal error (`INTERNAL`); details are logged under the request id',
+  200: 'OK',
+  201: 'Created',
+  204: 'No content',
+  304: 'Not modified',
+  400: 'Bad request: `VALIDATION_FAILED` or a more specific code',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable content',
+  429: 'Too many requests',
+  500: 'Internal error (`INTERNAL`); details are logged under the request id',
   503: 'Unavailable: `DATABASE_UNAVAILABLE`, `SERVICE_OVERLOADED`, `SHUTTING_DOWN` or `NOT_READY`; see `Retry-After`',
 };
 
@@ -43,7 +54,8 @@ export function polishDocument(document: Json): Json {
   for (const operations of Object.values(paths)) {
     for (const operation of Object.values(operations)) {
       const responses = (operation.responses ?? {}) as Record<string, Json>;
-      for (const status of ['500', '503']) responses[status] ??= { content: { 'application/json': { schema: problemRef } } };
+      for (const status of ['500', '503'])
+        responses[status] ??= { content: { 'application/json': { schema: problemRef } } };
       for (const [status, response] of Object.entries(responses)) {
         response.description = reasons[status] ?? 'Response';
         const content = response.content as Record<string, unknown> | undefined;
@@ -90,7 +102,9 @@ export const openapiPlugin = fp(
             '(RFC 9457) with a stable `code` (docs/errors.md) and the `requestId` echoed in the `x-request-id` header.',
           license: { name: 'AGPL-3.0-or-later', identifier: 'AGPL-3.0-or-later' },
         },
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An opaque token (tg_…)' } } },
+        components: {
+          securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An opaque token (tg_…)' } },
+        },
         security: [{ bearer: [] }],
         tags: [
           { name: 'health', description: 'Liveness and readiness' },
@@ -100,7 +114,11 @@ export const openapiPlugin = fp(
           { name: 'election', description: 'The election and its candidates' },
           { name: 'reports', description: 'Observation reports: forms, submission, revisions, reviews, exports' },
           { name: 'photos', description: 'Photo evidence: uploads, originals, thumbnails' },
-          { name: 'summaries', description: 'Aggregates per region for dashboards: coverage, incidents, opening, results; timeline; missing centres' },
+          {
+            name: 'summaries',
+            description:
+              'Aggregates per region for dashboards: coverage, incidents, opening, results; timeline; missing centres',
+          },
         ],
       },
       transform: (input) => {
@@ -113,11 +131,15 @@ export const openapiPlugin = fp(
         }
         const rawBody = input.route.config?.rawBody;
         if (rawBody) {
-          output.schema = { ...output.schema, body: { description: rawBody.description, content: rawBody.content } } as typeof output.schema;
+          output.schema = {
+            ...output.schema,
+            body: { description: rawBody.description, content: rawBody.content },
+          } as typeof output.schema;
         }
         return output;
       },
-      transformObject: (input) => polishDocument(jsonSchemaTransformObject(input) as Json) as ReturnType<typeof jsonSchemaTransformObject>,
+      transformObject: (input) =>
+        polishDocument(jsonSchemaTransformObject(input) as Json) as ReturnType<typeof jsonSchemaTransformObject>,
     });
     app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
     if (options.ui) {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildApp, type AppOptions } from '../../src/app.js';
+import { type AppOptions, buildApp } from '../../src/app.js';
 import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp, testConfig } from '../helpers/app.js';
@@ -32,7 +32,8 @@ async function poll(check: () => boolean | Promise<boolean>, ms = 10_000): Promi
   return false;
 }
 
-const me = (app: FastifyInstance, token: string) => app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${token}` } });
+const me = (app: FastifyInstance, token: string) =>
+  app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${token}` } });
 
 /** Whether `app`'s token cache is on: a change made behind its back (no NOTIFY) is not seen. */
 async function cacheIsOn(app: FastifyInstance): Promise<boolean> {
@@ -43,26 +44,33 @@ async function cacheIsOn(app: FastifyInstance): Promise<boolean> {
 }
 
 let armed: { userId: string; entered: () => void; sawChange: boolean } | undefined;
-const second = await another({}, {
-  afterTokenRead: async ({ userId, changed }) => {
-    const hold = armed?.userId === userId ? armed : undefined;
-    if (!hold) return;
-    hold.entered();
-    // Hold the lookup between its read and its set until this process has handled the revocation's NOTIFY.
-    hold.sawChange = await poll(changed);
+const second = await another(
+  {},
+  {
+    afterTokenRead: async ({ userId, changed }) => {
+      const hold = armed?.userId === userId ? armed : undefined;
+      if (!hold) return;
+      hold.entered();
+      // Hold the lookup between its read and its set until this process has handled the revocation's NOTIFY.
+      hold.sawChange = await poll(changed);
+    },
   },
-});
+);
 
 describe('the token cache › a revocation handled during a lookup', () => {
-  it('GET /v1/me › 401 right after a revocation NOTIFY that arrived between the lookup\'s read and its cache.set', async () => {
+  it("GET /v1/me › 401 right after a revocation NOTIFY that arrived between the lookup's read and its cache.set", async () => {
     expect(await poll(() => cacheIsOn(second))).toBe(true);
     const analyst = await createActor(first.app, 'analyst');
     let entered!: () => void;
-    const inLookup = new Promise<void>((resolve) => { entered = resolve; });
+    const inLookup = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     armed = { userId: analyst.id, entered, sawChange: false };
     const during = me(second, analyst.token);
     await inLookup;
-    expect((await as(first.app, first.admin)({ method: 'DELETE', url: `/v1/tokens/${analyst.tokenId}` })).statusCode).toBe(204);
+    expect(
+      (await as(first.app, first.admin)({ method: 'DELETE', url: `/v1/tokens/${analyst.tokenId}` })).statusCode,
+    ).toBe(204);
     // Read before the revocation committed: this one request passes.
     expect((await during).statusCode).toBe(200);
     expect(armed.sawChange).toBe(true);
@@ -86,31 +94,56 @@ describe('TRUST_PROXY › a hop count or proxy addresses', () => {
     expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
     expect(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
-    expect(loadConfig({ TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,::1/128' }).TRUST_PROXY).toEqual(['10.0.0.1', '10.1.0.0/16', '::1/128']);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,::1/128' }).TRUST_PROXY).toEqual([
+      '10.0.0.1',
+      '10.1.0.0/16',
+      '::1/128',
+    ]);
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY: .*"10\.0\.0\.0\/33"/);
     expect(() => loadConfig({ TRUST_PROXY: 'proxy.example' })).toThrow(/TRUST_PROXY/);
   });
-
 
   it('with a hop count of 1, a client rotating X-Forwarded-For stays in its per-IP bucket', async () => {
     const statuses = [];
     for (let i = 0; i < 5; i += 1) {
       // The client writes anything first; the trusted proxy appends the address it saw.
       const forwarded = `198.18.${i}.${i + 1}, 203.0.113.50`;
-      statuses.push((await behindOneProxy.inject({ url: '/v1/regions', remoteAddress: proxy, headers: { 'x-forwarded-for': forwarded } })).statusCode);
+      statuses.push(
+        (
+          await behindOneProxy.inject({
+            url: '/v1/regions',
+            remoteAddress: proxy,
+            headers: { 'x-forwarded-for': forwarded },
+          })
+        ).statusCode,
+      );
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     // Another client behind the same proxy has a bucket of its own.
-    expect((await behindOneProxy.inject({ url: '/v1/regions', remoteAddress: proxy, headers: { 'x-forwarded-for': '203.0.113.51' } })).statusCode).toBe(401);
+    expect(
+      (
+        await behindOneProxy.inject({
+          url: '/v1/regions',
+          remoteAddress: proxy,
+          headers: { 'x-forwarded-for': '203.0.113.51' },
+        })
+      ).statusCode,
+    ).toBe(401);
   });
 
   const audited = async (app: FastifyInstance, remoteAddress: string, forwarded: string) => {
     const response = await app.inject({
-      method: 'POST', url: '/v1/users', remoteAddress, headers: { ...first.admin.headers, 'x-forwarded-for': forwarded },
+      method: 'POST',
+      url: '/v1/users',
+      remoteAddress,
+      headers: { ...first.admin.headers, 'x-forwarded-for': forwarded },
       payload: { name: `Audited ${forwarded}`, role: 'analyst' },
     });
     expect(response.statusCode, response.body).toBe(201);
-    const [row] = await first.db.query<{ ip: string }>("SELECT ip FROM audit_entries WHERE action = 'user.created' AND entity_id = $1", [response.json().id]);
+    const [row] = await first.db.query<{ ip: string }>(
+      "SELECT ip FROM audit_entries WHERE action = 'user.created' AND entity_id = $1",
+      [response.json().id],
+    );
     return row!.ip;
   };
 
@@ -130,13 +163,14 @@ describe('rate-limit buckets › unknown well-formed tokens', () => {
     limited.inject({ url: '/v1/me', remoteAddress, headers: { authorization: `Bearer ${token}` } });
   const random = () => `tg_${randomBytes(32).toString('base64url')}`;
 
-  it('junk tokens exhaust their IP\'s bucket, yet a valid token never seen here gets through from that IP', async () => {
+  it("junk tokens exhaust their IP's bucket, yet a valid token never seen here gets through from that IP", async () => {
     const nat = '198.51.100.20';
     const revoked: TestActor = await createActor(first.app, 'observer');
     await first.db.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1', [revoked.tokenId]);
     const statuses = [];
     // A revoked token (once in a bucket of its own, then with its IP's junk), and malformed ones.
-    for (const token of [revoked.token, revoked.token, 'junk', revoked.token, 'tg_short', 'junk']) statuses.push((await call(nat, token)).statusCode);
+    for (const token of [revoked.token, revoked.token, 'junk', revoked.token, 'tg_short', 'junk'])
+      statuses.push((await call(nat, token)).statusCode);
     expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
     const phone = await createActor(first.app, 'observer');
     const firstCall = await call(nat, phone.token);
@@ -159,7 +193,8 @@ describe('deactivation › reaches every process', () => {
     expect(await poll(() => cacheIsOn(second))).toBe(true);
     const analyst = await createActor(first.app, 'analyst');
     expect((await me(second, analyst.token)).statusCode).toBe(200); // cached by the second process
-    const patch = (active: boolean) => as(first.app, first.admin)({ method: 'PATCH', url: `/v1/users/${analyst.id}`, payload: { active } });
+    const patch = (active: boolean) =>
+      as(first.app, first.admin)({ method: 'PATCH', url: `/v1/users/${analyst.id}`, payload: { active } });
     expect((await patch(false)).statusCode).toBe(200);
     expect((await patch(true)).statusCode).toBe(200);
     expect(await poll(async () => (await me(second, analyst.token)).statusCode === 401)).toBe(true);

@@ -27,7 +27,10 @@ type Caller = 'admin' | 'coordinator' | 'analyst' | 'analyst13' | 'observer';
 type Scope = 'self' | 'in' | 'out' | 'unknown' | '-';
 /** A problem code for errors; `audit:<action>` for a successful write; `ok` for a successful read. */
 type Expectation = ProblemCode | `audit:${string}` | 'ok';
-interface Party { id: string; tokenId: string }
+interface Party {
+  id: string;
+  tokenId: string;
+}
 
 interface Call {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -49,16 +52,45 @@ interface Call {
 type Build = (who: Caller | null, scope: Scope) => Promise<Call>;
 
 const world = {} as {
-  coordinator: TestActor; analyst: TestActor; analyst13: TestActor; observer: TestActor; other: TestActor;
-  deactivated: TestActor; expiredToken: string; revokedToken: string;
+  coordinator: TestActor;
+  analyst: TestActor;
+  analyst13: TestActor;
+  observer: TestActor;
+  other: TestActor;
+  deactivated: TestActor;
+  expiredToken: string;
+  revokedToken: string;
   /** Reports by the observer (centre 010101001, state 01) and by the other observer (130101001, state 13). */
-  reportIn: string; reportOut: string;
+  reportIn: string;
+  reportOut: string;
   /** A photo on each of those reports. */
-  photoIn: string; photoOut: string;
+  photoIn: string;
+  photoOut: string;
 };
-const election = { name: 'Matrix election', date: '2024-07-28', timeZone: 'America/Caracas', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }] };
-const votingAnswers = { queueLength: 'short', waitingMinutes: 5, assistedVotingProblems: false, identificationProblems: false, securityForces: 'absent', propagandaNearby: false };
-const votingReport = (centreCode: string) => ({ id: randomUUID(), kind: 'voting', centreCode, observedAt: '2024-07-28T10:00:00Z', answers: votingAnswers });
+const election = {
+  name: 'Matrix election',
+  date: '2024-07-28',
+  timeZone: 'America/Caracas',
+  candidates: [
+    { code: 'EG', name: 'EG' },
+    { code: 'NM', name: 'NM' },
+  ],
+};
+const votingAnswers = {
+  queueLength: 'short',
+  waitingMinutes: 5,
+  assistedVotingProblems: false,
+  identificationProblems: false,
+  securityForces: 'absent',
+  propagandaNearby: false,
+};
+const votingReport = (centreCode: string) => ({
+  id: randomUUID(),
+  kind: 'voting',
+  centreCode,
+  observedAt: '2024-07-28T10:00:00Z',
+  answers: votingAnswers,
+});
 const actorOf = (caller: Caller): TestActor => (caller === 'admin' ? admin : world[caller]);
 
 let sequence = 0;
@@ -69,8 +101,21 @@ function send(call: Call, headers: Record<string, string>): Promise<LightMyReque
   return app.inject({
     method: call.method,
     url: call.url,
-    headers: { ...headers, ...(call.csv !== undefined ? { 'content-type': 'text/csv' } : call.form ? { 'content-type': call.form.contentType } : {}) },
-    ...(call.csv !== undefined ? { payload: call.csv } : call.form ? { payload: call.form.body } : call.payload !== undefined ? { payload: call.payload } : {}),
+    headers: {
+      ...headers,
+      ...(call.csv !== undefined
+        ? { 'content-type': 'text/csv' }
+        : call.form
+          ? { 'content-type': call.form.contentType }
+          : {}),
+    },
+    ...(call.csv !== undefined
+      ? { payload: call.csv }
+      : call.form
+        ? { payload: call.form.body }
+        : call.payload !== undefined
+          ? { payload: call.payload }
+          : {}),
   });
 }
 
@@ -78,10 +123,21 @@ let photoSeed = 0;
 /** A multipart body with a small, distinct JPEG. */
 async function photoForm(): Promise<{ body: Buffer; contentType: string }> {
   photoSeed += 1;
-  const image = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: photoSeed % 255, g: (photoSeed * 13) % 255, b: 40 } } }).jpeg().toBuffer();
+  const image = await sharp({
+    create: {
+      width: 64,
+      height: 48,
+      channels: 3,
+      background: { r: photoSeed % 255, g: (photoSeed * 13) % 255, b: 40 },
+    },
+  })
+    .jpeg()
+    .toBuffer();
   const boundary = `----matrix${photoSeed}`;
   const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+    ),
     image,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
@@ -108,7 +164,8 @@ async function subject(who: Caller | null, scope: Scope, fresh: boolean): Promis
   if (scope === 'unknown') return { id: randomUUID(), tokenId: randomUUID() };
   if (scope === 'self') return actorOf(who);
   if (scope === 'in') {
-    if (who !== 'admin' && who !== 'coordinator') throw new Error(`The table is wrong: a ${who} reaches no user but itself (use self)`);
+    if (who !== 'admin' && who !== 'coordinator')
+      throw new Error(`The table is wrong: a ${who} reaches no user but itself (use self)`);
     return fresh ? freshObserver('0101') : world.observer;
   }
   if (who === 'admin') throw new Error('The table is wrong: an admin reaches every user (use unknown)');
@@ -124,7 +181,8 @@ const homes: Record<Caller, { region: [string, string]; centre: [string, string]
   analyst13: { region: ['13', '01'], centre: ['130201001', '010101001'] },
   observer: { region: ['0101', '1301'], centre: ['010101001', '130201001'] },
 };
-const registryCode = (who: Caller | null, scope: Scope, kind: 'region' | 'centre') => homes[who ?? 'admin'][kind][scope === 'out' ? 1 : 0];
+const registryCode = (who: Caller | null, scope: Scope, kind: 'region' | 'centre') =>
+  homes[who ?? 'admin'][kind][scope === 'out' ? 1 : 0];
 
 const rejectsKey = (key: string) => ({
   VALIDATION_FAILED: (problem: Json) => {
@@ -138,7 +196,9 @@ function createUser(body: () => Json, verify?: (user: Json, who: Caller | null) 
   return async (who) => {
     const payload = body();
     return {
-      method: 'POST', url: '/v1/users', payload,
+      method: 'POST',
+      url: '/v1/users',
+      payload,
       verify: (user) => {
         expect(user).toMatchObject({ name: payload.name, role: payload.role, active: true });
         verify?.(user, who);
@@ -152,7 +212,10 @@ function patchUser(body: () => Json, verify: (user: Json) => void, key?: string)
   return async (who, scope) => {
     const target = await subject(who, scope, true);
     return {
-      method: 'PATCH', url: `/v1/users/${target.id}`, payload: body(), hiddenId: target.id,
+      method: 'PATCH',
+      url: `/v1/users/${target.id}`,
+      payload: body(),
+      hiddenId: target.id,
       verify: (user) => {
         expect(user.id).toBe(target.id);
         verify(user);
@@ -166,7 +229,10 @@ function issueTokenTo(body: () => Json, key?: string): Build {
   return async (who, scope) => {
     const target = await subject(who, scope, true);
     return {
-      method: 'POST', url: `/v1/users/${target.id}/tokens`, payload: body(), hiddenId: target.id,
+      method: 'POST',
+      url: `/v1/users/${target.id}/tokens`,
+      payload: body(),
+      hiddenId: target.id,
       verify: (token) => {
         expect(token).toMatchObject({ userId: target.id, revokedAt: null });
         expect(token.token).toMatch(/^tg_/);
@@ -181,15 +247,27 @@ function assign(centres: (scope: Scope) => string[], extra: Json = {}, key?: str
     const target = await subject(who, scope, true);
     const list = centres(scope);
     return {
-      method: 'PUT', url: `/v1/users/${target.id}/assignments`, payload: { centres: list, ...extra }, hiddenId: target.id,
-      verify: (body) => expect(body).toEqual({ userId: target.id, assignments: list.map((code) => expect.objectContaining({ centreCode: code })) }),
+      method: 'PUT',
+      url: `/v1/users/${target.id}/assignments`,
+      payload: { centres: list, ...extra },
+      hiddenId: target.id,
+      verify: (body) =>
+        expect(body).toEqual({
+          userId: target.id,
+          assignments: list.map((code) => expect.objectContaining({ centreCode: code })),
+        }),
       verifyProblem: {
         ...(key ? rejectsKey(key) : {}),
-        ASSIGNMENT_INVALID: (problem) => expect(problem.errors).toEqual(list.map((code) => expect.objectContaining({ in: 'body', path: 'centres', centre: code }))),
+        ASSIGNMENT_INVALID: (problem) =>
+          expect(problem.errors).toEqual(
+            list.map((code) => expect.objectContaining({ in: 'body', path: 'centres', centre: code })),
+          ),
       },
       unchanged: async () => {
         if (who === null || scope === 'unknown') return;
-        const rows = await db.query('SELECT centre_code FROM assignments WHERE user_id = $1 ORDER BY centre_code', [target.id]);
+        const rows = await db.query('SELECT centre_code FROM assignments WHERE user_id = $1 ORDER BY centre_code', [
+          target.id,
+        ]);
         // Fresh observers have no centres; the caller itself (self rows) has its own.
         if (scope !== 'self') expect(rows).toEqual([]);
       },
@@ -239,10 +317,16 @@ function reportRead(path: (id: string) => string, verify: (body: Json, id: strin
 
 const routes = {
   'POST /v1/registry/import': async () => ({
-    method: 'POST', url: '/v1/registry/import', csv: sample,
+    method: 'POST',
+    url: '/v1/registry/import',
+    csv: sample,
     verify: (summary) => expect(summary).toMatchObject({ rows: 8, centres: { created: 0, updated: 0, unchanged: 5 } }),
   }),
-  'GET /v1/regions': async () => ({ method: 'GET', url: '/v1/regions', verify: (body) => expect(codes(body.items)).toEqual(['01', '13']) }),
+  'GET /v1/regions': async () => ({
+    method: 'GET',
+    url: '/v1/regions',
+    verify: (body) => expect(codes(body.items)).toEqual(['01', '13']),
+  }),
   'GET /v1/regions/{code}': async (who, scope) => {
     const code = registryCode(who, scope, 'region');
     return { method: 'GET', url: `/v1/regions/${code}`, verify: (region) => expect(region.code).toBe(code) };
@@ -250,10 +334,12 @@ const routes = {
   'GET /v1/centres': async (who, scope) => {
     const region = registryCode(who, scope, 'region');
     return {
-      method: 'GET', url: `/v1/centres?region=${region}`,
+      method: 'GET',
+      url: `/v1/centres?region=${region}`,
       verify: (body) => {
         expect(body.items.length).toBeGreaterThan(0);
-        for (const centre of body.items) expect([centre.stateCode, centre.municipalityCode, centre.parishCode]).toContain(region);
+        for (const centre of body.items)
+          expect([centre.stateCode, centre.municipalityCode, centre.parishCode]).toContain(region);
       },
     };
   },
@@ -264,57 +350,118 @@ const routes = {
 
   'POST /v1/users': async (who, scope) => {
     const scopeRegion = scope === 'out' ? '13' : '0101';
-    return createUser(() => ({ name: `Created ${unique()}`, role: 'observer', scopeRegion }), (user) => expect(user.scopeRegion).toBe(scopeRegion))(who, scope);
+    return createUser(
+      () => ({ name: `Created ${unique()}`, role: 'observer', scopeRegion }),
+      (user) => expect(user.scopeRegion).toBe(scopeRegion),
+    )(who, scope);
   },
   'POST /v1/users (scopeRegion omitted)': createUser(
     () => ({ name: `Unscoped ${unique()}`, role: 'observer' }),
     // A coordinator's observers default to the coordinator's region; an admin's act anywhere.
     (user, who) => expect(user.scopeRegion).toBe(who === 'coordinator' ? '01' : null),
   ),
-  'POST /v1/users {role: coordinator}': createUser(() => ({ name: `Coordinator ${unique()}`, role: 'coordinator', scopeRegion: '0101' })),
-  'POST /v1/users {role: analyst}': createUser(() => ({ name: `Analyst ${unique()}`, role: 'analyst', scopeRegion: '0101' })),
+  'POST /v1/users {role: coordinator}': createUser(() => ({
+    name: `Coordinator ${unique()}`,
+    role: 'coordinator',
+    scopeRegion: '0101',
+  })),
+  'POST /v1/users {role: analyst}': createUser(() => ({
+    name: `Analyst ${unique()}`,
+    role: 'analyst',
+    scopeRegion: '0101',
+  })),
   'POST /v1/users {role: admin}': createUser(() => ({ name: `Admin ${unique()}`, role: 'admin' })),
   'POST /v1/users {centres: [130101001]}': createUser(
     () => ({ name: `Far ${unique()}`, role: 'observer', centres: ['130101001'] }),
     (user) => expect(user.assignments.map((a: Json) => a.centreCode)).toEqual(['130101001']),
   ),
-  'POST /v1/users +id': createUser(() => ({ id: randomUUID(), name: `With id ${unique()}`, role: 'observer', scopeRegion: '0101' }), undefined, 'id'),
+  'POST /v1/users +id': createUser(
+    () => ({ id: randomUUID(), name: `With id ${unique()}`, role: 'observer', scopeRegion: '0101' }),
+    undefined,
+    'id',
+  ),
   'POST /v1/users +createdAt': createUser(
-    () => ({ name: `Backdated ${unique()}`, role: 'observer', scopeRegion: '0101', createdAt: '2020-01-01T00:00:00.000Z' }),
+    () => ({
+      name: `Backdated ${unique()}`,
+      role: 'observer',
+      scopeRegion: '0101',
+      createdAt: '2020-01-01T00:00:00.000Z',
+    }),
     undefined,
     'createdAt',
   ),
 
   'GET /v1/users': async (who, scope) => ({
-    method: 'GET', url: scope === 'out' ? '/v1/users?region=13&limit=500' : '/v1/users?limit=500',
+    method: 'GET',
+    url: scope === 'out' ? '/v1/users?region=13&limit=500' : '/v1/users?limit=500',
     verify: (page) => {
       const ids = page.items.map((user: Json) => user.id as string);
       if (who === 'admin') {
-        expect(ids).toEqual(expect.arrayContaining([admin.id, world.coordinator.id, world.analyst.id, world.analyst13.id, world.observer.id, world.other.id]));
+        expect(ids).toEqual(
+          expect.arrayContaining([
+            admin.id,
+            world.coordinator.id,
+            world.analyst.id,
+            world.analyst13.id,
+            world.observer.id,
+            world.other.id,
+          ]),
+        );
       } else if (scope === 'out') {
         // A coordinator asking for another state sees nobody, not the users scoped there.
         expect(ids).toEqual([]);
       } else {
         expect(ids).toEqual(expect.arrayContaining([world.coordinator.id, world.observer.id]));
-        for (const user of page.items) expect(user.id === world.coordinator.id || inside01(user.scopeRegion), JSON.stringify(user)).toBe(true);
-        for (const hidden of [admin.id, world.analyst.id, world.analyst13.id, world.other.id]) expect(ids).not.toContain(hidden);
+        for (const user of page.items)
+          expect(user.id === world.coordinator.id || inside01(user.scopeRegion), JSON.stringify(user)).toBe(true);
+        for (const hidden of [admin.id, world.analyst.id, world.analyst13.id, world.other.id])
+          expect(ids).not.toContain(hidden);
       }
     },
   }),
   'GET /v1/users/{id}': async (who, scope) => {
     const target = await subject(who, scope, false);
-    return { method: 'GET', url: `/v1/users/${target.id}`, hiddenId: target.id, verify: (user) => expect(user.id).toBe(target.id) };
+    return {
+      method: 'GET',
+      url: `/v1/users/${target.id}`,
+      hiddenId: target.id,
+      verify: (user) => expect(user.id).toBe(target.id),
+    };
   },
   'PATCH /v1/users/{id}': async (who, scope) => {
     const name = `Renamed ${unique()}`;
-    return patchUser(() => ({ name }), (user) => expect(user.name).toBe(name))(who, scope);
+    return patchUser(
+      () => ({ name }),
+      (user) => expect(user.name).toBe(name),
+    )(who, scope);
   },
-  'PATCH /v1/users/{id} {role: analyst}': patchUser(() => ({ role: 'analyst' }), (user) => expect(user.role).toBe('analyst')),
-  'PATCH /v1/users/{id} {scopeRegion: 13}': patchUser(() => ({ scopeRegion: '13' }), (user) => expect(user.scopeRegion).toBe('13')),
-  'PATCH /v1/users/{id} {active: false}': patchUser(() => ({ active: false }), (user) => expect(user).toMatchObject({ active: false, deactivatedAt: expect.any(String) })),
-  'PATCH /v1/users/{id} +id': patchUser(() => ({ name: `X ${unique()}`, id: randomUUID() }), () => undefined, 'id'),
-  'PATCH /v1/users/{id} +createdAt': patchUser(() => ({ name: `X ${unique()}`, createdAt: '2020-01-01T00:00:00.000Z' }), () => undefined, 'createdAt'),
-  'PATCH /v1/users/{id} +deactivatedAt': patchUser(() => ({ deactivatedAt: '2020-01-01T00:00:00.000Z' }), () => undefined, 'deactivatedAt'),
+  'PATCH /v1/users/{id} {role: analyst}': patchUser(
+    () => ({ role: 'analyst' }),
+    (user) => expect(user.role).toBe('analyst'),
+  ),
+  'PATCH /v1/users/{id} {scopeRegion: 13}': patchUser(
+    () => ({ scopeRegion: '13' }),
+    (user) => expect(user.scopeRegion).toBe('13'),
+  ),
+  'PATCH /v1/users/{id} {active: false}': patchUser(
+    () => ({ active: false }),
+    (user) => expect(user).toMatchObject({ active: false, deactivatedAt: expect.any(String) }),
+  ),
+  'PATCH /v1/users/{id} +id': patchUser(
+    () => ({ name: `X ${unique()}`, id: randomUUID() }),
+    () => undefined,
+    'id',
+  ),
+  'PATCH /v1/users/{id} +createdAt': patchUser(
+    () => ({ name: `X ${unique()}`, createdAt: '2020-01-01T00:00:00.000Z' }),
+    () => undefined,
+    'createdAt',
+  ),
+  'PATCH /v1/users/{id} +deactivatedAt': patchUser(
+    () => ({ deactivatedAt: '2020-01-01T00:00:00.000Z' }),
+    () => undefined,
+    'deactivatedAt',
+  ),
 
   'POST /v1/users/{id}/tokens': issueTokenTo(() => ({ name: `token ${unique()}` })),
   'POST /v1/users/{id}/tokens +role': issueTokenTo(() => ({ name: 'elevated', role: 'admin' }), 'role'),
@@ -322,7 +469,9 @@ const routes = {
   'GET /v1/users/{id}/tokens': async (who, scope) => {
     const target = await subject(who, scope, false);
     return {
-      method: 'GET', url: `/v1/users/${target.id}/tokens`, hiddenId: target.id,
+      method: 'GET',
+      url: `/v1/users/${target.id}/tokens`,
+      hiddenId: target.id,
       verify: (body) => {
         expect(body.items.map((token: Json) => token.id)).toContain(target.tokenId);
         for (const token of body.items) {
@@ -337,9 +486,13 @@ const routes = {
     const owner = await subject(who, scope, true);
     // A spare token, so that revoking it never takes away the token a caller uses.
     const tokenId = who === null || scope === 'unknown' ? owner.tokenId : (await issueToken(owner.id)).id;
-    const revokedAt = async () => (await db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM api_tokens WHERE id = $1', [tokenId]))[0]?.revoked_at;
+    const revokedAt = async () =>
+      (await db.query<{ revoked_at: Date | null }>('SELECT revoked_at FROM api_tokens WHERE id = $1', [tokenId]))[0]
+        ?.revoked_at;
     return {
-      method: 'DELETE', url: `/v1/tokens/${tokenId}`, hiddenId: tokenId,
+      method: 'DELETE',
+      url: `/v1/tokens/${tokenId}`,
+      hiddenId: tokenId,
       verify: async () => expect(await revokedAt()).toBeInstanceOf(Date),
       unchanged: async () => {
         if (scope !== 'unknown') expect(await revokedAt()).toBeNull();
@@ -350,7 +503,8 @@ const routes = {
   'PUT /v1/users/{id}/assignments [130101001]': assign(() => ['130101001']),
   'PUT /v1/users/{id}/assignments +userId': assign(() => ['010101001'], { userId: randomUUID() }, 'userId'),
   'GET /v1/me': async (who) => ({
-    method: 'GET', url: '/v1/me',
+    method: 'GET',
+    url: '/v1/me',
     verify: (me) => {
       const actor = actorOf(who!);
       expect(me).toMatchObject({ id: actor.id, role: actor.role, token: { id: actor.tokenId } });
@@ -360,72 +514,152 @@ const routes = {
     const externalId = `MX-${unique()}`;
     const [region, centre] = scope === 'out' ? ['13', '130101001'] : ['0101', '010101001'];
     return {
-      method: 'POST', url: '/v1/users/import', csv: `external_id,name,scope_region,centres\n${externalId},Imported ${externalId},${region},${centre}\n`,
+      method: 'POST',
+      url: '/v1/users/import',
+      csv: `external_id,name,scope_region,centres\n${externalId},Imported ${externalId},${region},${centre}\n`,
       verify: (result) => {
-        expect(result).toMatchObject({ rows: 1, created: 1, updated: 0, unchanged: 0, users: [{ externalId, status: 'created' }] });
+        expect(result).toMatchObject({
+          rows: 1,
+          created: 1,
+          updated: 0,
+          unchanged: 0,
+          users: [{ externalId, status: 'created' }],
+        });
         expect(result.users[0].token).toMatch(/^tg_/);
       },
-      verifyProblem: { USERS_CSV_INVALID: (problem) => expect(problem.errors).toEqual([expect.objectContaining({ line: 2, message: 'Region 13 is outside your scope' })]) },
-      unchanged: async () => expect(await db.query('SELECT id FROM users WHERE external_id = $1', [externalId])).toEqual([]),
+      verifyProblem: {
+        USERS_CSV_INVALID: (problem) =>
+          expect(problem.errors).toEqual([
+            expect.objectContaining({ line: 2, message: 'Region 13 is outside your scope' }),
+          ]),
+      },
+      unchanged: async () =>
+        expect(await db.query('SELECT id FROM users WHERE external_id = $1', [externalId])).toEqual([]),
     };
   },
-  'GET /v1/audit': async () => ({ method: 'GET', url: '/v1/audit?limit=5', verify: (page) => expect(page.items.length).toBeGreaterThan(0) }),
+  'GET /v1/audit': async () => ({
+    method: 'GET',
+    url: '/v1/audit?limit=5',
+    verify: (page) => expect(page.items.length).toBeGreaterThan(0),
+  }),
 
-  'GET /v1/forms': async () => ({ method: 'GET', url: '/v1/forms', verify: (body) => expect(body.items).toHaveLength(6) }),
-  'GET /v1/election': async () => ({ method: 'GET', url: '/v1/election', verify: (body) => expect(body.name).toBe(election.name) }),
-  'PUT /v1/election': async () => ({ method: 'PUT', url: '/v1/election', payload: election, verify: (body) => expect(body.candidates).toHaveLength(2) }),
+  'GET /v1/forms': async () => ({
+    method: 'GET',
+    url: '/v1/forms',
+    verify: (body) => expect(body.items).toHaveLength(6),
+  }),
+  'GET /v1/election': async () => ({
+    method: 'GET',
+    url: '/v1/election',
+    verify: (body) => expect(body.name).toBe(election.name),
+  }),
+  'PUT /v1/election': async () => ({
+    method: 'PUT',
+    url: '/v1/election',
+    payload: election,
+    verify: (body) => expect(body.candidates).toHaveLength(2),
+  }),
   'POST /v1/reports': async (who, scope) => {
     const payload = votingReport(scope === 'out' ? homes[who ?? 'admin'].centre[1] : '010101001');
     return {
-      method: 'POST', url: '/v1/reports', payload,
+      method: 'POST',
+      url: '/v1/reports',
+      payload,
       verify: (report) => expect(report).toMatchObject({ id: payload.id, observerId: actorOf(who!).id }),
       unchanged: async () => expect(await db.query('SELECT 1 FROM reports WHERE id = $1', [payload.id])).toEqual([]),
     };
   },
   'POST /v1/reports/batch': async () => {
     const payload = votingReport('010101001');
-    return { method: 'POST', url: '/v1/reports/batch', payload: { reports: [payload] }, verify: (body) => expect(body).toMatchObject({ created: 1, failed: 0 }) };
+    return {
+      method: 'POST',
+      url: '/v1/reports/batch',
+      payload: { reports: [payload] },
+      verify: (body) => expect(body).toMatchObject({ created: 1, failed: 0 }),
+    };
   },
   'GET /v1/reports': async (who) => ({
-    method: 'GET', url: '/v1/reports?limit=500',
+    method: 'GET',
+    url: '/v1/reports?limit=500',
     verify: (page) => {
       const ids = page.items.map((report: Json) => report.id);
       const sees = { in: ids.includes(world.reportIn), out: ids.includes(world.reportOut) };
-      const expected = { admin: { in: true, out: true }, analyst: { in: true, out: true }, coordinator: { in: true, out: false }, analyst13: { in: false, out: true }, observer: { in: true, out: false } }[who!];
+      const expected = {
+        admin: { in: true, out: true },
+        analyst: { in: true, out: true },
+        coordinator: { in: true, out: false },
+        analyst13: { in: false, out: true },
+        observer: { in: true, out: false },
+      }[who!];
       expect(sees).toEqual(expected);
       if (who === 'observer') for (const report of page.items) expect(report.observerId).toBe(world.observer.id);
     },
   }),
   'GET /v1/reports/export': async (who) => ({
-    method: 'GET', url: '/v1/reports/export?format=ndjson',
+    method: 'GET',
+    url: '/v1/reports/export?format=ndjson',
     verify: (body) => {
-      const ids = String(body.text).trim().split('\n').map((line) => JSON.parse(line).id);
+      const ids = String(body.text)
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).id);
       expect({ in: ids.includes(world.reportIn), out: ids.includes(world.reportOut) }).toEqual(
-        { admin: { in: true, out: true }, analyst: { in: true, out: true }, coordinator: { in: true, out: false }, analyst13: { in: false, out: true }, observer: { in: true, out: false } }[who!],
+        {
+          admin: { in: true, out: true },
+          analyst: { in: true, out: true },
+          coordinator: { in: true, out: false },
+          analyst13: { in: false, out: true },
+          observer: { in: true, out: false },
+        }[who!],
       );
     },
   }),
   'GET /v1/summaries': async (who) => ({
-    method: 'GET', url: '/v1/summaries?level=state',
-    verify: (body) => expect(body.items.map((row: Json) => row.code)).toEqual({ admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string]),
+    method: 'GET',
+    url: '/v1/summaries?level=state',
+    verify: (body) =>
+      expect(body.items.map((row: Json) => row.code)).toEqual(
+        { admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string],
+      ),
   }),
-  'GET /v1/summaries/national': async () => ({ method: 'GET', url: '/v1/summaries/national', verify: (body) => expect(body.coverage.centres).toBe(5) }),
-  'GET /v1/summaries/timeline': async () => ({ method: 'GET', url: '/v1/summaries/timeline', verify: (body) => expect(body.items.length).toBeGreaterThan(0) }),
+  'GET /v1/summaries/national': async () => ({
+    method: 'GET',
+    url: '/v1/summaries/national',
+    verify: (body) => expect(body.coverage.centres).toBe(5),
+  }),
+  'GET /v1/summaries/timeline': async () => ({
+    method: 'GET',
+    url: '/v1/summaries/timeline',
+    verify: (body) => expect(body.items.length).toBeGreaterThan(0),
+  }),
   'GET /v1/summaries/missing': async (who) => ({
-    method: 'GET', url: '/v1/summaries/missing?kind=closing',
+    method: 'GET',
+    url: '/v1/summaries/missing?kind=closing',
     verify: (body) => {
       const states = [...new Set(body.items.map((centre: Json) => centre.stateCode))].sort();
-      expect(states).toEqual({ admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string]);
+      expect(states).toEqual(
+        { admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string],
+      );
       // Observers' contact details go to those who manage them, not to analysts.
-      if (String(who).startsWith('analyst')) for (const centre of body.items) for (const observer of centre.observers) expect(observer.phone).toBeNull();
+      if (String(who).startsWith('analyst'))
+        for (const centre of body.items) for (const observer of centre.observers) expect(observer.phone).toBeNull();
     },
   }),
-  'GET /v1/reports/{id}': reportRead((id) => `/v1/reports/${id}`, (report, id) => expect(report.id).toBe(id)),
-  'GET /v1/reports/{id}/revisions': reportRead((id) => `/v1/reports/${id}/revisions`, (body) => expect(body.items[0].number).toBe(1)),
+  'GET /v1/reports/{id}': reportRead(
+    (id) => `/v1/reports/${id}`,
+    (report, id) => expect(report.id).toBe(id),
+  ),
+  'GET /v1/reports/{id}/revisions': reportRead(
+    (id) => `/v1/reports/${id}/revisions`,
+    (body) => expect(body.items[0].number).toBe(1),
+  ),
   'POST /v1/reports/{id}/revisions': async (who, scope) => {
     const id = who === null ? randomUUID() : await reportFor(who, scope, true);
     return {
-      method: 'POST', url: `/v1/reports/${id}/revisions`, payload: { answers: { ...votingAnswers, waitingMinutes: 45 }, reason: 'matrix' }, hiddenId: id,
+      method: 'POST',
+      url: `/v1/reports/${id}/revisions`,
+      payload: { answers: { ...votingAnswers, waitingMinutes: 45 }, reason: 'matrix' },
+      hiddenId: id,
       verify: (report) => expect(report).toMatchObject({ id, revision: 2 }),
       unchanged: async () => {
         const rows = await db.query<{ revision: number }>('SELECT revision FROM reports WHERE id = $1', [id]);
@@ -436,7 +670,10 @@ const routes = {
   'POST /v1/reports/{id}/review': async (who, scope) => {
     const id = who === null ? randomUUID() : await reportFor(who, scope, true);
     return {
-      method: 'POST', url: `/v1/reports/${id}/review`, payload: { state: 'verified', note: 'matrix' }, hiddenId: id,
+      method: 'POST',
+      url: `/v1/reports/${id}/review`,
+      payload: { state: 'verified', note: 'matrix' },
+      hiddenId: id,
       verify: (report) => expect(report).toMatchObject({ id, reviewState: 'verified' }),
       unchanged: async () => {
         const rows = await db.query<{ review_state: string }>('SELECT review_state FROM reports WHERE id = $1', [id]);
@@ -447,9 +684,13 @@ const routes = {
   'POST /v1/reports/{id}/photos': async (who, scope) => {
     const id = who === null ? randomUUID() : await reportFor(who, scope, true);
     return {
-      method: 'POST', url: `/v1/reports/${id}/photos`, form: await photoForm(), hiddenId: id,
+      method: 'POST',
+      url: `/v1/reports/${id}/photos`,
+      form: await photoForm(),
+      hiddenId: id,
       verify: (photo) => expect(photo).toMatchObject({ reportId: id, contentType: 'image/jpeg' }),
-      unchanged: async () => expect(await db.query('SELECT 1 FROM photos WHERE report_id::text = $1', [id])).toEqual([]),
+      unchanged: async () =>
+        expect(await db.query('SELECT 1 FROM photos WHERE report_id::text = $1', [id])).toEqual([]),
     };
   },
   'GET /v1/photos/{id}': photoRead((id) => `/v1/photos/${id}`),
@@ -760,14 +1001,41 @@ const matrix: Row[] = [
 
 /** The routes of the API, one request each; every one must refuse a caller without a valid token. */
 const everyRoute: Route[] = [
-  'POST /v1/registry/import', 'GET /v1/regions', 'GET /v1/regions/{code}', 'GET /v1/centres', 'GET /v1/centres/{code}',
-  'POST /v1/users', 'GET /v1/users', 'GET /v1/users/{id}', 'PATCH /v1/users/{id}', 'POST /v1/users/{id}/tokens',
-  'GET /v1/users/{id}/tokens', 'DELETE /v1/tokens/{id}', 'PUT /v1/users/{id}/assignments', 'GET /v1/me',
-  'POST /v1/users/import', 'GET /v1/audit', 'GET /v1/forms', 'GET /v1/election', 'PUT /v1/election', 'POST /v1/reports',
-  'POST /v1/reports/batch', 'GET /v1/reports', 'GET /v1/reports/export', 'GET /v1/reports/{id}', 'GET /v1/reports/{id}/revisions',
-  'POST /v1/reports/{id}/revisions', 'POST /v1/reports/{id}/review', 'POST /v1/reports/{id}/photos', 'GET /v1/photos/{id}',
-  'GET /v1/photos/{id}/content', 'GET /v1/photos/{id}/thumbnail', 'GET /v1/summaries', 'GET /v1/summaries/national',
-  'GET /v1/summaries/timeline', 'GET /v1/summaries/missing',
+  'POST /v1/registry/import',
+  'GET /v1/regions',
+  'GET /v1/regions/{code}',
+  'GET /v1/centres',
+  'GET /v1/centres/{code}',
+  'POST /v1/users',
+  'GET /v1/users',
+  'GET /v1/users/{id}',
+  'PATCH /v1/users/{id}',
+  'POST /v1/users/{id}/tokens',
+  'GET /v1/users/{id}/tokens',
+  'DELETE /v1/tokens/{id}',
+  'PUT /v1/users/{id}/assignments',
+  'GET /v1/me',
+  'POST /v1/users/import',
+  'GET /v1/audit',
+  'GET /v1/forms',
+  'GET /v1/election',
+  'PUT /v1/election',
+  'POST /v1/reports',
+  'POST /v1/reports/batch',
+  'GET /v1/reports',
+  'GET /v1/reports/export',
+  'GET /v1/reports/{id}',
+  'GET /v1/reports/{id}/revisions',
+  'POST /v1/reports/{id}/revisions',
+  'POST /v1/reports/{id}/review',
+  'POST /v1/reports/{id}/photos',
+  'GET /v1/photos/{id}',
+  'GET /v1/photos/{id}/content',
+  'GET /v1/photos/{id}/thumbnail',
+  'GET /v1/summaries',
+  'GET /v1/summaries/national',
+  'GET /v1/summaries/timeline',
+  'GET /v1/summaries/missing',
 ];
 
 /** Credentials that are present but no good: each answers 401 AUTH_INVALID_TOKEN. */
@@ -782,7 +1050,8 @@ const badCredentials: Record<string, () => string> = {
 };
 
 const auditRowsOf = async (requestId: string) =>
-  (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_entries WHERE request_id = $1', [requestId]))[0]!.n;
+  (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_entries WHERE request_id = $1', [requestId]))[0]!
+    .n;
 
 function expectProblem(response: LightMyRequestResponse, status: number, code: ProblemCode): Json {
   expect(response.statusCode, response.body).toBe(status);
@@ -797,7 +1066,13 @@ function expectProblem(response: LightMyRequestResponse, status: number, code: P
 /** What a client can tell from a 404: everything but the request id, with the looked-up id blanked. */
 function observable(response: LightMyRequestResponse, id: string) {
   const { requestId: _requestId, ...body } = JSON.parse(response.body.replaceAll(id, '<id>')) as Json;
-  const { date: _date, 'x-request-id': _id, 'x-ratelimit-remaining': _remaining, 'x-ratelimit-reset': _reset, ...headers } = response.headers;
+  const {
+    date: _date,
+    'x-request-id': _id,
+    'x-ratelimit-remaining': _remaining,
+    'x-ratelimit-reset': _reset,
+    ...headers
+  } = response.headers;
   return { status: response.statusCode, headers, body };
 }
 
@@ -806,7 +1081,10 @@ async function expectAudited(actor: TestActor, action: string, requestId: string
   const response = await app.inject({ url: `/v1/audit?actor=${actor.id}&limit=1000`, headers: admin.headers });
   expect(response.statusCode, response.body).toBe(200);
   const entries = (response.json().items as Json[]).filter((entry) => entry.requestId === requestId);
-  expect(entries.map((entry) => entry.action), `audit entries of request ${requestId}`).toContain(action);
+  expect(
+    entries.map((entry) => entry.action),
+    `audit entries of request ${requestId}`,
+  ).toContain(action);
   for (const entry of entries) expect(entry).toMatchObject({ actorId: actor.id, actorRole: actor.role, requestId });
 }
 
@@ -819,24 +1097,41 @@ beforeAll(async () => {
   world.other = await createActor(app, 'observer', { scopeRegion: '13', name: 'Observer 13' });
   world.analyst = await createActor(app, 'analyst', { name: 'National analyst' });
   world.analyst13 = await createActor(app, 'analyst', { scopeRegion: '13', name: 'Analyst 13' });
-  for (const [observer, centre] of [[world.observer, '010101001'], [world.other, '130101001']] as const) {
-    const response = await asAdmin({ method: 'PUT', url: `/v1/users/${observer.id}/assignments`, payload: { centres: [centre] } });
+  for (const [observer, centre] of [
+    [world.observer, '010101001'],
+    [world.other, '130101001'],
+  ] as const) {
+    const response = await asAdmin({
+      method: 'PUT',
+      url: `/v1/users/${observer.id}/assignments`,
+      payload: { centres: [centre] },
+    });
     expect(response.statusCode, response.body).toBe(200);
   }
   world.reportIn = await freshReport('in');
   world.reportOut = await freshReport('out');
-  for (const [key, report, author] of [['photoIn', world.reportIn, world.observer], ['photoOut', world.reportOut, world.other]] as const) {
-    const response = await send({ method: 'POST', url: `/v1/reports/${report}/photos`, form: await photoForm() }, author.headers);
+  for (const [key, report, author] of [
+    ['photoIn', world.reportIn, world.observer],
+    ['photoOut', world.reportOut, world.other],
+  ] as const) {
+    const response = await send(
+      { method: 'POST', url: `/v1/reports/${report}/photos`, form: await photoForm() },
+      author.headers,
+    );
     expect(response.statusCode, response.body).toBe(201);
     world[key] = response.json().id;
   }
 
   // Tokens that are no good any more; the revoked one and the deactivated user's are checked to work first.
-  const works = async (secret: string) => expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(200);
+  const works = async (secret: string) =>
+    expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${secret}` } })).statusCode).toBe(200);
   // The expired token is never used before it expires: a lookup cache, if any, cannot have seen it. It is a
   // live token of an active user until its expiry moves to the past.
   const shortLived = await freshObserver('0101');
-  const issued = await issueToken(shortLived.id, { name: 'short-lived', expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+  const issued = await issueToken(shortLived.id, {
+    name: 'short-lived',
+    expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+  });
   world.expiredToken = issued.token;
   const expired = await db.query(
     "UPDATE api_tokens t SET expires_at = now() - interval '1 minute' FROM users u WHERE t.id = $1 AND u.id = t.user_id AND u.active AND t.revoked_at IS NULL AND t.expires_at > now() RETURNING t.id",
@@ -850,15 +1145,23 @@ beforeAll(async () => {
   expect((await asAdmin({ method: 'DELETE', url: `/v1/tokens/${revoked.id}` })).statusCode).toBe(204);
   world.deactivated = await freshObserver('0101');
   await works(world.deactivated.token);
-  expect((await asAdmin({ method: 'PATCH', url: `/v1/users/${world.deactivated.id}`, payload: { active: false } })).statusCode).toBe(200);
+  expect(
+    (await asAdmin({ method: 'PATCH', url: `/v1/users/${world.deactivated.id}`, payload: { active: false } }))
+      .statusCode,
+  ).toBe(200);
 });
 
 describe('authorization matrix', () => {
   it('covers every route of the API (from the OpenAPI document), and only public ones lie outside /v1', () => {
     const paths = (app.swagger() as { paths: Record<string, Record<string, unknown>> }).paths;
-    const operations = Object.entries(paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
+    const operations = Object.entries(paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
     expect(operations.filter((operation) => operation.includes(' /v1/')).sort()).toEqual([...everyRoute].sort());
-    expect(operations.filter((operation) => !operation.includes(' /v1/')).sort()).toEqual(['GET /healthz', 'GET /readyz']);
+    expect(operations.filter((operation) => !operation.includes(' /v1/')).sort()).toEqual([
+      'GET /healthz',
+      'GET /readyz',
+    ]);
   });
 
   it.each(matrix)('%s as %s (%s) → %i %s', async (route, caller, scope, status, expected) => {
@@ -905,7 +1208,9 @@ describe('without a valid token', () => {
     expect(await auditRowsOf(String(response.headers['x-request-id']))).toBe(0);
   });
 
-  const rows = everyRoute.flatMap((route) => Object.keys(badCredentials).map((credential) => [route, credential] as const));
+  const rows = everyRoute.flatMap((route) =>
+    Object.keys(badCredentials).map((credential) => [route, credential] as const),
+  );
   it.each(rows)('%s with %s → 401 AUTH_INVALID_TOKEN', async (route, credential) => {
     const call = await build[route](null, '-');
     const response = await send(call, { authorization: badCredentials[credential]!() });
@@ -919,17 +1224,29 @@ describe('without a valid token', () => {
 describe('deactivation', () => {
   it('makes every token of the user fail at once, revoked for good: reactivation needs new tokens', async () => {
     const asCoordinator = (call: Call) => send(call, world.coordinator.headers);
-    const created = await asCoordinator({ method: 'POST', url: '/v1/users', payload: { name: `Two phones ${unique()}`, role: 'observer' } });
+    const created = await asCoordinator({
+      method: 'POST',
+      url: '/v1/users',
+      payload: { name: `Two phones ${unique()}`, role: 'observer' },
+    });
     expect(created.statusCode, created.body).toBe(201);
     const user = created.json();
-    const first = await asCoordinator({ method: 'POST', url: `/v1/users/${user.id}/tokens`, payload: { name: 'phone' } });
+    const first = await asCoordinator({
+      method: 'POST',
+      url: `/v1/users/${user.id}/tokens`,
+      payload: { name: 'phone' },
+    });
     expect(first.statusCode).toBe(201);
     const second = await issueToken(user.id, { name: 'tablet' });
     const tokens = [first.json().token as string, second.token];
     const me = (token: string) => app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${token}` } });
     for (const token of tokens) expect((await me(token)).statusCode).toBe(200);
 
-    const deactivated = await asCoordinator({ method: 'PATCH', url: `/v1/users/${user.id}`, payload: { active: false } });
+    const deactivated = await asCoordinator({
+      method: 'PATCH',
+      url: `/v1/users/${user.id}`,
+      payload: { active: false },
+    });
     expect(deactivated.statusCode, deactivated.body).toBe(200);
     expect(deactivated.json()).toMatchObject({ active: false, deactivatedAt: expect.any(String) });
     await expectAudited(world.coordinator, 'user.deactivated', String(deactivated.headers['x-request-id']));
@@ -970,13 +1287,23 @@ describe('the last active admin', () => {
     const deactivated = await asSecond({ method: 'PATCH', url: `/v1/users/${admin.id}`, payload: { active: false } });
     expect(deactivated.statusCode, deactivated.body).toBe(200);
     expectProblem(await asAdmin({ method: 'GET', url: '/v1/me' }), 401, 'AUTH_INVALID_TOKEN');
-    expectProblem(await asSecond({ method: 'PATCH', url: `/v1/users/${second.id}`, payload: { active: false } }), 409, 'USER_LAST_ADMIN');
+    expectProblem(
+      await asSecond({ method: 'PATCH', url: `/v1/users/${second.id}`, payload: { active: false } }),
+      409,
+      'USER_LAST_ADMIN',
+    );
     const restored = await asSecond({ method: 'PATCH', url: `/v1/users/${admin.id}`, payload: { active: true } });
     expect(restored.statusCode, restored.body).toBe(200);
     // Its old token stays revoked; a new one works.
     expectProblem(await asAdmin({ method: 'GET', url: '/v1/me' }), 401, 'AUTH_INVALID_TOKEN');
-    const fresh = await asSecond({ method: 'POST', url: `/v1/users/${admin.id}/tokens`, payload: { name: 'restored' } });
-    expect((await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${fresh.json().token}` } })).statusCode).toBe(200);
+    const fresh = await asSecond({
+      method: 'POST',
+      url: `/v1/users/${admin.id}/tokens`,
+      payload: { name: 'restored' },
+    });
+    expect(
+      (await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${fresh.json().token}` } })).statusCode,
+    ).toBe(200);
   });
 });
 
@@ -995,7 +1322,12 @@ describe('the per-IP rate limit of callers without a valid token', () => {
   });
 
   it('stops a caller that sends a made-up token each time', async () => {
-    const guess = () => limited.app.inject({ url: '/v1/regions', remoteAddress: '192.0.2.77', headers: { authorization: `Bearer tg_${randomBytes(32).toString('base64url')}` } });
+    const guess = () =>
+      limited.app.inject({
+        url: '/v1/regions',
+        remoteAddress: '192.0.2.77',
+        headers: { authorization: `Bearer tg_${randomBytes(32).toString('base64url')}` },
+      });
     for (let i = 0; i < 6; i += 1) expectProblem(await guess(), 401, 'AUTH_INVALID_TOKEN');
     expectProblem(await guess(), 429, 'RATE_LIMITED');
   });

@@ -25,7 +25,10 @@ describe('the token cache across processes', () => {
   it('drops a deactivated user everywhere', async () => {
     const analyst = await createActor(first.app, 'analyst');
     expect((await as(second, analyst)('/v1/me')).statusCode).toBe(200); // cached by the second process
-    const patched = await as(first.app, first.admin)({ method: 'PATCH', url: `/v1/users/${analyst.id}`, payload: { active: false } });
+    const patched = await as(
+      first.app,
+      first.admin,
+    )({ method: 'PATCH', url: `/v1/users/${analyst.id}`, payload: { active: false } });
     expect(patched.statusCode).toBe(200);
     expect((await as(first.app, analyst)('/v1/me')).statusCode).toBe(401); // this process: at once
     expect(await eventually(async () => (await as(second, analyst)('/v1/me')).statusCode === 401)).toBe(true);
@@ -34,7 +37,9 @@ describe('the token cache across processes', () => {
   it('drops a revoked token everywhere', async () => {
     const analyst = await createActor(first.app, 'analyst');
     expect((await as(second, analyst)('/v1/me')).statusCode).toBe(200);
-    expect((await as(first.app, first.admin)({ method: 'DELETE', url: `/v1/tokens/${analyst.tokenId}` })).statusCode).toBe(204);
+    expect(
+      (await as(first.app, first.admin)({ method: 'DELETE', url: `/v1/tokens/${analyst.tokenId}` })).statusCode,
+    ).toBe(204);
     expect(await eventually(async () => (await as(second, analyst)('/v1/me')).statusCode === 401)).toBe(true);
   });
 

@@ -9,7 +9,10 @@ import { problemsPlugin } from '../../src/infra/http/problems.js';
 describe('auth plugin › TokenStore injected through its options', async () => {
   const secret = `tg_${'a'.repeat(43)}`;
   const actor: Actor = {
-    userId: '00000000-0000-4000-8000-000000000001', name: 'Ana', role: 'analyst', scopeRegionCode: null,
+    userId: '00000000-0000-4000-8000-000000000001',
+    name: 'Ana',
+    role: 'analyst',
+    scopeRegionCode: null,
     tokenId: '00000000-0000-4000-8000-000000000002',
   };
   const looked: string[] = [];
@@ -27,8 +30,11 @@ describe('auth plugin › TokenStore injected through its options', async () => 
   const app = Fastify();
   await app.register(problemsPlugin);
   await app.register(authPlugin, {
-    tokens, lastUsedFlushMs: 60_000, cacheTtlMs: 0,
-    probesPerIp: 0, probeWindowMs: 60_000,
+    tokens,
+    lastUsedFlushMs: 60_000,
+    cacheTtlMs: 0,
+    probesPerIp: 0,
+    probeWindowMs: 60_000,
   });
   app.get('/who', async (request) => ({ userId: request.actor?.userId }));
   await app.ready();

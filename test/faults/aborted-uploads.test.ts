@@ -10,9 +10,17 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones } from '../helpers/phones.js';
-import { adminHeaders, ensureBuilt, killAllServers, startServer, TEST_ADMIN_TOKEN, waitForOk, type ServerProcess } from '../helpers/server-process.js';
 import { registrySample } from '../helpers/factories.js';
+import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones } from '../helpers/phones.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  type ServerProcess,
+  startServer,
+  TEST_ADMIN_TOKEN,
+  waitForOk,
+} from '../helpers/server-process.js';
 
 const sample = registrySample;
 const ABORTED = 150;
@@ -29,14 +37,24 @@ let jpeg: Buffer;
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const nested = await Promise.all(entries.map((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : Promise.resolve([join(dir, entry.name)]))));
+  const nested = await Promise.all(
+    entries.map((entry) =>
+      entry.isDirectory() ? filesUnder(join(dir, entry.name)) : Promise.resolve([join(dir, entry.name)]),
+    ),
+  );
   return nested.flat();
 }
 
 function multipart(file: Buffer): { boundary: string; body: Buffer; fileStart: number } {
   const boundary = `----testigo${randomUUID()}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
-  return { boundary, body: Buffer.concat([head, file, Buffer.from(`\r\n--${boundary}--\r\n`)]), fileStart: head.length };
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  );
+  return {
+    boundary,
+    body: Buffer.concat([head, file, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+    fileStart: head.length,
+  };
 }
 
 /** Sends the first `cut` bytes of a multipart photo upload, then destroys the connection; resolves when it is gone. */
@@ -45,8 +63,13 @@ async function abortedUpload(cut: (body: Buffer, fileStart: number) => number): 
   const bytes = cut(body, fileStart);
   await new Promise<void>((resolve) => {
     const request = httpRequest(`${base}/v1/reports/${reportId}/photos`, {
-      method: 'POST', agent: false,
-      headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) },
+      method: 'POST',
+      agent: false,
+      headers: {
+        ...adminHeaders,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(body.length),
+      },
     });
     request.on('error', () => resolve());
     request.on('close', () => resolve());
@@ -71,15 +94,25 @@ beforeAll(async () => {
   await ensureBuilt();
   db = await createTestDatabase();
   dataDir = await mkdtemp(join(tmpdir(), 'testigo-fault-abort-'));
-  jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 90, g: 120, b: 200 } } }).jpeg({ quality: 80 }).toBuffer();
+  jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 90, g: 120, b: 200 } } })
+    .jpeg({ quality: 80 })
+    .toBuffer();
   server = startServer({ DATABASE_URL: db.url, DATA_DIR: dataDir, RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0' });
   base = await server.listening(60_000);
   await waitForOk(`${base}/readyz`, 30_000);
-  const imported = await fetch(`${base}/v1/registry/import`, { method: 'POST', headers: { ...adminHeaders, 'content-type': 'text/csv' }, body: sample });
+  const imported = await fetch(`${base}/v1/registry/import`, {
+    method: 'POST',
+    headers: { ...adminHeaders, 'content-type': 'text/csv' },
+    body: sample,
+  });
   expect(imported.status, await imported.text()).toBe(200);
   const report = phoneReport(0);
   reportId = report.id;
-  const created = await fetch(`${base}/v1/reports`, { method: 'POST', headers: { ...adminHeaders, 'content-type': 'application/json' }, body: JSON.stringify(report) });
+  const created = await fetch(`${base}/v1/reports`, {
+    method: 'POST',
+    headers: { ...adminHeaders, 'content-type': 'application/json' },
+    body: JSON.stringify(report),
+  });
   expect(created.status, await created.text()).toBe(201);
 }, 180_000);
 
@@ -100,8 +133,12 @@ describe('a client that aborts uploads mid-body', () => {
       (body) => body.length - 10,
     ];
     const phones = runPhones({
-      bases: () => [base], token: TEST_ADMIN_TOKEN, reports: Array.from({ length: 300 }, (_, i) => phoneReport(i + 1)), phones: 8,
-      deadline: Date.now() + 120_000, stats: newStats(),
+      bases: () => [base],
+      token: TEST_ADMIN_TOKEN,
+      reports: Array.from({ length: 300 }, (_, i) => phoneReport(i + 1)),
+      phones: 8,
+      deadline: Date.now() + 120_000,
+      stats: newStats(),
     });
     const started = Date.now();
     let next = 0;
@@ -120,19 +157,26 @@ describe('a client that aborts uploads mid-body', () => {
       staged = await filesUnder(join(dataDir, 'blobs', '.staging'));
     }
     const originals = await filesUnder(join(dataDir, 'blobs', 'originals'));
-    console.log(`aborted uploads: afterwards ${await photoRows()} photo rows, ${originals.length} objects, ${staged.length} staged files`);
+    console.log(
+      `aborted uploads: afterwards ${await photoRows()} photo rows, ${originals.length} objects, ${staged.length} staged files`,
+    );
     expect(staged).toEqual([]);
     expect(await photoRows()).toBe(0);
     expect(originals).toEqual([]);
 
-    await expectAcknowledgedStoredOnce('reports sent while uploads were aborted', stats, db.query.bind(db), { otherReports: 1 });
+    await expectAcknowledgedStoredOnce('reports sent while uploads were aborted', stats, db.query.bind(db), {
+      otherReports: 1,
+    });
     expect(stats.badAnswers).toEqual([]);
     expect(server.hasExited()).toBe(false);
 
     // The server keeps serving: a whole photo is stored, once.
     const { boundary, body } = multipart(jpeg);
     const response = await fetch(`${base}/v1/reports/${reportId}/photos`, {
-      method: 'POST', headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}` }, body, signal: AbortSignal.timeout(30_000),
+      method: 'POST',
+      headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+      signal: AbortSignal.timeout(30_000),
     });
     expect(response.status, await response.clone().text()).toBe(201);
     expect(await photoRows()).toBe(1);

@@ -6,10 +6,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOwnPostgres, type OwnPostgres } from '../helpers/own-postgres.js';
-import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones, type PhoneStats } from '../helpers/phones.js';
-import { adminHeaders, ensureBuilt, killAllServers, startServer, TEST_ADMIN_TOKEN, waitForOk, type ServerProcess } from '../helpers/server-process.js';
 import { registrySample } from '../helpers/factories.js';
+import { type OwnPostgres, startOwnPostgres } from '../helpers/own-postgres.js';
+import { expectAcknowledgedStoredOnce, newStats, type PhoneStats, phoneReport, runPhones } from '../helpers/phones.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  type ServerProcess,
+  startServer,
+  TEST_ADMIN_TOKEN,
+  waitForOk,
+} from '../helpers/server-process.js';
 
 const sample = registrySample;
 const REPORTS = 500;
@@ -38,12 +46,20 @@ async function expectTalliesEqualCount(label: string): Promise<void> {
   const get = async (path: string) => {
     const response = await fetch(`${base}${path}`, { headers: adminHeaders, signal: AbortSignal.timeout(30_000) });
     expect(response.status, `${path}: ${await response.clone().text()}`).toBe(200);
-    return (await response.json()) as { reports: { total: number; byKind: Record<string, number> }; incidents: unknown; coverage: unknown };
+    return (await response.json()) as {
+      reports: { total: number; byKind: Record<string, number> };
+      incidents: unknown;
+      coverage: unknown;
+    };
   };
   const live = await get('/v1/summaries/national');
   const recount = await get('/v1/summaries/national?since=2000-01-01T00:00:00Z');
-  const [{ total }] = (await query<{ total: number }>('SELECT count(*)::int AS total FROM reports')) as [{ total: number }];
-  console.log(`${label}: national summary counts ${live.reports.total} reports, its recount ${recount.reports.total}, count(*) ${total}`);
+  const [{ total }] = (await query<{ total: number }>('SELECT count(*)::int AS total FROM reports')) as [
+    { total: number },
+  ];
+  console.log(
+    `${label}: national summary counts ${live.reports.total} reports, its recount ${recount.reports.total}, count(*) ${total}`,
+  );
   expect(live.reports).toEqual(recount.reports);
   expect(live.incidents).toEqual(recount.incidents);
   expect(live.coverage).toEqual(recount.coverage);
@@ -54,10 +70,21 @@ async function expectTalliesEqualCount(label: string): Promise<void> {
 async function underLoad(label: string, fault: (stats: PhoneStats) => Promise<void>): Promise<PhoneStats> {
   const stats = newStats();
   const reports = Array.from({ length: REPORTS }, (_, i) => phoneReport(i));
-  const phones = runPhones({ bases: () => [base], token: TEST_ADMIN_TOKEN, reports, phones: PHONES, deadline: Date.now() + 150_000, stats });
+  const phones = runPhones({
+    bases: () => [base],
+    token: TEST_ADMIN_TOKEN,
+    reports,
+    phones: PHONES,
+    deadline: Date.now() + 150_000,
+    stats,
+  });
   let faultError: unknown;
   const faulted = (async () => {
-    await waitFor(() => stats.acknowledged.size >= REPORTS / 4, 60_000, `${REPORTS / 4} acknowledged reports before the fault`);
+    await waitFor(
+      () => stats.acknowledged.size >= REPORTS / 4,
+      60_000,
+      `${REPORTS / 4} acknowledged reports before the fault`,
+    );
     await fault(stats);
   })().catch((error: unknown) => {
     faultError = error;
@@ -68,7 +95,10 @@ async function underLoad(label: string, fault: (stats: PhoneStats) => Promise<vo
   stored += stats.acknowledged.size;
   // Only acknowledgements, and 503s that say when to retry: never a 500, never a 5xx without Retry-After.
   expect(stats.badAnswers, 'answers that were 500, or 5xx without Retry-After').toEqual([]);
-  expect(Object.keys(stats.statuses).filter((status) => !['201', '200', '503'].includes(status)), `statuses ${JSON.stringify(stats.statuses)}`).toEqual([]);
+  expect(
+    Object.keys(stats.statuses).filter((status) => !['201', '200', '503'].includes(status)),
+    `statuses ${JSON.stringify(stats.statuses)}`,
+  ).toEqual([]);
   await expectTalliesEqualCount(label);
   return stats;
 }
@@ -77,10 +107,19 @@ beforeAll(async () => {
   await ensureBuilt();
   pg = await startOwnPostgres();
   dataDir = await mkdtemp(join(tmpdir(), 'testigo-fault-pg-'));
-  server = startServer({ DATABASE_URL: pg.url(), DATA_DIR: dataDir, DATABASE_CONNECT_TIMEOUT_MS: '1000', RATE_LIMIT_PER_TOKEN: '0' });
+  server = startServer({
+    DATABASE_URL: pg.url(),
+    DATA_DIR: dataDir,
+    DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    RATE_LIMIT_PER_TOKEN: '0',
+  });
   base = await server.listening(60_000);
   await waitForOk(`${base}/readyz`, 30_000);
-  const imported = await fetch(`${base}/v1/registry/import`, { method: 'POST', headers: { ...adminHeaders, 'content-type': 'text/csv' }, body: sample });
+  const imported = await fetch(`${base}/v1/registry/import`, {
+    method: 'POST',
+    headers: { ...adminHeaders, 'content-type': 'text/csv' },
+    body: sample,
+  });
   expect(imported.status, await imported.text()).toBe(200);
 }, 180_000);
 
@@ -114,7 +153,9 @@ describe('PostgreSQL faults under load (a PostgreSQL of its own)', () => {
       await pg!.kill();
       const goneAt = Date.now();
       await pg!.start(); // crash recovery replays the WAL
-      console.log(`postmaster SIGKILL: backends gone after ${goneAt - killedAt} ms, restarted (recovery done) ${Date.now() - goneAt} ms later`);
+      console.log(
+        `postmaster SIGKILL: backends gone after ${goneAt - killedAt} ms, restarted (recovery done) ${Date.now() - goneAt} ms later`,
+      );
     });
     expect(stats.attempts).toBeGreaterThanOrEqual(REPORTS);
     expect(server.hasExited()).toBe(false);

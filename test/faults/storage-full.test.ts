@@ -10,9 +10,17 @@ import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones } from '../helpers/phones.js';
-import { adminHeaders, ensureBuilt, killAllServers, startServer, TEST_ADMIN_TOKEN, waitForOk, type ServerProcess } from '../helpers/server-process.js';
 import { registrySample } from '../helpers/factories.js';
+import { expectAcknowledgedStoredOnce, newStats, phoneReport, runPhones } from '../helpers/phones.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  type ServerProcess,
+  startServer,
+  TEST_ADMIN_TOKEN,
+  waitForOk,
+} from '../helpers/server-process.js';
 
 const sample = registrySample;
 const DISK = '2m';
@@ -29,7 +37,11 @@ let reportId = '';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const nested = await Promise.all(entries.map((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : Promise.resolve([join(dir, entry.name)]))));
+  const nested = await Promise.all(
+    entries.map((entry) =>
+      entry.isDirectory() ? filesUnder(join(dir, entry.name)) : Promise.resolve([join(dir, entry.name)]),
+    ),
+  );
   return nested.flat();
 }
 
@@ -39,20 +51,34 @@ async function noisePhoto(): Promise<Buffer> {
   const height = 300;
   const pixels = Buffer.alloc(width * height * 3);
   for (let i = 0; i < pixels.length; i += 1) pixels[i] = Math.floor(Math.random() * 256);
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
 }
 
-async function upload(photo: Buffer): Promise<{ status: number; body: string; retryAfter: string | null; contentType: string | null }> {
+async function upload(
+  photo: Buffer,
+): Promise<{ status: number; body: string; retryAfter: string | null; contentType: string | null }> {
   const boundary = `----testigo${randomUUID()}`;
   const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+    ),
     photo,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
   const response = await fetch(`${base}/v1/reports/${reportId}/photos`, {
-    method: 'POST', headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}` }, body, signal: AbortSignal.timeout(30_000),
+    method: 'POST',
+    headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+    signal: AbortSignal.timeout(30_000),
   });
-  return { status: response.status, body: await response.text(), retryAfter: response.headers.get('retry-after'), contentType: response.headers.get('content-type') };
+  return {
+    status: response.status,
+    body: await response.text(),
+    retryAfter: response.headers.get('retry-after'),
+    contentType: response.headers.get('content-type'),
+  };
 }
 
 beforeAll(async () => {
@@ -72,11 +98,19 @@ beforeAll(async () => {
   server = startServer({ DATABASE_URL: db.url, DATA_DIR: dataDir, RATE_LIMIT_PER_TOKEN: '0' });
   base = await server.listening(60_000);
   await waitForOk(`${base}/readyz`, 30_000);
-  const imported = await fetch(`${base}/v1/registry/import`, { method: 'POST', headers: { ...adminHeaders, 'content-type': 'text/csv' }, body: sample });
+  const imported = await fetch(`${base}/v1/registry/import`, {
+    method: 'POST',
+    headers: { ...adminHeaders, 'content-type': 'text/csv' },
+    body: sample,
+  });
   expect(imported.status, await imported.text()).toBe(200);
   const report = phoneReport(0);
   reportId = report.id;
-  const created = await fetch(`${base}/v1/reports`, { method: 'POST', headers: { ...adminHeaders, 'content-type': 'application/json' }, body: JSON.stringify(report) });
+  const created = await fetch(`${base}/v1/reports`, {
+    method: 'POST',
+    headers: { ...adminHeaders, 'content-type': 'application/json' },
+    body: JSON.stringify(report),
+  });
   expect(created.status, await created.text()).toBe(201);
 }, 180_000);
 
@@ -91,36 +125,64 @@ afterAll(async () => {
 describe('storage that is full', () => {
   it('uploads beyond a full photo disk are refused with 507 STORAGE_FULL, reports keep flowing, nothing is half-written', async () => {
     const phones = runPhones({
-      bases: () => [base], token: TEST_ADMIN_TOKEN, reports: Array.from({ length: 200 }, (_, i) => phoneReport(i + 1)), phones: 4,
-      deadline: Date.now() + 120_000, stats: newStats(),
+      bases: () => [base],
+      token: TEST_ADMIN_TOKEN,
+      reports: Array.from({ length: 200 }, (_, i) => phoneReport(i + 1)),
+      phones: 4,
+      deadline: Date.now() + 120_000,
+      stats: newStats(),
     });
     const answers: { status: number; body: string; retryAfter: string | null; contentType: string | null }[] = [];
     // Upload until the disk refuses three in a row (bounded): the first ones fit, then it is full.
-    for (let i = 0; i < MAX_UPLOADS && answers.slice(-3).filter((answer) => answer.status !== 201).length < 3; i += 1) answers.push(await upload(await noisePhoto()));
+    for (let i = 0; i < MAX_UPLOADS && answers.slice(-3).filter((answer) => answer.status !== 201).length < 3; i += 1)
+      answers.push(await upload(await noisePhoto()));
     const stats = await phones;
     // And once the disk is full, reports still go through.
     await runPhones({
-      bases: () => [base], token: TEST_ADMIN_TOKEN, reports: Array.from({ length: 50 }, (_, i) => phoneReport(i + 201)), phones: 4, deadline: Date.now() + 60_000, stats,
+      bases: () => [base],
+      token: TEST_ADMIN_TOKEN,
+      reports: Array.from({ length: 50 }, (_, i) => phoneReport(i + 201)),
+      phones: 4,
+      deadline: Date.now() + 60_000,
+      stats,
     });
-    const statuses = answers.reduce<Record<number, number>>((counts, answer) => ({ ...counts, [answer.status]: (counts[answer.status] ?? 0) + 1 }), {});
-    console.log(`storage full (tmpfs ${DISK}): ${answers.length} uploads answered ${JSON.stringify(statuses)}; refusals: ${answers.filter((a) => a.status !== 201).slice(0, 3).map((a) => `${a.status} ${a.body.slice(0, 160)}`).join(' | ')}`);
+    const statuses = answers.reduce<Record<number, number>>(
+      (counts, answer) => ({ ...counts, [answer.status]: (counts[answer.status] ?? 0) + 1 }),
+      {},
+    );
+    console.log(
+      `storage full (tmpfs ${DISK}): ${answers.length} uploads answered ${JSON.stringify(statuses)}; refusals: ${answers
+        .filter((a) => a.status !== 201)
+        .slice(0, 3)
+        .map((a) => `${a.status} ${a.body.slice(0, 160)}`)
+        .join(' | ')}`,
+    );
 
     // Nothing half-written: each photo row has its object, each object its row; nothing staged or temporary is left.
     let staged = await filesUnder(join(blobs, '.staging'));
-    for (const deadline = Date.now() + 15_000; staged.length > 0 && Date.now() < deadline; staged = await filesUnder(join(blobs, '.staging'))) await sleep(100);
+    for (
+      const deadline = Date.now() + 15_000;
+      staged.length > 0 && Date.now() < deadline;
+      staged = await filesUnder(join(blobs, '.staging'))
+    )
+      await sleep(100);
     // Objects are named by their content (src/infra/storage/storage.ts originalKey): one per distinct photo.
     const rows = await db.query<{ key: string }>(
       "SELECT DISTINCT 'originals/' || substr(sha256, 1, 2) || '/' || substr(sha256, 3, 2) || '/' || sha256 AS key FROM photos ORDER BY 1",
     );
     const originals = (await filesUnder(join(blobs, 'originals'))).map((file) => relative(blobs, file)).sort();
     const temporary = (await filesUnder(blobs)).filter((file) => /\.tmp$|\.tmp[-.]/.test(file));
-    console.log(`storage full: ${rows.length} photo rows, ${originals.length} originals, ${staged.length} staged, ${temporary.length} temporary files`);
+    console.log(
+      `storage full: ${rows.length} photo rows, ${originals.length} originals, ${staged.length} staged, ${temporary.length} temporary files`,
+    );
     expect(staged).toEqual([]);
     expect(temporary).toEqual([]);
     expect(originals).toEqual(rows.map((row) => row.key));
 
     // Reports kept flowing while the photo disk was full.
-    await expectAcknowledgedStoredOnce('reports sent while the photo disk filled up', stats, db.query.bind(db), { otherReports: 1 });
+    await expectAcknowledgedStoredOnce('reports sent while the photo disk filled up', stats, db.query.bind(db), {
+      otherReports: 1,
+    });
     expect(stats.badAnswers).toEqual([]);
     expect(server.hasExited()).toBe(false);
 

@@ -1,7 +1,7 @@
 // Factories for the people a test needs: a user of any role with a bearer token, made through the service.
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { systemContext, type Role } from '../../src/infra/auth/actor.js';
 import { createUsersService } from '../../src/features/users/users.service.js';
+import { type Role, systemContext } from '../../src/infra/auth/actor.js';
 
 export interface TestActor {
   id: string;
@@ -13,14 +13,24 @@ export interface TestActor {
 
 let counter = 0;
 
-export async function createActor(app: FastifyInstance, role: Role, options: { scopeRegion?: string | null; name?: string } = {}): Promise<TestActor> {
+export async function createActor(
+  app: FastifyInstance,
+  role: Role,
+  options: { scopeRegion?: string | null; name?: string } = {},
+): Promise<TestActor> {
   counter += 1;
   const { user, token } = await createUsersService(app.db.prisma).createWithToken(systemContext('test'), {
     name: options.name ?? `${role} ${counter}`,
     role,
     scopeRegion: options.scopeRegion ?? null,
   });
-  return { id: user.id, role, token: token.token, tokenId: token.id, headers: { authorization: `Bearer ${token.token}` } };
+  return {
+    id: user.id,
+    role,
+    token: token.token,
+    tokenId: token.id,
+    headers: { authorization: `Bearer ${token.token}` },
+  };
 }
 
 /** app.inject as `actor`. */

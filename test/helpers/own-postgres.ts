@@ -3,7 +3,7 @@
 // PostgreSQL refuses to run) every command runs as the `postgres` user on a directory it owns.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chown, mkdtemp, rm, writeFile, appendFile } from 'node:fs/promises';
+import { appendFile, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,11 @@ export interface OwnPostgres {
   /** SIGKILL to the postmaster, then waits (bounded) for its backends to notice and exit; SIGKILLs those that linger. */
   kill(): Promise<void>;
   /** One statement on `database`, on a connection of its own. */
-  query<T extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  query<T extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    database?: string,
+  ): Promise<T[]>;
   /** Stops the server if it runs (immediate, then SIGKILL) and removes the directory; safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -42,7 +46,9 @@ async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -52,7 +58,8 @@ async function pgCommand(binary: string, args: string[], timeoutMs: number): Pro
   const command = isRoot ? 'runuser' : join(BIN, binary);
   const argv = isRoot ? ['-u', 'postgres', '--', join(BIN, binary), ...args] : args;
   const result = await run(command, argv, { timeoutMs, cwd: tmpdir() });
-  if (result.code !== 0) throw new Error(`${binary} ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(`${binary} ${args.join(' ')} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
 
@@ -136,9 +143,11 @@ export async function startOwnPostgres(options: { settings?: Record<string, stri
       process.kill(pid, 'SIGKILL');
       await waitUntil(() => !isAlive(pid), 10_000, `the postmaster ${pid} to die`);
       // Backends notice their postmaster's death and exit; a new postmaster cannot start while they hold its shared memory.
-      await waitUntil(() => children.every((child) => !isAlive(child)), 15_000, 'the orphaned backends to exit').catch(() => {
-        for (const child of children) if (isAlive(child)) process.kill(child, 'SIGKILL');
-      });
+      await waitUntil(() => children.every((child) => !isAlive(child)), 15_000, 'the orphaned backends to exit').catch(
+        () => {
+          for (const child of children) if (isAlive(child)) process.kill(child, 'SIGKILL');
+        },
+      );
       await waitUntil(() => children.every((child) => !isAlive(child)), 10_000, 'the orphaned backends to die');
     },
     async query(sql, params, database) {
@@ -163,12 +172,26 @@ export async function startOwnPostgres(options: { settings?: Record<string, stri
 
   try {
     if (isRoot) await chown(root, uid!, gid!);
-    await pgCommand('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions', '-N'], 120_000);
+    await pgCommand(
+      'initdb',
+      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions', '-N'],
+      120_000,
+    );
     const settings: Record<string, string> = {
-      port: String(port), listen_addresses: "'127.0.0.1'", unix_socket_directories: "''", max_connections: '100',
-      shared_buffers: "'64MB'", log_min_messages: 'warning', ...options.settings,
+      port: String(port),
+      listen_addresses: "'127.0.0.1'",
+      unix_socket_directories: "''",
+      max_connections: '100',
+      shared_buffers: "'64MB'",
+      log_min_messages: 'warning',
+      ...options.settings,
     };
-    await appendFile(join(dataDir, 'postgresql.conf'), `\n# testigo own-postgres\n${Object.entries(settings).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`);
+    await appendFile(
+      join(dataDir, 'postgresql.conf'),
+      `\n# testigo own-postgres\n${Object.entries(settings)
+        .map(([key, value]) => `${key} = ${value}`)
+        .join('\n')}\n`,
+    );
     if (isRoot) {
       await writeFile(logFile, '');
       await chown(logFile, uid!, gid!);

@@ -7,10 +7,24 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-interface Config { base: string; token: string; perSecond: number; warmUpMs: number; durationMs: number; centres: string[] }
+interface Config {
+  base: string;
+  token: string;
+  perSecond: number;
+  warmUpMs: number;
+  durationMs: number;
+  centres: string[];
+}
 const config = JSON.parse(readFileSync(process.env.WRITER_CONFIG!, 'utf8')) as Config;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const VOTING = { queueLength: 'short', waitingMinutes: 5, assistedVotingProblems: false, identificationProblems: false, securityForces: 'appropriate', propagandaNearby: false };
+const VOTING = {
+  queueLength: 'short',
+  waitingMinutes: 5,
+  assistedVotingProblems: false,
+  identificationProblems: false,
+  securityForces: 'appropriate',
+  propagandaNearby: false,
+};
 
 const statuses: Record<string, number> = {};
 const latencies: number[] = [];
@@ -27,7 +41,9 @@ async function post(report: Record<string, unknown>): Promise<void> {
     attempts += 1;
     try {
       const response = await fetch(`${config.base}/v1/reports`, {
-        method: 'POST', body: JSON.stringify(report), signal: AbortSignal.timeout(30_000),
+        method: 'POST',
+        body: JSON.stringify(report),
+        signal: AbortSignal.timeout(30_000),
         headers: { authorization: `Bearer ${config.token}`, 'content-type': 'application/json' },
       });
       const text = await response.text();
@@ -38,12 +54,14 @@ async function post(report: Record<string, unknown>): Promise<void> {
         if (timed) acknowledgedWhileMeasured += 1;
         return;
       }
-      if (badAnswers.length < 20) badAnswers.push(`${response.status} ${response.headers.get('retry-after') ?? '-'} ${text.slice(0, 300)}`);
+      if (badAnswers.length < 20)
+        badAnswers.push(`${response.status} ${response.headers.get('retry-after') ?? '-'} ${text.slice(0, 300)}`);
       if (response.status < 500) return;
     } catch (error) {
       statuses.network = (statuses.network ?? 0) + 1;
       if (timed) latencies.push(performance.now() - started);
-      if (badAnswers.length < 20) badAnswers.push(`network ${(error as Error).message} ${String((error as { cause?: unknown }).cause ?? '')}`);
+      if (badAnswers.length < 20)
+        badAnswers.push(`network ${(error as Error).message} ${String((error as { cause?: unknown }).cause ?? '')}`);
     }
     await sleep(500);
   }
@@ -55,8 +73,12 @@ let sent = 0;
 while (performance.now() - startedAt < config.warmUpMs + config.durationMs) {
   measuring = performance.now() - startedAt >= config.warmUpMs;
   const report = {
-    id: randomUUID(), kind: 'voting', centreCode: config.centres[(sent * 7919) % config.centres.length]!, observedAt: new Date(Date.now() - 60_000).toISOString(),
-    answers: VOTING, notes: `paced writer ${sent}`,
+    id: randomUUID(),
+    kind: 'voting',
+    centreCode: config.centres[(sent * 7919) % config.centres.length]!,
+    observedAt: new Date(Date.now() - 60_000).toISOString(),
+    answers: VOTING,
+    notes: `paced writer ${sent}`,
   };
   sent += 1;
   const done: Promise<void> = post(report).finally(() => inFlight.delete(done));
@@ -68,4 +90,7 @@ measuring = false;
 let bound: NodeJS.Timeout | undefined;
 await Promise.race([Promise.all(inFlight), new Promise<void>((resolve) => (bound = setTimeout(resolve, 60_000)))]);
 clearTimeout(bound);
-process.stdout.write(`${JSON.stringify({ sent, attempts, statuses, latencies, acknowledged, badAnswers, acknowledgedPerSecond: (acknowledgedWhileMeasured * 1000) / config.durationMs })}\n`, () => process.exit(0));
+process.stdout.write(
+  `${JSON.stringify({ sent, attempts, statuses, latencies, acknowledged, badAnswers, acknowledgedPerSecond: (acknowledgedWhileMeasured * 1000) / config.durationMs })}\n`,
+  () => process.exit(0),
+);

@@ -14,13 +14,26 @@ export function phoneReport(i: number, centreCode: string = SAMPLE_CENTRES[i % S
   const id = randomUUID();
   if (i % 4 === 3) {
     return {
-      id, kind: 'incident', centreCode, observedAt: new Date(Date.now() - 60_000).toISOString(),
+      id,
+      kind: 'incident',
+      centreCode,
+      observedAt: new Date(Date.now() - 60_000).toISOString(),
       answers: { category: 'violence', severity: 'low', description: `Fault test incident ${i}`, ongoing: false },
     };
   }
   return {
-    id, kind: 'voting', centreCode, observedAt: new Date(Date.now() - 60_000).toISOString(),
-    answers: { queueLength: 'short', waitingMinutes: i % 90, assistedVotingProblems: false, identificationProblems: false, securityForces: 'appropriate', propagandaNearby: false },
+    id,
+    kind: 'voting',
+    centreCode,
+    observedAt: new Date(Date.now() - 60_000).toISOString(),
+    answers: {
+      queueLength: 'short',
+      waitingMinutes: i % 90,
+      assistedVotingProblems: false,
+      identificationProblems: false,
+      securityForces: 'appropriate',
+      propagandaNearby: false,
+    },
     notes: `fault test report ${i}`,
   };
 }
@@ -76,7 +89,9 @@ export async function runPhones(options: {
         let retryAfter: number | undefined;
         try {
           const response = await fetch(`${base}/v1/reports`, {
-            method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
             signal: AbortSignal.timeout(options.attemptTimeoutMs ?? 15_000),
           });
           const text = await response.text();
@@ -87,9 +102,11 @@ export async function runPhones(options: {
             options.onProgress?.(stats);
             break;
           }
-          if (response.status < 500) throw new Error(`POST /v1/reports answered ${response.status}, which a retry cannot fix: ${text}`);
+          if (response.status < 500)
+            throw new Error(`POST /v1/reports answered ${response.status}, which a retry cannot fix: ${text}`);
           const header = response.headers.get('retry-after');
-          if ((response.status === 500 || !header) && stats.badAnswers.length < 20) stats.badAnswers.push(`${response.status} ${header ?? '(no Retry-After)'} ${text.slice(0, 300)}`);
+          if ((response.status === 500 || !header) && stats.badAnswers.length < 20)
+            stats.badAnswers.push(`${response.status} ${header ?? '(no Retry-After)'} ${text.slice(0, 300)}`);
           retryAfter = header ? Number(header) * 1000 : undefined;
         } catch (error) {
           if ((error as Error).message.startsWith('POST /v1/reports answered')) throw error;
@@ -132,7 +149,9 @@ export async function expectAcknowledgedStoredOnce(
      FROM unnest($1::uuid[]) AS x(id)`,
     [ids],
   );
-  const [{ total }] = (await query<{ total: number }>('SELECT count(*)::int AS total FROM reports')) as [{ total: number }];
+  const [{ total }] = (await query<{ total: number }>('SELECT count(*)::int AS total FROM reports')) as [
+    { total: number },
+  ];
   const wrong = rows.filter((row) => row.reports !== 1 || row.revisions !== 1 || row.accepted !== 1);
   console.log(
     `${label}: sent ${stats.sent} reports in ${stats.attempts} attempts, acknowledged ${ids.length}; answers ${JSON.stringify(stats.statuses)}; ` +

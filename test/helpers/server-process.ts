@@ -1,6 +1,6 @@
 // Running the built server (dist/server.js) and the CLI as child processes, for tests and benchmarks:
 // building once, starting and stopping children with bounded waits, and cleaning up after them.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -78,7 +78,12 @@ export function run(
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // Its own process group, so that npx's grandchildren (tsx, node) can be killed together.
-    const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? ROOT,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const group = child.pid;
     if (group) runningGroups.add(group);
     let stdout = '';
@@ -87,7 +92,9 @@ export function run(
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       if (group) killGroup(group);
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs} ms\n${stdout}\n${stderr}`));
+      reject(
+        new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs} ms\n${stdout}\n${stderr}`),
+      );
     }, options.timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -117,7 +124,12 @@ export async function ensureBuilt(): Promise<void> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       // A lock left by a killed run is taken over after two minutes.
-      const age = Date.now() - (await stat(lock).then((info) => info.mtimeMs, () => Date.now()));
+      const age =
+        Date.now() -
+        (await stat(lock).then(
+          (info) => info.mtimeMs,
+          () => Date.now(),
+        ));
       if (age > 120_000) await rm(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error(`Timed out waiting for the build lock ${lock}`);
       await sleep(200);
@@ -125,8 +137,11 @@ export async function ensureBuilt(): Promise<void> {
   }
   try {
     if (buildIsStale()) {
-      const result = await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { timeoutMs: 110_000 });
-      if (result.code !== 0) throw new Error(`The build failed (tsc exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+      const result = await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+        timeoutMs: 110_000,
+      });
+      if (result.code !== 0)
+        throw new Error(`The build failed (tsc exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
     }
   } finally {
     await rm(lock, { recursive: true, force: true });
@@ -167,10 +182,27 @@ export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as c
 export function startServer(env: Record<string, string>): ServerProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   // Only what this test sets: no DATABASE_URL, TEST_DATABASE_URL, PORT or DATA_DIR leaks from the runner.
-  for (const name of ['DATABASE_URL', 'TEST_DATABASE_URL', 'PORT', 'HOST', 'DATA_DIR', 'LOG_LEVEL', 'MIGRATE_ON_START', 'EMBEDDED_POSTGRES_PORT', 'ADMIN_TOKEN']) {
+  for (const name of [
+    'DATABASE_URL',
+    'TEST_DATABASE_URL',
+    'PORT',
+    'HOST',
+    'DATA_DIR',
+    'LOG_LEVEL',
+    'MIGRATE_ON_START',
+    'EMBEDDED_POSTGRES_PORT',
+    'ADMIN_TOKEN',
+  ]) {
     delete childEnv[name];
   }
-  Object.assign(childEnv, { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env });
+  Object.assign(childEnv, {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    ...env,
+  });
   const child = spawn(process.execPath, [SERVER_JS], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let stderr = '';
@@ -209,7 +241,8 @@ export function startServer(env: Record<string, string>): ServerProcess {
     });
   });
 
-  const describe = () => `\n--- stdout ---\n${logs.map((line) => JSON.stringify(line)).join('\n')}\n--- stderr ---\n${stderr}`;
+  const describe = () =>
+    `\n--- stdout ---\n${logs.map((line) => JSON.stringify(line)).join('\n')}\n--- stderr ---\n${stderr}`;
 
   const server: ServerProcess = {
     child,
@@ -225,9 +258,15 @@ export function startServer(env: Record<string, string>): ServerProcess {
           for (; seen < logs.length; seen += 1) {
             if (match(logs[seen]!)) return finish(() => resolve(logs[seen]!));
           }
-          if (exitInfo) finish(() => reject(new Error(`The server exited (${JSON.stringify(exitInfo)}) before ${what}${describe()}`)));
+          if (exitInfo)
+            finish(() =>
+              reject(new Error(`The server exited (${JSON.stringify(exitInfo)}) before ${what}${describe()}`)),
+            );
         };
-        const timer = setTimeout(() => finish(() => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${describe()}`))), timeoutMs);
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${describe()}`))),
+          timeoutMs,
+        );
         const finish = (settle: () => void) => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -238,7 +277,11 @@ export function startServer(env: Record<string, string>): ServerProcess {
       });
     },
     async listening(timeoutMs = 60_000) {
-      const line = await server.waitForLog((entry) => /^Server listening at http:\/\//.test(entry.msg ?? ''), timeoutMs, 'Server listening at …');
+      const line = await server.waitForLog(
+        (entry) => /^Server listening at http:\/\//.test(entry.msg ?? ''),
+        timeoutMs,
+        'Server listening at …',
+      );
       return /^Server listening at (http:\/\/\S+)/.exec(line.msg!)![1]!;
     },
     async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
@@ -301,7 +344,8 @@ export async function waitForOk(url: string, timeoutMs: number): Promise<Respons
     } catch (error) {
       last = String(error);
     }
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for 200 from ${url}; last: ${last}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for 200 from ${url}; last: ${last}`);
     await sleep(100);
   }
 }

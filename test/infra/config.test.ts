@@ -4,7 +4,13 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 describe('configuration', () => {
   it('has defaults for a fresh machine', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ PORT: 3000, HOST: '127.0.0.1', DATA_DIR: './data', LOG_LEVEL: 'info', MIGRATE_ON_START: true });
+    expect(config).toMatchObject({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      DATA_DIR: './data',
+      LOG_LEVEL: 'info',
+      MIGRATE_ON_START: true,
+    });
     expect(config.DATABASE_URL).toBeUndefined();
   });
 
@@ -29,9 +35,14 @@ describe('configuration', () => {
   });
 
   it('refuses an idle timeout not below the staging age (a stalled upload must be cut before it could be swept)', () => {
-    expect(() => loadConfig({ IDLE_TIMEOUT_MS: '600000', PHOTO_STAGING_MAX_AGE_MS: '600000' })).toThrow(/IDLE_TIMEOUT_MS: must be below PHOTO_STAGING_MAX_AGE_MS/);
+    expect(() => loadConfig({ IDLE_TIMEOUT_MS: '600000', PHOTO_STAGING_MAX_AGE_MS: '600000' })).toThrow(
+      /IDLE_TIMEOUT_MS: must be below PHOTO_STAGING_MAX_AGE_MS/,
+    );
     expect(() => loadConfig({ PHOTO_STAGING_MAX_AGE_MS: '30000' })).toThrow(/IDLE_TIMEOUT_MS/); // the 60 s default idle timeout
-    expect(loadConfig({ IDLE_TIMEOUT_MS: '20000', PHOTO_STAGING_MAX_AGE_MS: '30000' })).toMatchObject({ IDLE_TIMEOUT_MS: 20000, REQUEST_TIMEOUT_MS: 600000 });
+    expect(loadConfig({ IDLE_TIMEOUT_MS: '20000', PHOTO_STAGING_MAX_AGE_MS: '30000' })).toMatchObject({
+      IDLE_TIMEOUT_MS: 20000,
+      REQUEST_TIMEOUT_MS: 600000,
+    });
     expect(loadConfig({})).toMatchObject({ IDLE_TIMEOUT_MS: 60000, REQUEST_TIMEOUT_MS: 600000 });
   });
 
@@ -41,7 +52,9 @@ describe('configuration', () => {
 
   it('parses booleans and numbers', () => {
     expect(loadConfig({ MIGRATE_ON_START: 'false', DATABASE_POOL_MAX: '25', DOCS_ENABLED: '0' })).toMatchObject({
-      MIGRATE_ON_START: false, DATABASE_POOL_MAX: 25, DOCS_ENABLED: false,
+      MIGRATE_ON_START: false,
+      DATABASE_POOL_MAX: 25,
+      DOCS_ENABLED: false,
     });
   });
 });

@@ -9,16 +9,17 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { createDatabase, databaseOptions, type Database } from '../../src/infra/db/client.js';
+import { createDatabase, type Database, databaseOptions } from '../../src/infra/db/client.js';
 import { translateDatabaseError } from '../../src/infra/db/errors.js';
 import { toAppError } from '../../src/infra/http/problems.js';
 import { createActor } from '../helpers/actors.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig } from '../helpers/app.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const asPostgres = (command: string, args: string[]) => {
-  const [file, argv] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+  const [file, argv] =
+    process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
   return execFileSync(file, argv, { stdio: 'pipe', timeout: 60_000 });
 };
 async function freePort(): Promise<number> {
@@ -26,7 +27,9 @@ async function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -38,10 +41,35 @@ async function ownPostgres() {
   const pgdata = join(dir, 'data');
   const port = await freePort();
   asPostgres(`${BIN}/initdb`, ['-D', pgdata, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions']);
-  const start = () => asPostgres(`${BIN}/pg_ctl`, ['-D', pgdata, '-w', '-t', '30', '-l', join(dir, 'log'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=`, 'start']);
-  const stop = (mode: 'immediate' | 'fast') => spawnSync(process.getuid?.() === 0 ? 'runuser' : `${BIN}/pg_ctl`, [
-    ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', `${BIN}/pg_ctl`] : []), '-D', pgdata, '-m', mode, '-w', '-t', '30', 'stop',
-  ], { stdio: 'pipe', timeout: 60_000 });
+  const start = () =>
+    asPostgres(`${BIN}/pg_ctl`, [
+      '-D',
+      pgdata,
+      '-w',
+      '-t',
+      '30',
+      '-l',
+      join(dir, 'log'),
+      '-o',
+      `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=`,
+      'start',
+    ]);
+  const stop = (mode: 'immediate' | 'fast') =>
+    spawnSync(
+      process.getuid?.() === 0 ? 'runuser' : `${BIN}/pg_ctl`,
+      [
+        ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', `${BIN}/pg_ctl`] : []),
+        '-D',
+        pgdata,
+        '-m',
+        mode,
+        '-w',
+        '-t',
+        '30',
+        'stop',
+      ],
+      { stdio: 'pipe', timeout: 60_000 },
+    );
   start();
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
@@ -94,9 +122,11 @@ describe('translateDatabaseError › PostgreSQL data errors are 400 VALIDATION_F
     const state = name.split(' ')[0];
     const fromPg = await failure(db.query(sql));
     expect((fromPg as { code?: string }).code).toBe(state);
-    const viaPrisma = await failure(database.prisma.$transaction(async (tx) => {
-      for (const statement of sql.split('; ')) await tx.$executeRawUnsafe(statement);
-    }));
+    const viaPrisma = await failure(
+      database.prisma.$transaction(async (tx) => {
+        for (const statement of sql.split('; ')) await tx.$executeRawUnsafe(statement);
+      }),
+    );
     for (const error of [fromPg, viaPrisma]) {
       const problem = translateDatabaseError(error);
       expect(problem?.code, `${name}: ${error.message}`).toBe('VALIDATION_FAILED');
@@ -105,10 +135,12 @@ describe('translateDatabaseError › PostgreSQL data errors are 400 VALIDATION_F
     }
   });
   it('a statement timeout stays 503, through Prisma (whose P2010 code is not a SQLSTATE)', async () => {
-    const error = await failure(database.prisma.$transaction(async (tx) => {
-      await tx.$executeRawUnsafe('SET LOCAL statement_timeout = 50');
-      await tx.$queryRawUnsafe('SELECT pg_sleep(2)');
-    }));
+    const error = await failure(
+      database.prisma.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe('SET LOCAL statement_timeout = 50');
+        await tx.$queryRawUnsafe('SELECT pg_sleep(2)');
+      }),
+    );
     expectUnavailable(error);
   });
 });
@@ -128,18 +160,30 @@ describe('translateDatabaseError › the database went away is 503 DATABASE_UNAV
     await closed.connect();
     await closed.end();
     const errors: Error[] = [await failure(closed.query('SELECT 1'))];
-    const inTransaction = createDatabase({ url: server.url, poolMax: 2, readPoolMax: 1, connectTimeoutMs: 1000, statementTimeoutMs: 5000, idleTimeoutMs: 10_000 });
+    const inTransaction = createDatabase({
+      url: server.url,
+      poolMax: 2,
+      readPoolMax: 1,
+      connectTimeoutMs: 1000,
+      statementTimeoutMs: 5000,
+      idleTimeoutMs: 10_000,
+    });
     let crashed!: () => void;
     const crash = new Promise<void>((resolve) => (crashed = resolve));
     let stopped!: () => void;
     const gone = new Promise<void>((resolve) => (stopped = resolve));
-    const transaction = failure(inTransaction.prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT 1`;
-      crashed();
-      // Wait until the server is gone, then use the transaction's dead connection.
-      await gone;
-      await tx.$queryRaw`SELECT 2`;
-    }, { timeout: 30_000 }));
+    const transaction = failure(
+      inTransaction.prisma.$transaction(
+        async (tx) => {
+          await tx.$queryRaw`SELECT 1`;
+          crashed();
+          // Wait until the server is gone, then use the transaction's dead connection.
+          await gone;
+          await tx.$queryRaw`SELECT 2`;
+        },
+        { timeout: 30_000 },
+      ),
+    );
     await crash;
     expect(server.stop('immediate').status).toBe(0);
     stopped();
@@ -153,11 +197,13 @@ describe('translateDatabaseError › the database went away is 503 DATABASE_UNAV
     errors.push(await failure(pool.query('SELECT 1')));
     await inTransaction.close();
     const messages = errors.map((error) => error.message);
-    expect(messages).toEqual(expect.arrayContaining([
-      'Client was closed and is not queryable',
-      'Client has encountered a connection error and is not queryable',
-      'Cannot use a pool after calling end on the pool',
-    ]));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'Client was closed and is not queryable',
+        'Client has encountered a connection error and is not queryable',
+        'Cannot use a pool after calling end on the pool',
+      ]),
+    );
     for (const error of errors) expectUnavailable(error);
   });
 });
@@ -170,11 +216,22 @@ describe('a transaction that cannot start is 503 DATABASE_UNAVAILABLE with Retry
   afterAll(async () => db.drop());
 
   it('Prisma P2028 "Unable to start a transaction in the given time" (maxWait shorter than the pool wait)', async () => {
-    const database = createDatabase({ url: db.url, poolMax: 1, readPoolMax: 1, connectTimeoutMs: 5000, statementTimeoutMs: 5000, idleTimeoutMs: 10_000, transactionMaxWaitMs: 200 });
+    const database = createDatabase({
+      url: db.url,
+      poolMax: 1,
+      readPoolMax: 1,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 5000,
+      idleTimeoutMs: 10_000,
+      transactionMaxWaitMs: 200,
+    });
     const held = await database.pool.connect();
     try {
       const error = await failure(database.prisma.$transaction(async (tx) => tx.$queryRaw`SELECT 1`));
-      expect(error).toMatchObject({ code: 'P2028', message: expect.stringContaining('Unable to start a transaction in the given time') });
+      expect(error).toMatchObject({
+        code: 'P2028',
+        message: expect.stringContaining('Unable to start a transaction in the given time'),
+      });
       expectUnavailable(error);
     } finally {
       held.release();
@@ -186,7 +243,12 @@ describe('a transaction that cannot start is 503 DATABASE_UNAVAILABLE with Retry
     ['maxWait = DATABASE_CONNECT_TIMEOUT_MS', {}],
     ['a shorter maxWait (P2028)', { transactionMaxWaitMs: 200 }],
   ])('POST /v1/users › 503 when a pool of one is held busy, %s', async (_name, overrides) => {
-    const config = testConfig({ DATABASE_URL: db.url, DATABASE_POOL_MAX: '1', DATABASE_CONNECT_TIMEOUT_MS: '500', MAX_EVENT_LOOP_DELAY_MS: '0' });
+    const config = testConfig({
+      DATABASE_URL: db.url,
+      DATABASE_POOL_MAX: '1',
+      DATABASE_CONNECT_TIMEOUT_MS: '500',
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+    });
     const database = createDatabase({ ...databaseOptions(config, db.url), ...overrides });
     const app = await buildApp({ config, database });
     try {
@@ -195,14 +257,24 @@ describe('a transaction that cannot start is 503 DATABASE_UNAVAILABLE with Retry
       expect((await app.inject({ url: '/v1/me', headers: admin.headers })).statusCode).toBe(200);
       const held = await database.pool.connect();
       try {
-        const response = await app.inject({ method: 'POST', url: '/v1/users', headers: admin.headers, payload: { name: 'Waits', role: 'observer' } });
+        const response = await app.inject({
+          method: 'POST',
+          url: '/v1/users',
+          headers: admin.headers,
+          payload: { name: 'Waits', role: 'observer' },
+        });
         expect(response.statusCode, response.body).toBe(503);
         expect(response.json().code).toBe('DATABASE_UNAVAILABLE');
         expect(response.headers['retry-after']).toMatch(/^\d+$/);
       } finally {
         held.release();
       }
-      const retried = await app.inject({ method: 'POST', url: '/v1/users', headers: admin.headers, payload: { name: 'Waits', role: 'observer' } });
+      const retried = await app.inject({
+        method: 'POST',
+        url: '/v1/users',
+        headers: admin.headers,
+        payload: { name: 'Waits', role: 'observer' },
+      });
       expect(retried.statusCode, retried.body).toBe(201);
     } finally {
       await app.close();

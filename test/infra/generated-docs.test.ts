@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { problemCatalogue, problemType } from '../../src/infra/errors.js';
 import { generatedPaths, renderErrorsMarkdown, renderOpenapi, repoRoot } from '../../scripts/docs.js';
+import { problemCatalogue, problemType } from '../../src/infra/errors.js';
 
 const committed = (path: string): string => {
   try {
@@ -35,17 +35,25 @@ beforeAll(async () => {
   openapiText = await renderOpenapi();
   document = JSON.parse(openapiText) as typeof document;
   operations = Object.entries(document.paths).flatMap(([path, item]) =>
-    httpMethods.flatMap((method) => (item[method] ? [{ method: method.toUpperCase(), path, operation: item[method] }] : [])),
+    httpMethods.flatMap((method) =>
+      item[method] ? [{ method: method.toUpperCase(), path, operation: item[method] }] : [],
+    ),
   );
 });
 
 describe('generated documents', () => {
   it('openapi.json is up to date', () => {
-    expect(committed(generatedPaths.openapi), `${generatedPaths.openapi} is stale: run npm run openapi, and commit it`).toBe(openapiText);
+    expect(
+      committed(generatedPaths.openapi),
+      `${generatedPaths.openapi} is stale: run npm run openapi, and commit it`,
+    ).toBe(openapiText);
   });
 
   it('docs/errors.md is up to date', () => {
-    expect(committed(generatedPaths.errors), `${generatedPaths.errors} is stale: run npm run openapi, and commit it`).toBe(renderErrorsMarkdown());
+    expect(
+      committed(generatedPaths.errors),
+      `${generatedPaths.errors} is stale: run npm run openapi, and commit it`,
+    ).toBe(renderErrorsMarkdown());
   });
 });
 
@@ -61,12 +69,17 @@ describe('the problem catalogue', () => {
 
   it('has every code documented in docs/errors.md', () => {
     const markdown = committed(generatedPaths.errors);
-    const missing = codes.filter((code) => !markdown.includes(`| \`${code}\` | ${problemCatalogue[code as keyof typeof problemCatalogue].status} |`));
+    const missing = codes.filter(
+      (code) =>
+        !markdown.includes(`| \`${code}\` | ${problemCatalogue[code as keyof typeof problemCatalogue].status} |`),
+    );
     expect(missing, 'codes missing from docs/errors.md: run npm run openapi').toEqual([]);
   });
 
   it('is the enum of `code` in the Problem schema of the OpenAPI document', () => {
-    const problem = document.components?.schemas?.Problem as { properties?: { code?: { enum?: string[] } } } | undefined;
+    const problem = document.components?.schemas?.Problem as
+      | { properties?: { code?: { enum?: string[] } } }
+      | undefined;
     expect(problem?.properties?.code?.enum).toEqual(codes);
   });
 });
@@ -78,7 +91,9 @@ describe('the OpenAPI document', () => {
 
   it('documents at least the health and registry routes', () => {
     const routes = operations.map(({ method, path }) => `${method} ${path}`);
-    expect(routes).toEqual(expect.arrayContaining(['GET /healthz', 'GET /readyz', 'POST /v1/registry/import', 'GET /v1/regions']));
+    expect(routes).toEqual(
+      expect.arrayContaining(['GET /healthz', 'GET /readyz', 'POST /v1/registry/import', 'GET /v1/regions']),
+    );
   });
 
   it('gives every operation an operationId, a declared tag and a response schema for every status', () => {
@@ -88,7 +103,8 @@ describe('the OpenAPI document', () => {
       const where = `${method} ${path}`;
       if (!operation.operationId) problems.push(`${where}: no operationId`);
       if (!operation.tags?.length) problems.push(`${where}: no tag`);
-      for (const tag of operation.tags ?? []) if (!declaredTags.has(tag)) problems.push(`${where}: tag "${tag}" is not declared`);
+      for (const tag of operation.tags ?? [])
+        if (!declaredTags.has(tag)) problems.push(`${where}: tag "${tag}" is not declared`);
       const responses = Object.entries(operation.responses ?? {});
       if (responses.length === 0) problems.push(`${where}: no responses`);
       for (const [status, response] of responses) {
@@ -109,7 +125,9 @@ describe('the OpenAPI document', () => {
     const schemas = document.components?.schemas ?? {};
     const refs = [...openapiText.matchAll(/"\$ref": "([^"]+)"/g)].map((match) => match[1]!);
     expect(refs.length).toBeGreaterThan(0);
-    const dangling = refs.filter((ref) => !(ref.startsWith('#/components/schemas/') && ref.slice('#/components/schemas/'.length) in schemas));
+    const dangling = refs.filter(
+      (ref) => !(ref.startsWith('#/components/schemas/') && ref.slice('#/components/schemas/'.length) in schemas),
+    );
     expect([...new Set(dangling)]).toEqual([]);
   });
 });

@@ -13,12 +13,21 @@ const asAdmin = as(app, admin);
 let observer: TestActor;
 
 const election = {
-  name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas',
-  candidates: [{ code: 'EG', name: 'Edmundo González' }, { code: 'NM', name: 'Nicolás Maduro' }],
+  name: 'Presidential 2024',
+  date: '2024-07-28',
+  timeZone: 'America/Caracas',
+  candidates: [
+    { code: 'EG', name: 'Edmundo González' },
+    { code: 'NM', name: 'Nicolás Maduro' },
+  ],
 };
 const incident = (overrides: Record<string, unknown> = {}, answers: Record<string, unknown> = {}) => ({
-  id: randomUUID(), kind: 'incident', centreCode: '010101001', observedAt: '2024-07-28T10:00:00Z',
-  answers: { category: 'vote_buying', severity: 'low', description: 'Someone offered money', ...answers }, ...overrides,
+  id: randomUUID(),
+  kind: 'incident',
+  centreCode: '010101001',
+  observedAt: '2024-07-28T10:00:00Z',
+  answers: { category: 'vote_buying', severity: 'low', description: 'Someone offered money', ...answers },
+  ...overrides,
 });
 /** A JSON text as a client would send it: `\u0000` and `\ud800` escapes survive as written. */
 const raw = (value: unknown) => JSON.stringify(value).replaceAll('NUL', '\\u0000').replaceAll('LONE', '\\ud800');
@@ -36,7 +45,10 @@ beforeAll(async () => {
   await seedRegistry(app, admin);
   await setElection(app, admin, election);
   observer = await createActor(app, 'observer');
-  expect((await asAdmin({ method: 'PUT', url: `/v1/users/${observer.id}/assignments`, payload: { centres: ['010101001'] } })).statusCode).toBe(200);
+  expect(
+    (await asAdmin({ method: 'PUT', url: `/v1/users/${observer.id}/assignments`, payload: { centres: ['010101001'] } }))
+      .statusCode,
+  ).toBe(200);
 });
 
 describe('hostile strings', () => {
@@ -45,7 +57,7 @@ describe('hostile strings', () => {
     ['a lone surrogate in notes', { notes: 'bad LONE note' }, {}, 'notes'],
     ['NUL in the incident description', {}, { description: 'money NUL offered' }, 'answers.description'],
     ['a lone surrogate in the incident description', {}, { description: 'LONE' }, 'answers.description'],
-    ['NUL in an answer key', {}, { 'keyNUL': 1 }, 'answers.keyNUL'.replace('NUL', '\u0000')],
+    ['NUL in an answer key', {}, { keyNUL: 1 }, 'answers.keyNUL'.replace('NUL', '\u0000')],
   ])('POST /v1/reports › 400 VALIDATION_FAILED for %s', async (_name, overrides, answers, path) => {
     expectRefused(await post('/v1/reports', raw(incident(overrides, answers))), path);
   });
@@ -57,9 +69,14 @@ describe('hostile strings', () => {
 
   it('POST /v1/reports/batch › the bad item is invalid with its path, the good one is stored', async () => {
     const good = incident();
-    const response = await post('/v1/reports/batch', raw({ reports: [incident({ notes: 'NUL' }), good, incident({}, { description: 'LONE' })] }));
+    const response = await post(
+      '/v1/reports/batch',
+      raw({ reports: [incident({ notes: 'NUL' }), good, incident({}, { description: 'LONE' })] }),
+    );
     expect(response.statusCode, response.body).toBe(200);
-    const { results } = response.json() as { results: { status: string; httpStatus: number; problem?: { code: string; errors: { path: string }[] } }[] };
+    const { results } = response.json() as {
+      results: { status: string; httpStatus: number; problem?: { code: string; errors: { path: string }[] } }[];
+    };
     expect(results.map((result) => result.status)).toEqual(['invalid', 'created', 'invalid']);
     expect(results[0]!.problem).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: 'notes' }] });
     expect(results[2]!.problem).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: 'answers.description' }] });
@@ -72,7 +89,13 @@ describe('hostile strings', () => {
   });
 
   it('PUT /v1/election › 400 VALIDATION_FAILED for a lone surrogate in a candidate name', async () => {
-    const body = raw({ ...election, candidates: [{ code: 'EG', name: 'LONE' }, { code: 'NM', name: 'N' }] });
+    const body = raw({
+      ...election,
+      candidates: [
+        { code: 'EG', name: 'LONE' },
+        { code: 'NM', name: 'N' },
+      ],
+    });
     expectRefused(await post('/v1/election', body, admin, 'PUT'), 'candidates.0.name');
   });
 
@@ -90,7 +113,12 @@ describe('hostile strings', () => {
   it('POST /v1/registry/import › 422 REGISTRY_CSV_INVALID naming the line and column of a NUL, nothing written', async () => {
     const [header, first] = sample.split('\n');
     const body = `${header}\n${first!.replace('ESCUELA MADARIAGA', 'ESCUELA \u0000 NUEVA').replace('010101001', '010101077')}\n`;
-    const response = await asAdmin({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body });
+    const response = await asAdmin({
+      method: 'POST',
+      url: '/v1/registry/import',
+      headers: { 'content-type': 'text/csv' },
+      body,
+    });
     expect(response.statusCode, response.body).toBe(422);
     expect(response.json()).toMatchObject({ code: 'REGISTRY_CSV_INVALID', errors: [{ line: 2, path: 'centre_name' }] });
     expect(await db.query("SELECT code FROM centres WHERE code = '010101077'")).toEqual([]);
@@ -98,10 +126,17 @@ describe('hostile strings', () => {
 
   it('POST /v1/users/import › 422 USERS_CSV_INVALID for a NUL in a name', async () => {
     const body = 'external_id,name,phone,email,centres\nX-1,Ana \u0000,,,010101001\n';
-    const response = await asAdmin({ method: 'POST', url: '/v1/users/import', headers: { 'content-type': 'text/csv' }, body });
+    const response = await asAdmin({
+      method: 'POST',
+      url: '/v1/users/import',
+      headers: { 'content-type': 'text/csv' },
+      body,
+    });
     expect(response.statusCode, response.body).toBe(422);
     expect(response.json()).toMatchObject({ code: 'USERS_CSV_INVALID' });
-    expect(response.json().errors).toEqual(expect.arrayContaining([expect.objectContaining({ line: 2, path: 'name' })]));
+    expect(response.json().errors).toEqual(
+      expect.arrayContaining([expect.objectContaining({ line: 2, path: 'name' })]),
+    );
   });
 
   it('GET /v1/centres › 400 for a cursor that decodes to NUL', async () => {
@@ -130,7 +165,10 @@ describe('dates PostgreSQL cannot store', () => {
   });
 
   it('PUT /v1/election › 400 VALIDATION_FAILED for the year 0000', async () => {
-    expectRefused(await post('/v1/election', JSON.stringify({ ...election, date: '0000-01-01' }), admin, 'PUT'), 'date');
+    expectRefused(
+      await post('/v1/election', JSON.stringify({ ...election, date: '0000-01-01' }), admin, 'PUT'),
+      'date',
+    );
   });
 
   it('GET /v1/reports › dates in range still work', async () => {
@@ -139,17 +177,37 @@ describe('dates PostgreSQL cannot store', () => {
 });
 
 describe('JSON charset', () => {
-  it.each(['application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json;charset="ISO-8859-1"'])(
-    'POST /v1/reports › 415 UNSUPPORTED_MEDIA_TYPE for %s',
+  it.each([
+    'application/json; charset=utf-16',
+    'application/json; charset=latin1',
+    'application/json;charset="ISO-8859-1"',
+  ])('POST /v1/reports › 415 UNSUPPORTED_MEDIA_TYPE for %s', async (contentType) => {
+    const response = await as(
+      app,
+      observer,
+    )({
+      method: 'POST',
+      url: '/v1/reports',
+      headers: { 'content-type': contentType },
+      body: JSON.stringify(incident()),
+    });
+    expect(response.statusCode, response.body).toBe(415);
+    expect(response.json().code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it.each(['application/json', 'application/json; charset=utf-8', 'application/json; charset=UTF-8'])(
+    'POST /v1/reports › %s is accepted',
     async (contentType) => {
-      const response = await as(app, observer)({ method: 'POST', url: '/v1/reports', headers: { 'content-type': contentType }, body: JSON.stringify(incident()) });
-      expect(response.statusCode, response.body).toBe(415);
-      expect(response.json().code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      const response = await as(
+        app,
+        observer,
+      )({
+        method: 'POST',
+        url: '/v1/reports',
+        headers: { 'content-type': contentType },
+        body: JSON.stringify(incident()),
+      });
+      expect(response.statusCode, response.body).toBe(201);
     },
   );
-
-  it.each(['application/json', 'application/json; charset=utf-8', 'application/json; charset=UTF-8'])('POST /v1/reports › %s is accepted', async (contentType) => {
-    const response = await as(app, observer)({ method: 'POST', url: '/v1/reports', headers: { 'content-type': contentType }, body: JSON.stringify(incident()) });
-    expect(response.statusCode, response.body).toBe(201);
-  });
 });

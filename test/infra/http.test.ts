@@ -34,13 +34,19 @@ describe('GET /readyz › 503 NOT_READY when migrations are not applied', async 
 describe('a stopped PostgreSQL gives fast 503s, not hung requests', async () => {
   // Port 1 on loopback: nothing listens, the connection is refused at once.
   // Summaries are public in both, so that their reads (on the pg pool directly, not through Prisma) reach the database.
-  const refused = await setupTestApp({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/none', env: { PUBLIC_SUMMARIES: 'true' } });
+  const refused = await setupTestApp({
+    databaseUrl: 'postgresql://postgres@127.0.0.1:1/none',
+    env: { PUBLIC_SUMMARIES: 'true' },
+  });
   // A listener that accepts and never answers: only the connect timeout can end the wait.
   const sockets: Socket[] = [];
   const silent: Server = createServer((socket) => sockets.push(socket));
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as { port: number }).port;
-  const hung = await setupTestApp({ databaseUrl: `postgresql://postgres@127.0.0.1:${port}/none`, env: { DATABASE_CONNECT_TIMEOUT_MS: '300', PUBLIC_SUMMARIES: 'true' } });
+  const hung = await setupTestApp({
+    databaseUrl: `postgresql://postgres@127.0.0.1:${port}/none`,
+    env: { DATABASE_CONNECT_TIMEOUT_MS: '300', PUBLIC_SUMMARIES: 'true' },
+  });
   afterAll(() => {
     for (const socket of sockets) socket.destroy();
     silent.close();
@@ -51,7 +57,10 @@ describe('a stopped PostgreSQL gives fast 503s, not hung requests', async () => 
     ['silent', hung.app],
   ])('%s: GET /v1/regions › 503 DATABASE_UNAVAILABLE, /readyz › 503, /healthz › 200', async (_name, app) => {
     const started = Date.now();
-    const response = await app.inject({ url: '/v1/regions', headers: { authorization: 'Bearer tg_any-token-the-database-would-check' } });
+    const response = await app.inject({
+      url: '/v1/regions',
+      headers: { authorization: 'Bearer tg_any-token-the-database-would-check' },
+    });
     expect(response.statusCode).toBe(503);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
@@ -84,7 +93,11 @@ describe('problems, request ids and logs', async () => {
   const { db, app: _unused } = await setupTestApp();
   const config = testConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'info' });
   const database = createDatabase(databaseOptions(config, db.url));
-  const app = await buildApp({ config, database, logger: { level: 'info', stream, redact: ['req.headers.authorization'] } });
+  const app = await buildApp({
+    config,
+    database,
+    logger: { level: 'info', stream, redact: ['req.headers.authorization'] },
+  });
   app.get('/test/boom', { config: { public: true } }, async () => {
     throw new Error('secret internal detail: password=hunter2');
   });
@@ -120,7 +133,12 @@ describe('problems, request ids and logs', async () => {
   });
 
   it('answers 400 MALFORMED_BODY for broken JSON', async () => {
-    const response = await app.inject({ method: 'POST', url: '/test/echo', headers: { 'content-type': 'application/json' }, body: '{"a":' });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/test/echo',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":',
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().code).toBe('MALFORMED_BODY');
   });

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '../..');
 const files = (dir: string): string[] =>
   readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []);
+    entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
 const source = files('src').filter((file) => !file.startsWith(join('src', 'generated')));
 const text = (file: string) => readFileSync(join(root, file), 'utf8');
 const matching = (pattern: RegExp, among = source) =>
@@ -15,12 +16,15 @@ const matching = (pattern: RegExp, among = source) =>
 
 /** Running SQL or a transaction, or using a Prisma model. */
 const MODELS = 'user|apiToken|centre|region|assignment';
-const DATA_ACCESS = new RegExp(`\\$queryRaw|\\$executeRaw|\\$transaction|\\.(${MODELS})\\.(find|create|update|delete|upsert|count)`);
+const DATA_ACCESS = new RegExp(
+  `\\$queryRaw|\\$executeRaw|\\$transaction|\\.(${MODELS})\\.(find|create|update|delete|upsert|count)`,
+);
 const PRISMA_IMPORT = /from '[./]*generated\/prisma\//;
 
 describe('layering › users, registry and infra', () => {
-  const notRepositories = source.filter((file) =>
-    /features\/(users|registry)\//.test(file) && !file.endsWith('.repository.ts'));
+  const notRepositories = source.filter(
+    (file) => /features\/(users|registry)\//.test(file) && !file.endsWith('.repository.ts'),
+  );
 
   it('users and registry services, importers and routes neither import Prisma nor run SQL', () => {
     expect(notRepositories.length).toBeGreaterThan(5);
@@ -40,7 +44,9 @@ describe('layering › users, registry and infra', () => {
 
 describe('layering › repeated pieces live once', () => {
   it('the "in region" condition (a region among the three codes of a row) is policy.inRegion', () => {
-    expect(matching(/IN \(\S*state_code, \S*municipality_code, \S*parish_code\)/)).toEqual(['src/infra/auth/policy.ts']);
+    expect(matching(/IN \(\S*state_code, \S*municipality_code, \S*parish_code\)/)).toEqual([
+      'src/infra/auth/policy.ts',
+    ]);
     expect(text('src/infra/auth/policy.ts').match(/state_code, \S*municipality_code/g)).toHaveLength(1);
     expect(matching(/regions\.includes\(/)).toEqual([]);
   });
@@ -58,7 +64,8 @@ describe('layering › repeated pieces live once', () => {
   it('the problem rejecting a CSV file is LineErrors.problem', () => {
     expect(matching(/function invalid\(errors: LineErrors\)/)).toEqual([]);
     expect(matching(/errors\.problem\('(USERS|REGISTRY)_CSV_INVALID'\)/).sort()).toEqual([
-      'src/features/registry/registry.service.ts', 'src/features/users/users.import.ts',
+      'src/features/registry/registry.service.ts',
+      'src/features/users/users.import.ts',
     ]);
   });
 });

@@ -32,6 +32,9 @@ it('removes stale .tmp files of thumbnail writes cut off by a crash, and keeps t
   await old(join(root, 'thumbnails', 'ab', `${'ab'.repeat(32)}.webp`)); // a thumbnail, however old, stays
   await writeFile(join(root, 'thumbnails', 'ab', `${'cd'.repeat(32)}.webp.0c.tmp`), 'being written now');
   expect(await createLocalStore(dir).sweep(60_000)).toBe(2);
-  expect((await readdir(join(root, 'thumbnails', 'ab'))).sort()).toEqual([`${'ab'.repeat(32)}.webp`, `${'cd'.repeat(32)}.webp.0c.tmp`]);
+  expect((await readdir(join(root, 'thumbnails', 'ab'))).sort()).toEqual([
+    `${'ab'.repeat(32)}.webp`,
+    `${'cd'.repeat(32)}.webp.0c.tmp`,
+  ]);
   expect((await readdir(join(root, '.staging'))).filter((name) => name.endsWith('.tmp'))).toEqual([]);
 });

@@ -7,7 +7,11 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 describe('microBatch', () => {
   it('writes the items of concurrent callers in one write, and answers each its own output', async () => {
     const writes: number[][] = [];
-    const write = microBatch({ maxItems: 100, maxInFlight: 1, write: async (items: number[]) => (writes.push(items), items.map((item) => item * 10)) });
+    const write = microBatch({
+      maxItems: 100,
+      maxInFlight: 1,
+      write: async (items: number[]) => (writes.push(items), items.map((item) => item * 10)),
+    });
     expect(await Promise.all([1, 2, 3].map(write))).toEqual([10, 20, 30]);
     expect(writes).toEqual([[1, 2, 3]]);
   });
@@ -17,7 +21,8 @@ describe('microBatch', () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     const write = microBatch({
-      maxItems: 2, maxInFlight: 1,
+      maxItems: 2,
+      maxInFlight: 1,
       write: async (items: number[]) => {
         writes.push(items);
         if (writes.length === 1) await held;
@@ -37,7 +42,8 @@ describe('microBatch', () => {
   it('writes each item alone when their shared write fails: one bad item fails only its caller', async () => {
     const writes: number[][] = [];
     const write = microBatch({
-      maxItems: 100, maxInFlight: 1,
+      maxItems: 100,
+      maxInFlight: 1,
       write: async (items: number[]) => {
         writes.push(items);
         if (items.includes(2)) throw new Error('bad item 2');
@@ -45,13 +51,23 @@ describe('microBatch', () => {
       },
     });
     const answers = await Promise.allSettled([1, 2, 3].map(write));
-    expect(answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : (answer.reason as Error).message))).toEqual([1, 'bad item 2', 3]);
+    expect(
+      answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : (answer.reason as Error).message)),
+    ).toEqual([1, 'bad item 2', 3]);
     expect(writes).toEqual([[1, 2, 3], [1], [2], [3]]);
   });
 
   it('does not retry alone what retryAlone refuses (the database is down): every caller gets the error', async () => {
     let writes = 0;
-    const write = microBatch({ maxItems: 100, maxInFlight: 1, retryAlone: () => false, write: async () => { writes += 1; throw new Error('down'); } });
+    const write = microBatch({
+      maxItems: 100,
+      maxInFlight: 1,
+      retryAlone: () => false,
+      write: async () => {
+        writes += 1;
+        throw new Error('down');
+      },
+    });
     const answers = await Promise.allSettled([1, 2, 3].map(write));
     expect(answers.map((answer) => answer.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(writes).toBe(1);

@@ -2,8 +2,9 @@
 // /healthz is never shed under load; /readyz answers within a second, from a connection of its own (a busy
 // pool is not "the database cannot be reached"), and says whether the photo store answers; an unreachable
 // S3 endpoint is 503 STORAGE_UNAVAILABLE (never DATABASE_UNAVAILABLE), with one alert per outage.
-import { createServer, type Server, type Socket } from 'node:net';
+
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -43,7 +44,9 @@ describe('GET /healthz under load', async () => {
 });
 
 describe('GET /readyz does not depend on the request pool', async () => {
-  const { app } = await setupTestApp({ env: { DATABASE_POOL_MAX: '1', DATABASE_CONNECT_TIMEOUT_MS: '3000', MAX_EVENT_LOOP_DELAY_MS: '0' } });
+  const { app } = await setupTestApp({
+    env: { DATABASE_POOL_MAX: '1', DATABASE_CONNECT_TIMEOUT_MS: '3000', MAX_EVENT_LOOP_DELAY_MS: '0' },
+  });
 
   it('GET /readyz › 200 within a second while every pooled connection is busy', async () => {
     const held = await app.db.pool.connect(); // the pool's only connection, checked out
@@ -65,7 +68,10 @@ describe('GET /readyz when the database does not answer', async () => {
   const silent: Server = createServer((socket) => sockets.push(socket));
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as { port: number }).port;
-  const { app } = await setupTestApp({ databaseUrl: `postgresql://postgres@127.0.0.1:${port}/none`, env: { DATABASE_CONNECT_TIMEOUT_MS: '3000', MAX_EVENT_LOOP_DELAY_MS: '0' } });
+  const { app } = await setupTestApp({
+    databaseUrl: `postgresql://postgres@127.0.0.1:${port}/none`,
+    env: { DATABASE_CONNECT_TIMEOUT_MS: '3000', MAX_EVENT_LOOP_DELAY_MS: '0' },
+  });
   afterAll(() => {
     for (const socket of sockets) socket.destroy();
     silent.close();
@@ -95,7 +101,11 @@ describe('an S3 photo store that cannot be reached', async () => {
   const { logger, lines } = capturingLogger();
   const { app, admin } = await setupTestApp({
     env: {
-      STORAGE_DRIVER: 's3', S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_BUCKET: 'testigo', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER',
+      STORAGE_DRIVER: 's3',
+      S3_ENDPOINT: `http://127.0.0.1:${port}`,
+      S3_BUCKET: 'testigo',
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
       MAX_EVENT_LOOP_DELAY_MS: '0',
     },
     loggerInstance: logger,
@@ -124,7 +134,13 @@ describe('an S3 photo store that cannot be reached', async () => {
     expect(lines.filter((line) => line.event === 'storage.unavailable')[0]!.level).toBeGreaterThanOrEqual(50);
 
     // The store comes back on the same address: uploads work, one storage.recovered, readiness says ok.
-    s3 = new S3rver({ port, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: 'testigo', configs: [] }] });
+    s3 = new S3rver({
+      port,
+      address: '127.0.0.1',
+      silent: true,
+      directory,
+      configureBuckets: [{ name: 'testigo', configs: [] }],
+    });
     await s3.run();
     const stored = await uploadPhoto(app, admin, reportId, photo);
     expect(stored.statusCode, stored.body).toBe(201);

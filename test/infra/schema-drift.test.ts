@@ -17,7 +17,9 @@ const toolPresent = existsSync(tool);
 // In CI a missing tool is a failure (the check must run there); elsewhere the comparison is skipped.
 const inCi = Boolean(process.env.CI);
 if (!toolPresent && !inCi) {
-  console.warn(`schema-drift: ${tool} not found, so the schema/migrations comparison is skipped (set MIGRATION_SQL to the tool's path).`);
+  console.warn(
+    `schema-drift: ${tool} not found, so the schema/migrations comparison is skipped (set MIGRATION_SQL to the tool's path).`,
+  );
 }
 
 /** The one schema Prisma manages. */
@@ -46,11 +48,25 @@ async function describeSchema(db: TestDatabase): Promise<SchemaDescription> {
       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relname <> '_prisma_migrations'`,
     params,
   );
-  const kinds: Record<string, string> = { r: 'table', p: 'table', v: 'view', m: 'materialized view', S: 'sequence', f: 'foreign table' };
+  const kinds: Record<string, string> = {
+    r: 'table',
+    p: 'table',
+    v: 'view',
+    m: 'materialized view',
+    S: 'sequence',
+    f: 'foreign table',
+  };
   for (const { name, kind } of relations) description.set(`${kinds[kind] ?? kind} ${name}`, 'exists');
 
   const columns = await db.query<{
-    table: string; column: string; type: string; not_null: boolean; default: string | null; identity: string; generated: string; collation: string | null;
+    table: string;
+    column: string;
+    type: string;
+    not_null: boolean;
+    default: string | null;
+    identity: string;
+    generated: string;
+    collation: string | null;
   }>(
     `SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
             pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity::text AS identity, a.attgenerated::text AS generated,
@@ -91,7 +107,8 @@ async function describeSchema(db: TestDatabase): Promise<SchemaDescription> {
       WHERE n.nspname = $1 AND t.relname <> '_prisma_migrations'`,
     params,
   );
-  for (const index of indexes) description.set(`index ${index.table}.${index.name}`, normaliseDefinition(index.definition));
+  for (const index of indexes)
+    description.set(`index ${index.table}.${index.name}`, normaliseDefinition(index.definition));
 
   // NOT NULL constraints (contype 'n', PostgreSQL 18+) are already the columns' nullability.
   const constraints = await db.query<{ table: string; name: string; definition: string }>(
@@ -106,7 +123,9 @@ async function describeSchema(db: TestDatabase): Promise<SchemaDescription> {
     description.set(`constraint ${constraint.table}.${constraint.name}`, normaliseDefinition(constraint.definition));
   }
 
-  const extensions = await db.query<{ name: string }>(`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql'`);
+  const extensions = await db.query<{ name: string }>(
+    `SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql'`,
+  );
   for (const { name } of extensions) description.set(`extension ${name}`, 'installed');
   return description;
 }
@@ -138,7 +157,9 @@ async function schemaSql(): Promise<string> {
     timeout: 220_000,
     maxBuffer: 16 * 1024 * 1024,
   }).catch((error: Error & { stderr?: string }) => {
-    throw new Error(`${tool} empty prisma/schema.prisma failed: ${error.message}\n${error.stderr ?? ''}`, { cause: error });
+    throw new Error(`${tool} empty prisma/schema.prisma failed: ${error.message}\n${error.stderr ?? ''}`, {
+      cause: error,
+    });
   });
   return stdout;
 }
@@ -166,7 +187,10 @@ describe('schema drift', () => {
       await fromSchema.query(sql);
       const migrated = await database();
 
-      const differences = compareSchemas(await describeSchema(fromSchema), await describeSchema(migrated), ['prisma/schema.prisma', 'prisma/migrations']);
+      const differences = compareSchemas(await describeSchema(fromSchema), await describeSchema(migrated), [
+        'prisma/schema.prisma',
+        'prisma/migrations',
+      ]);
       expect(
         differences,
         `prisma/migrations do not build the database prisma/schema.prisma describes; write the missing migration with ` +
@@ -180,12 +204,36 @@ describe('schema drift', () => {
   describe('the comparison sees a change of', () => {
     let baseline: SchemaDescription;
     const mutations: { what: string; sql: string; expected: string }[] = [
-      { what: 'a new column', sql: 'ALTER TABLE regions ADD COLUMN extra int', expected: '+ column regions.extra: only in changed (integer NULL)' },
-      { what: 'a column type', sql: 'ALTER TABLE regions ALTER COLUMN name TYPE varchar(100)', expected: '~ column regions.name' },
-      { what: 'a nullability', sql: 'ALTER TABLE centres ALTER COLUMN address SET NOT NULL', expected: '~ column centres.address' },
-      { what: 'a default', sql: 'ALTER TABLE polling_tables ALTER COLUMN updated_at DROP DEFAULT', expected: '~ column polling_tables.updated_at' },
-      { what: 'an enum label', sql: `ALTER TYPE region_level ADD VALUE 'country' BEFORE 'state'`, expected: '~ enum region_level' },
-      { what: 'an index', sql: 'DROP INDEX regions_level_idx', expected: '- index regions.regions_level_idx: only in migrated' },
+      {
+        what: 'a new column',
+        sql: 'ALTER TABLE regions ADD COLUMN extra int',
+        expected: '+ column regions.extra: only in changed (integer NULL)',
+      },
+      {
+        what: 'a column type',
+        sql: 'ALTER TABLE regions ALTER COLUMN name TYPE varchar(100)',
+        expected: '~ column regions.name',
+      },
+      {
+        what: 'a nullability',
+        sql: 'ALTER TABLE centres ALTER COLUMN address SET NOT NULL',
+        expected: '~ column centres.address',
+      },
+      {
+        what: 'a default',
+        sql: 'ALTER TABLE polling_tables ALTER COLUMN updated_at DROP DEFAULT',
+        expected: '~ column polling_tables.updated_at',
+      },
+      {
+        what: 'an enum label',
+        sql: `ALTER TYPE region_level ADD VALUE 'country' BEFORE 'state'`,
+        expected: '~ enum region_level',
+      },
+      {
+        what: 'an index',
+        sql: 'DROP INDEX regions_level_idx',
+        expected: '- index regions.regions_level_idx: only in migrated',
+      },
       {
         what: 'a foreign key action',
         sql: 'ALTER TABLE centres DROP CONSTRAINT centres_state_code_fkey, ADD CONSTRAINT centres_state_code_fkey FOREIGN KEY (state_code) REFERENCES regions(code) ON DELETE CASCADE ON UPDATE CASCADE',

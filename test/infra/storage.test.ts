@@ -2,7 +2,7 @@
 // S3-compatible server run in this process. Each test also looks at the storage itself (the staging
 // folder, the bucket listing and s3rver's files) to prove that nothing is left behind.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/infra/errors.js';
 import { createLocalStore } from '../../src/infra/storage/local.js';
 import { createS3Store } from '../../src/infra/storage/s3.js';
-import { HEAD_BYTES, TAIL_BYTES, originalKey, thumbnailKey, type BlobStore } from '../../src/infra/storage/storage.js';
+import { type BlobStore, HEAD_BYTES, originalKey, TAIL_BYTES, thumbnailKey } from '../../src/infra/storage/storage.js';
 import { startS3 } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
@@ -81,7 +81,9 @@ async function s3Harness(): Promise<Harness> {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, ...(token ? { ContinuationToken: token } : {}) }));
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: s3.bucket, ...(token ? { ContinuationToken: token } : {}) }),
+      );
       keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -95,7 +97,11 @@ async function s3Harness(): Promise<Harness> {
     async leftovers() {
       const files = await filesUnder(join(bucketDir, 't', 'staging'));
       const uploads = await readdir(join(bucketDir, '._S3rver_uploads')).catch(() => [] as string[]);
-      return [...(await staged()), ...files.map((file) => `file:${file}`), ...uploads.map((upload) => `upload:${upload}`)];
+      return [
+        ...(await staged()),
+        ...files.map((file) => `file:${file}`),
+        ...uploads.map((upload) => `upload:${upload}`),
+      ];
     },
     async keys() {
       const keys = await listBucket();
@@ -199,7 +205,8 @@ describe.each([
 
     // s3rver serves `bytes=0-0` as `bytes=0-` (it reads the end as `end || Infinity`), under a 206: the
     // driver must refuse that rather than return the whole object as one byte.
-    if (driver === 's3') await expect(h.store.read(key, { start: 0, end: 0 })).rejects.toThrow(/answered bytes=0-0 with bytes 0-/);
+    if (driver === 's3')
+      await expect(h.store.read(key, { start: 0, end: 0 })).rejects.toThrow(/answered bytes=0-0 with bytes 0-/);
     else expect((await readAll(await h.store.read(key, { start: 0, end: 0 }))).equals(data.subarray(0, 1))).toBe(true);
   });
 
@@ -246,7 +253,9 @@ describe.each([
     const error = await h.store.stage(streamOf(randomBytes(8 * MiB)), PART + MiB).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     // On s3rver the one multipart upload stays (its abort got a 405); proves the multipart path ran.
-    expect(await h.dropUnabortedUploads()).toEqual(driver === 's3' ? [expect.stringMatching(/^t\/staging\/\d+-[0-9a-f-]{36}$/)] : []);
+    expect(await h.dropUnabortedUploads()).toEqual(
+      driver === 's3' ? [expect.stringMatching(/^t\/staging\/\d+-[0-9a-f-]{36}$/)] : [],
+    );
     expect(await h.leftovers()).toEqual([]);
   });
 
@@ -260,7 +269,9 @@ describe.each([
     const data = randomBytes(8 * MiB);
     await expect(h.store.stage(failingStream(data, PART + MiB), 16 * MiB)).rejects.toThrow('the client went away');
     // On s3rver the one multipart upload stays (its abort got a 405); proves the multipart path ran.
-    expect(await h.dropUnabortedUploads()).toEqual(driver === 's3' ? [expect.stringMatching(/^t\/staging\/\d+-[0-9a-f-]{36}$/)] : []);
+    expect(await h.dropUnabortedUploads()).toEqual(
+      driver === 's3' ? [expect.stringMatching(/^t\/staging\/\d+-[0-9a-f-]{36}$/)] : [],
+    );
     expect(await h.leftovers()).toEqual([]);
   });
 
@@ -279,7 +290,9 @@ describe.each([
     expect(await h.store.stat(originalKey('f'.repeat(64)))).toBeUndefined();
     await expect(h.store.stat('originals/../../etc/passwd')).rejects.toThrow(/invalid storage key/);
     await expect(h.store.read('../x')).rejects.toThrow(/invalid storage key/);
-    await expect(h.store.put('thumbnails/../../x', Buffer.from('x'), 'text/plain')).rejects.toThrow(/invalid storage key/);
+    await expect(h.store.put('thumbnails/../../x', Buffer.from('x'), 'text/plain')).rejects.toThrow(
+      /invalid storage key/,
+    );
     const staged = await h.store.stage(streamOf(Buffer.from('hello')), 100);
     await expect(staged.commit('../escape', 'text/plain')).rejects.toThrow(/invalid storage key/);
     await staged.discard();
@@ -322,7 +335,13 @@ describe('s3 blob store, when the server fails', () => {
 
   beforeAll(async () => {
     s3 = await startS3();
-    const options = { endpoint: s3.endpoint, region: 'us-east-1', accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true };
+    const options = {
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    };
     store = createS3Store({ ...options, bucket: 'no-such-bucket' });
   });
 

@@ -3,14 +3,21 @@
 // server starts again; a client that aborts its upload leaves nothing behind on a server that stays up.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { request as httpRequest, type ClientRequest } from 'node:http';
+import { type ClientRequest, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, type ServerProcess } from '../helpers/server-process.js';
 import { registrySample } from '../helpers/factories.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  type ServerProcess,
+  startServer,
+  waitForOk,
+} from '../helpers/server-process.js';
 
 const sample = registrySample;
 const FILE_BYTES = 5 * 1024 * 1024;
@@ -30,18 +37,33 @@ const stagingDir = () => join(dataDir, 'blobs', '.staging');
 const originalsDir = () => join(dataDir, 'blobs', 'originals');
 
 function serverEnv(): Record<string, string> {
-  return { DATABASE_URL: db.url, DATA_DIR: dataDir, PHOTO_STAGING_MAX_AGE_MS: String(STAGING_MAX_AGE_MS), IDLE_TIMEOUT_MS: String(IDLE_TIMEOUT_MS) };
+  return {
+    DATABASE_URL: db.url,
+    DATA_DIR: dataDir,
+    PHOTO_STAGING_MAX_AGE_MS: String(STAGING_MAX_AGE_MS),
+    IDLE_TIMEOUT_MS: String(IDLE_TIMEOUT_MS),
+  };
 }
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const nested = await Promise.all(entries.map((entry) => (entry.isDirectory() ? filesUnder(join(dir, entry.name)) : Promise.resolve([join(dir, entry.name)]))));
+  const nested = await Promise.all(
+    entries.map((entry) =>
+      entry.isDirectory() ? filesUnder(join(dir, entry.name)) : Promise.resolve([join(dir, entry.name)]),
+    ),
+  );
   return nested.flat();
 }
 
 async function stagedFiles(): Promise<{ path: string; name: string; size: number }[]> {
   const names = await readdir(stagingDir()).catch(() => [] as string[]);
-  const files = await Promise.all(names.map(async (name) => ({ path: join(stagingDir(), name), name, size: (await stat(join(stagingDir(), name)).catch(() => undefined))?.size ?? -1 })));
+  const files = await Promise.all(
+    names.map(async (name) => ({
+      path: join(stagingDir(), name),
+      name,
+      size: (await stat(join(stagingDir(), name)).catch(() => undefined))?.size ?? -1,
+    })),
+  );
   return files.filter((file) => file.size >= 0);
 }
 
@@ -58,9 +80,18 @@ async function poll<T>(check: () => Promise<T | undefined>, timeoutMs: number, w
   }
 }
 
-async function json<T>(method: string, path: string, body: unknown, status: number, contentType = 'application/json'): Promise<T> {
+async function json<T>(
+  method: string,
+  path: string,
+  body: unknown,
+  status: number,
+  contentType = 'application/json',
+): Promise<T> {
   const response = await fetch(`${base}${path}`, {
-    method, headers: { ...adminHeaders, 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(30_000),
+    method,
+    headers: { ...adminHeaders, 'content-type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
   });
   const text = await response.text();
   expect(response.status, `${method} ${path}: ${text}`).toBe(status);
@@ -73,28 +104,40 @@ async function json<T>(method: string, path: string, body: unknown, status: numb
  */
 async function startHalfUpload(): Promise<{ request: ClientRequest; fileBytes: number; errors: Error[] }> {
   const boundary = `----testigo${randomUUID()}`;
-  const preamble = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+  const preamble = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  );
   const file = Buffer.concat([jpegHead, randomBytes(FILE_BYTES - jpegHead.length)]);
   const errors: Error[] = [];
   const request = httpRequest(`${base}/v1/reports/${reportId}/photos`, {
-    method: 'POST', agent: false,
-    headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+    method: 'POST',
+    agent: false,
+    headers: {
+      ...adminHeaders,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'transfer-encoding': 'chunked',
+    },
   });
   request.on('error', (error) => errors.push(error));
   request.on('response', (response) => response.resume());
   const half = Buffer.concat([preamble, file.subarray(0, FILE_BYTES / 2)]);
   for (let offset = 0; offset < half.length; offset += 64 * 1024) {
-    if (!request.write(half.subarray(offset, offset + 64 * 1024))) await new Promise((resolve) => request.once('drain', resolve));
+    if (!request.write(half.subarray(offset, offset + 64 * 1024)))
+      await new Promise((resolve) => request.once('drain', resolve));
   }
   return { request, fileBytes: file.length, errors };
 }
 
 /** Waits until the staging area holds one file with bytes in it (the server is writing the upload). */
 const waitForStagedBytes = () =>
-  poll(async () => {
-    const files = await stagedFiles();
-    return files.length === 1 && files[0]!.size > 0 ? files[0] : undefined;
-  }, 15_000, 'a staged file with bytes in DATA_DIR/blobs/.staging');
+  poll(
+    async () => {
+      const files = await stagedFiles();
+      return files.length === 1 && files[0]!.size > 0 ? files[0] : undefined;
+    },
+    15_000,
+    'a staged file with bytes in DATA_DIR/blobs/.staging',
+  );
 
 beforeAll(async () => {
   await ensureBuilt();
@@ -108,14 +151,40 @@ beforeAll(async () => {
   base = await server.listening(60_000);
   await waitForOk(`${base}/readyz`, 30_000);
   await json('POST', '/v1/registry/import', sample, 200, 'text/csv');
-  await json('PUT', '/v1/election', {
-    name: 'Crash test election', date: '2024-07-28', timeZone: 'America/Caracas', candidates: [{ code: 'EG', name: 'EG' }, { code: 'NM', name: 'NM' }],
-  }, 200);
+  await json(
+    'PUT',
+    '/v1/election',
+    {
+      name: 'Crash test election',
+      date: '2024-07-28',
+      timeZone: 'America/Caracas',
+      candidates: [
+        { code: 'EG', name: 'EG' },
+        { code: 'NM', name: 'NM' },
+      ],
+    },
+    200,
+  );
   reportId = randomUUID();
-  await json('POST', '/v1/reports', {
-    id: reportId, kind: 'voting', centreCode: '010101001', observedAt: '2024-07-28T14:00:00-04:00',
-    answers: { queueLength: 'short', waitingMinutes: 10, assistedVotingProblems: false, identificationProblems: false, securityForces: 'appropriate', propagandaNearby: false },
-  }, 201);
+  await json(
+    'POST',
+    '/v1/reports',
+    {
+      id: reportId,
+      kind: 'voting',
+      centreCode: '010101001',
+      observedAt: '2024-07-28T14:00:00-04:00',
+      answers: {
+        queueLength: 'short',
+        waitingMinutes: 10,
+        assistedVotingProblems: false,
+        identificationProblems: false,
+        securityForces: 'appropriate',
+        propagandaNearby: false,
+      },
+    },
+    201,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -146,8 +215,16 @@ describe('uploads cut off halfway', () => {
     server = startServer(serverEnv());
     base = await server.listening(60_000);
     await waitForOk(`${base}/readyz`, 30_000);
-    await poll(async () => ((await stagedFiles()).length === 0 ? true : undefined), 5_000, 'the start-up sweep to empty the staging area');
-    await server.waitForLog((line) => line.event === 'storage.swept' && line.removed === 1, 5_000, 'the sweep\'s log line');
+    await poll(
+      async () => ((await stagedFiles()).length === 0 ? true : undefined),
+      5_000,
+      'the start-up sweep to empty the staging area',
+    );
+    await server.waitForLog(
+      (line) => line.event === 'storage.swept' && line.removed === 1,
+      5_000,
+      "the sweep's log line",
+    );
     expect(await photoRows()).toBe(0);
     expect(await filesUnder(originalsDir())).toEqual([]);
   }, 120_000);
@@ -157,7 +234,11 @@ describe('uploads cut off halfway', () => {
     await waitForStagedBytes();
     const abortedAt = Date.now();
     upload.request.destroy();
-    await poll(async () => ((await stagedFiles()).length === 0 ? true : undefined), 2_000, 'the server to remove the aborted upload\'s staged file');
+    await poll(
+      async () => ((await stagedFiles()).length === 0 ? true : undefined),
+      2_000,
+      "the server to remove the aborted upload's staged file",
+    );
     expect(Date.now() - abortedAt).toBeLessThan(2_000);
     expect(await photoRows()).toBe(0);
     expect(await filesUnder(originalsDir())).toEqual([]);
@@ -167,18 +248,27 @@ describe('uploads cut off halfway', () => {
   it('the same upload, sent whole, is stored: 201, one row, one object, nothing staged', async () => {
     const boundary = `----testigo${randomUUID()}`;
     const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="small.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="small.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+      ),
       jpegHead,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
     const response = await fetch(`${base}/v1/reports/${reportId}/photos`, {
-      method: 'POST', headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}` }, body, signal: AbortSignal.timeout(30_000),
+      method: 'POST',
+      headers: { ...adminHeaders, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+      signal: AbortSignal.timeout(30_000),
     });
     expect(response.status, await response.clone().text()).toBe(201);
     expect(await photoRows()).toBe(1);
     expect(await filesUnder(originalsDir())).toHaveLength(1);
     // The thumbnail is staged too, right after the answer: wait for it to land.
-    await poll(async () => ((await filesUnder(join(dataDir, 'blobs', 'thumbnails'))).length === 1 ? true : undefined), 5_000, 'the thumbnail');
+    await poll(
+      async () => ((await filesUnder(join(dataDir, 'blobs', 'thumbnails'))).length === 1 ? true : undefined),
+      5_000,
+      'the thumbnail',
+    );
     expect(await stagedFiles()).toEqual([]);
   }, 60_000);
 });

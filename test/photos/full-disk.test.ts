@@ -7,8 +7,8 @@ import { appendFile, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { setupTestApp } from '../helpers/app.js';
 import { as } from '../helpers/actors.js';
+import { setupTestApp } from '../helpers/app.js';
 import { capturingLogger, jpeg, prepareReport, uploadPhoto } from '../helpers/photo-upload.js';
 
 const mountPoint = await mkdtemp(join(tmpdir(), 'testigo-full-disk-'));
@@ -16,7 +16,9 @@ const mountPoint = await mkdtemp(join(tmpdir(), 'testigo-full-disk-'));
 try {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { stdio: 'pipe' });
 } catch (error) {
-  throw new Error(`full-disk tests need to mount a 1 MiB tmpfs at ${mountPoint} (run as root): ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
+  throw new Error(
+    `full-disk tests need to mount a 1 MiB tmpfs at ${mountPoint} (run as root): ${String((error as { stderr?: Buffer }).stderr ?? error)}`,
+  );
 }
 const unmount = async () => {
   execFileSync('umount', ['-l', mountPoint], { stdio: 'pipe' });
@@ -27,7 +29,10 @@ afterAll(unmount);
 const { logger, lines } = capturingLogger();
 const { app, admin, reportId } = await (async () => {
   try {
-    const setup = await setupTestApp({ env: { DATA_DIR: mountPoint, STORAGE_DRIVER: 'local', MAX_EVENT_LOOP_DELAY_MS: '0' }, loggerInstance: logger });
+    const setup = await setupTestApp({
+      env: { DATA_DIR: mountPoint, STORAGE_DRIVER: 'local', MAX_EVENT_LOOP_DELAY_MS: '0' },
+      loggerInstance: logger,
+    });
     return { ...setup, reportId: await prepareReport(setup.app, setup.admin) };
   } catch (error) {
     await unmount(); // a setup that fails at the top level runs no afterAll
@@ -38,9 +43,12 @@ const filler = join(mountPoint, 'filler');
 
 async function files(): Promise<string[]> {
   const entries = await readdir(mountPoint, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => relative(mountPoint, join(entry.parentPath, entry.name)));
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(mountPoint, join(entry.parentPath, entry.name)));
 }
-const leftovers = async () => (await files()).filter((path) => path.startsWith('blobs/.staging/') || path.endsWith('.tmp'));
+const leftovers = async () =>
+  (await files()).filter((path) => path.startsWith('blobs/.staging/') || path.endsWith('.tmp'));
 
 /** Fills the filesystem to its last byte. */
 async function fillDisk(): Promise<void> {
@@ -89,7 +97,11 @@ describe('a full photo disk', () => {
     expect(response.statusCode, response.body).toBe(201);
     const photo = response.json() as { id: string };
     // The thumbnail made after the answer: wait for it, then take it away and fill the disk.
-    const thumbnail = await poll(async () => (await files()).find((path) => path.startsWith('blobs/thumbnails/') && path.endsWith('.webp')), 10_000, 'the thumbnail');
+    const thumbnail = await poll(
+      async () => (await files()).find((path) => path.startsWith('blobs/thumbnails/') && path.endsWith('.webp')),
+      10_000,
+      'the thumbnail',
+    );
     await rm(join(mountPoint, thumbnail));
     await fillDisk();
 

@@ -65,11 +65,19 @@ describe('db:migrate run by two processes at once', () => {
       .sort()
       .map((name) => ({
         migration_name: name,
-        checksum: createHash('sha256').update(readFileSync(join(migrationsDir, name, 'migration.sql'))).digest('hex'),
+        checksum: createHash('sha256')
+          .update(readFileSync(join(migrationsDir, name, 'migration.sql')))
+          .digest('hex'),
       }));
     expect(expected.length).toBeGreaterThan(0);
 
-    const rows = await db!.query<{ migration_name: string; checksum: string; finished: boolean; rolled_back: boolean; applied_steps_count: number }>(
+    const rows = await db!.query<{
+      migration_name: string;
+      checksum: string;
+      finished: boolean;
+      rolled_back: boolean;
+      applied_steps_count: number;
+    }>(
       `SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back, applied_steps_count
          FROM "_prisma_migrations" ORDER BY migration_name`,
     );
@@ -78,6 +86,8 @@ describe('db:migrate run by two processes at once', () => {
       expect(row).toMatchObject({ finished: true, rolled_back: false, applied_steps_count: 1 });
     }
     // The schema itself exists once (a second application would have failed on CREATE TABLE).
-    expect(await db!.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'polling_tables'")).toHaveLength(1);
+    expect(
+      await db!.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'polling_tables'"),
+    ).toHaveLength(1);
   }, 120_000);
 });

@@ -6,10 +6,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMigrations } from '../../src/infra/db/migrator.js';
-import {
-  adminHeaders, ensureBuilt, isAlive, killAllServers, livePostmaster, startServer, stopLeftoverPostmaster, waitForOk, within, type ServerProcess,
-} from '../helpers/server-process.js';
 import { registrySample } from '../helpers/factories.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  isAlive,
+  killAllServers,
+  livePostmaster,
+  type ServerProcess,
+  startServer,
+  stopLeftoverPostmaster,
+  waitForOk,
+  within,
+} from '../helpers/server-process.js';
 
 const sample = Buffer.from(registrySample);
 let dataDir: string;
@@ -39,7 +48,10 @@ async function stopAndCheck(server: ServerProcess): Promise<void> {
   expect(isAlive(postmaster!), `postmaster ${postmaster} still running after the server exited`).toBe(false);
   expect(livePostmaster(dataDir), 'a live postmaster on DATA_DIR').toBeUndefined();
   expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), 'postmaster.pid left behind').toBe(false);
-  expect(server.logs.some((line) => line.msg === 'embedded PostgreSQL stopped'), 'log line "embedded PostgreSQL stopped"').toBe(true);
+  expect(
+    server.logs.some((line) => line.msg === 'embedded PostgreSQL stopped'),
+    'log line "embedded PostgreSQL stopped"',
+  ).toBe(true);
 }
 
 describe('embedded default (no DATABASE_URL)', () => {
@@ -62,7 +74,10 @@ describe('embedded default (no DATABASE_URL)', () => {
     expect(imported.status).toBe(200);
     expect(await imported.json()).toMatchObject({ rows: 8, tables: { created: 8 } });
 
-    const centre = await fetch(`${base}/v1/centres/010101001`, { headers: adminHeaders, signal: AbortSignal.timeout(10_000) });
+    const centre = await fetch(`${base}/v1/centres/010101001`, {
+      headers: adminHeaders,
+      signal: AbortSignal.timeout(10_000),
+    });
     expect(centre.status).toBe(200);
     const body = (await centre.json()) as { code: string; tables: { number: number }[] };
     expect(body.code).toBe('010101001');
@@ -78,7 +93,10 @@ describe('embedded default (no DATABASE_URL)', () => {
     expect(server.logs.some((line) => /initialising/.test(line.msg ?? ''))).toBe(false);
     await waitForOk(`${base}/readyz`, 30_000);
 
-    const regions = await fetch(`${base}/v1/regions?level=parish`, { headers: adminHeaders, signal: AbortSignal.timeout(10_000) });
+    const regions = await fetch(`${base}/v1/regions?level=parish`, {
+      headers: adminHeaders,
+      signal: AbortSignal.timeout(10_000),
+    });
     expect(regions.status).toBe(200);
     const { items } = (await regions.json()) as { items: { code: string; level: string }[] };
     expect(items.map((item) => item.code).sort()).toEqual(['010101', '010102', '130101', '130201']);
@@ -100,7 +118,10 @@ describe('embedded default (no DATABASE_URL)', () => {
     const base = await server.listening(90_000);
     expect(server.logs.some((line) => /adopting an orphaned embedded PostgreSQL/.test(line.msg ?? ''))).toBe(true);
     expect(livePostmaster(dataDir)).toBe(orphan);
-    const regions = await fetch(`${base}/v1/regions?level=parish`, { headers: adminHeaders, signal: AbortSignal.timeout(10_000) });
+    const regions = await fetch(`${base}/v1/regions?level=parish`, {
+      headers: adminHeaders,
+      signal: AbortSignal.timeout(10_000),
+    });
     expect(((await regions.json()) as { items: unknown[] }).items).toHaveLength(4);
 
     const exit = await server.stop('SIGTERM', 15_000);

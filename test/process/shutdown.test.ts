@@ -1,10 +1,18 @@
 // Graceful shutdown of the built server: a request whose body is still arriving when SIGTERM comes is
 // finished and answered; new requests are turned away; the process then exits 0.
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, within, type ServerProcess } from '../helpers/server-process.js';
 import { registrySample } from '../helpers/factories.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  type ServerProcess,
+  startServer,
+  waitForOk,
+  within,
+} from '../helpers/server-process.js';
 
 const sample = registrySample;
 const lines = sample.trimEnd().split('\n');
@@ -44,7 +52,9 @@ function collect(response: IncomingMessage): Promise<Answer> {
 /** A GET on a fresh connection (no keep-alive pool), settling with the answer or the socket error. */
 function freshGet(url: string): Promise<Answer | NodeJS.ErrnoException> {
   return new Promise((resolve) => {
-    const request = httpRequest(url, { agent: false, timeout: 5_000 }, (response) => collect(response).then(resolve, resolve));
+    const request = httpRequest(url, { agent: false, timeout: 5_000 }, (response) =>
+      collect(response).then(resolve, resolve),
+    );
     request.on('timeout', () => request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
     request.on('error', (error) => resolve(error as NodeJS.ErrnoException));
     request.end();
@@ -61,7 +71,12 @@ describe('graceful shutdown', () => {
     const upload = httpRequest(`${base}/v1/registry/import`, {
       method: 'POST',
       agent: false,
-      headers: { 'content-type': 'text/csv', 'transfer-encoding': 'chunked', 'x-request-id': 'in-flight-import', ...adminHeaders },
+      headers: {
+        'content-type': 'text/csv',
+        'transfer-encoding': 'chunked',
+        'x-request-id': 'in-flight-import',
+        ...adminHeaders,
+      },
     });
     openRequests.add(upload);
     const answered = new Promise<Answer>((resolve, reject) => {
@@ -71,7 +86,11 @@ describe('graceful shutdown', () => {
     answered.catch(() => undefined); // observed below; never an unhandled rejection if the test fails earlier
     upload.write(`${lines.slice(0, 4).join('\n')}\n`);
     // The server has the request (and is streaming its body into the import) before the signal.
-    await server.waitForLog((line) => line.requestId === 'in-flight-import' && line.msg === 'incoming request', 10_000, 'the import request to arrive');
+    await server.waitForLog(
+      (line) => line.requestId === 'in-flight-import' && line.msg === 'incoming request',
+      10_000,
+      'the import request to arrive',
+    );
 
     server.child.kill('SIGTERM');
     await server.waitForLog((line) => line.msg === 'shutting down', 5_000, 'the shutdown to begin');
@@ -90,11 +109,17 @@ describe('graceful shutdown', () => {
 
     // Soon the listener is closed: a new connection is refused outright, while the upload is still open.
     let later = await freshGet(`${base}/healthz`);
-    for (const deadline = Date.now() + 10_000; !(later instanceof Error && later.code === 'ECONNREFUSED') && Date.now() < deadline;) {
+    for (
+      const deadline = Date.now() + 10_000;
+      !(later instanceof Error && later.code === 'ECONNREFUSED') && Date.now() < deadline;
+    ) {
       await sleep(50);
       later = await freshGet(`${base}/healthz`);
     }
-    expect(later instanceof Error ? later.code : `HTTP ${later.status}`, String(later instanceof Error ? later : later.body)).toBe('ECONNREFUSED');
+    expect(
+      later instanceof Error ? later.code : `HTTP ${later.status}`,
+      String(later instanceof Error ? later : later.body),
+    ).toBe('ECONNREFUSED');
     expect(server.hasExited(), 'the server waits for the request in flight').toBe(false);
     upload.write(`${lines.slice(4).join('\n')}\n`);
     upload.end();
@@ -120,7 +145,9 @@ describe('graceful shutdown', () => {
     )) as [{ tables: string; voters: string }];
     expect(Number(tables)).toBe(8);
     expect(Number(voters)).toBe(6337);
-    const [{ centres }] = (await db!.query<{ centres: string }>('SELECT count(*) AS centres FROM centres')) as [{ centres: string }];
+    const [{ centres }] = (await db!.query<{ centres: string }>('SELECT count(*) AS centres FROM centres')) as [
+      { centres: string },
+    ];
     expect(Number(centres)).toBe(5);
   }, 90_000);
 });

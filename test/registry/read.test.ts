@@ -7,7 +7,12 @@ const sample = registrySample;
 const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
 
 beforeAll(async () => {
-  const response = await app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...admin.headers }, body: sample });
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/registry/import',
+    headers: { 'content-type': 'text/csv', ...admin.headers },
+    body: sample,
+  });
   expect(response.statusCode).toBe(200);
 });
 
@@ -22,22 +27,44 @@ describe('GET /v1/regions', () => {
     const response = await get('/v1/regions');
     expect(response.statusCode).toBe(200);
     expect(response.json().items).toEqual([
-      { code: '01', name: 'DTTO. CAPITAL', level: 'state', parentCode: null, centres: 3, tables: 4, registeredVoters: 2507 },
-      { code: '13', name: 'EDO. MIRANDA', level: 'state', parentCode: null, centres: 2, tables: 4, registeredVoters: 3830 },
+      {
+        code: '01',
+        name: 'DTTO. CAPITAL',
+        level: 'state',
+        parentCode: null,
+        centres: 3,
+        tables: 4,
+        registeredVoters: 2507,
+      },
+      {
+        code: '13',
+        name: 'EDO. MIRANDA',
+        level: 'state',
+        parentCode: null,
+        centres: 2,
+        tables: 4,
+        registeredVoters: 3830,
+      },
     ]);
   });
 
   it('lists a level across the country', async () => {
     const response = await get('/v1/regions?level=parish');
     expect(response.json().items.map((r: { code: string; tables: number }) => [r.code, r.tables])).toEqual([
-      ['010101', 2], ['010102', 2], ['130101', 3], ['130201', 1],
+      ['010101', 2],
+      ['010102', 2],
+      ['130101', 3],
+      ['130201', 1],
     ]);
   });
 
   it('lists the children of a parent', async () => {
     const response = await get('/v1/regions?parent=13');
-    expect(response.json().items.map((r: { code: string; level: string; centres: number }) => [r.code, r.level, r.centres])).toEqual([
-      ['1301', 'municipality', 1], ['1302', 'municipality', 1],
+    expect(
+      response.json().items.map((r: { code: string; level: string; centres: number }) => [r.code, r.level, r.centres]),
+    ).toEqual([
+      ['1301', 'municipality', 1],
+      ['1302', 'municipality', 1],
     ]);
   });
 
@@ -67,7 +94,13 @@ describe('GET /v1/regions/{code}', () => {
     const response = await get('/v1/regions/130101');
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({
-      code: '130101', name: 'PQ. PETARE', level: 'parish', parentCode: '1301', centres: 1, tables: 3, registeredVoters: 2630,
+      code: '130101',
+      name: 'PQ. PETARE',
+      level: 'parish',
+      parentCode: '1301',
+      centres: 1,
+      tables: 3,
+      registeredVoters: 2630,
       path: [
         { code: '13', name: 'EDO. MIRANDA', level: 'state' },
         { code: '1301', name: 'MP. SUCRE', level: 'municipality' },
@@ -92,10 +125,24 @@ describe('GET /v1/centres', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.nextCursor).toBeNull();
-    expect(body.items.map((c: { code: string }) => c.code)).toEqual(['010101001', '010102001', '010102002', '130101001', '130201001']);
+    expect(body.items.map((c: { code: string }) => c.code)).toEqual([
+      '010101001',
+      '010102001',
+      '010102002',
+      '130101001',
+      '130201001',
+    ]);
     expect(body.items[0]).toEqual({
-      code: '010101001', name: 'ESCUELA MADARIAGA', address: 'Av. Urdaneta, esquina Pelota', latitude: 10.5061, longitude: -66.9146,
-      parishCode: '010101', municipalityCode: '0101', stateCode: '01', tableCount: 2, registeredVoters: 1497,
+      code: '010101001',
+      name: 'ESCUELA MADARIAGA',
+      address: 'Av. Urdaneta, esquina Pelota',
+      latitude: 10.5061,
+      longitude: -66.9146,
+      parishCode: '010101',
+      municipalityCode: '0101',
+      stateCode: '01',
+      tableCount: 2,
+      registeredVoters: 1497,
     });
   });
 
@@ -110,7 +157,10 @@ describe('GET /v1/centres', () => {
   });
 
   it('searches names and codes, case-insensitively, with wildcards taken literally', async () => {
-    expect((await get('/v1/centres?q=escuela')).json().items.map((c: { code: string }) => c.code)).toEqual(['010101001', '010102002']);
+    expect((await get('/v1/centres?q=escuela')).json().items.map((c: { code: string }) => c.code)).toEqual([
+      '010101001',
+      '010102002',
+    ]);
     expect((await get('/v1/centres?q=13020')).json().items.map((c: { code: string }) => c.code)).toEqual(['130201001']);
     expect((await get('/v1/centres?q=%25')).json().items).toEqual([]);
     expect((await get('/v1/centres?q=_')).json().items).toEqual([]);
@@ -158,12 +208,21 @@ describe('GET /v1/centres/{code}', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body).toMatchObject({
-      code: '130101001', name: 'UNIDAD EDUCATIVA PETARE', address: null, latitude: null, longitude: null,
+      code: '130101001',
+      name: 'UNIDAD EDUCATIVA PETARE',
+      address: null,
+      latitude: null,
+      longitude: null,
       state: { code: '13', name: 'EDO. MIRANDA' },
       municipality: { code: '1301', name: 'MP. SUCRE' },
       parish: { code: '130101', name: 'PQ. PETARE' },
-      tableCount: 3, registeredVoters: 2630,
-      tables: [{ number: 1, registeredVoters: 900 }, { number: 2, registeredVoters: 880 }, { number: 3, registeredVoters: 850 }],
+      tableCount: 3,
+      registeredVoters: 2630,
+      tables: [
+        { number: 1, registeredVoters: 900 },
+        { number: 2, registeredVoters: 880 },
+        { number: 3, registeredVoters: 850 },
+      ],
     });
     expect(Date.parse(body.createdAt)).not.toBeNaN();
   });

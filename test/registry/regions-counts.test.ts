@@ -10,11 +10,24 @@ import { registrySample } from '../helpers/factories.js';
 const { app, db, admin } = await setupTestApp({ env: { MAX_EVENT_LOOP_DELAY_MS: '0' } });
 const sample = registrySample;
 const importCsv = async (body: string | Buffer) => {
-  const response = await app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...admin.headers }, body });
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/registry/import',
+    headers: { 'content-type': 'text/csv', ...admin.headers },
+    body,
+  });
   expect(response.statusCode, response.body).toBe(200);
 };
 
-interface Counted { code: string; name: string; level: string; parentCode: string | null; centres: number; tables: number; registeredVoters: number }
+interface Counted {
+  code: string;
+  name: string;
+  level: string;
+  parentCode: string | null;
+  centres: number;
+  tables: number;
+  registeredVoters: number;
+}
 
 /** Every region with its counts, straight from centres and tables (the query GET /v1/regions used to run). */
 async function straightCount(): Promise<Counted[]> {
@@ -34,7 +47,10 @@ async function expectRegionsMatchCount() {
     expect(response.statusCode).toBe(200);
     expect(response.json().items, level).toEqual(expected.filter((region) => region.level === level));
   }
-  for (const parent of [...new Set(expected.map((region) => region.parentCode).filter((code) => code !== null))].slice(0, 30)) {
+  for (const parent of [...new Set(expected.map((region) => region.parentCode).filter((code) => code !== null))].slice(
+    0,
+    30,
+  )) {
     const items = (await app.inject({ url: `/v1/regions?parent=${parent}`, headers: admin.headers })).json().items;
     expect(items, parent!).toEqual(expected.filter((region) => region.parentCode === parent));
   }
@@ -53,8 +69,16 @@ describe('GET /v1/regions › counts equal a straightforward count', () => {
 01,DTTO. CAPITAL,0101,MP. LIBERTADOR,010199,PQ. NUEVA,010199001,OTRA ESCUELA,1,42,,,
 `);
     const after = await expectRegionsMatchCount();
-    expect(after.find((region) => region.code === '010101')).toMatchObject({ centres: 2, tables: 4, registeredVoters: 760 + 737 + 500 + 100 });
-    expect(after.find((region) => region.code === '010199')).toMatchObject({ centres: 1, tables: 1, registeredVoters: 42 });
+    expect(after.find((region) => region.code === '010101')).toMatchObject({
+      centres: 2,
+      tables: 4,
+      registeredVoters: 760 + 737 + 500 + 100,
+    });
+    expect(after.find((region) => region.code === '010199')).toMatchObject({
+      centres: 1,
+      tables: 1,
+      registeredVoters: 42,
+    });
   });
 
   it('for the national 2024 registry', { timeout: 240_000 }, async () => {

@@ -8,7 +8,13 @@ import { setupTestApp } from '../helpers/app.js';
 // National-size bodies on a busy machine: load shedding (503 SERVICE_OVERLOADED) is not what this tests.
 const { app, db, admin } = await setupTestApp({ env: { MAX_EVENT_LOOP_DELAY_MS: '0' } });
 const csv = gunzipSync(readFileSync(DEMO_REGISTRY));
-const importRegistry = () => app.inject({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv', ...admin.headers }, body: csv });
+const importRegistry = () =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/registry/import',
+    headers: { 'content-type': 'text/csv', ...admin.headers },
+    body: csv,
+  });
 const get = (url: string) => app.inject({ url, headers: admin.headers });
 const sum = (items: { registeredVoters: number }[]) => items.reduce((total, item) => total + item.registeredVoters, 0);
 
@@ -31,12 +37,16 @@ describe('the 2024 registry', () => {
       expect(level.reduce((total: number, region: { tables: number }) => total + region.tables, 0)).toBe(24_532);
       expect(level.reduce((total: number, region: { centres: number }) => total + region.centres, 0)).toBe(12_817);
     }
-    const [counts] = await db.query('SELECT (SELECT count(*)::int FROM centres) AS centres, (SELECT count(*)::int FROM polling_tables) AS tables');
+    const [counts] = await db.query(
+      'SELECT (SELECT count(*)::int FROM centres) AS centres, (SELECT count(*)::int FROM polling_tables) AS tables',
+    );
     expect(counts).toEqual({ centres: 12_817, tables: 24_532 });
   });
 
   it('changes nothing on a second import', async () => {
-    const [before] = await db.query('SELECT max(updated_at) AS at FROM (SELECT updated_at FROM regions UNION ALL SELECT updated_at FROM centres UNION ALL SELECT updated_at FROM polling_tables) x');
+    const [before] = await db.query(
+      'SELECT max(updated_at) AS at FROM (SELECT updated_at FROM regions UNION ALL SELECT updated_at FROM centres UNION ALL SELECT updated_at FROM polling_tables) x',
+    );
     const response = await importRegistry();
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({
@@ -44,7 +54,9 @@ describe('the 2024 registry', () => {
       centres: { created: 0, updated: 0, unchanged: 12_817 },
       tables: { created: 0, updated: 0, unchanged: 24_532 },
     });
-    const [after] = await db.query('SELECT max(updated_at) AS at FROM (SELECT updated_at FROM regions UNION ALL SELECT updated_at FROM centres UNION ALL SELECT updated_at FROM polling_tables) x');
+    const [after] = await db.query(
+      'SELECT max(updated_at) AS at FROM (SELECT updated_at FROM regions UNION ALL SELECT updated_at FROM centres UNION ALL SELECT updated_at FROM polling_tables) x',
+    );
     expect(after).toEqual(before);
   });
 

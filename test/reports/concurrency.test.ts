@@ -8,8 +8,15 @@ import type { Socket } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { adminHeaders, ensureBuilt, killAllServers, startServer, waitForOk, type ServerProcess } from '../helpers/server-process.js';
 import { registrySample } from '../helpers/factories.js';
+import {
+  adminHeaders,
+  ensureBuilt,
+  killAllServers,
+  type ServerProcess,
+  startServer,
+  waitForOk,
+} from '../helpers/server-process.js';
 
 const CONNECTIONS = 50;
 const sample = registrySample;
@@ -17,7 +24,11 @@ const SAMPLE_CENTRE = '010101001'; // tables 1 (760 voters) and 2 (737 voters) i
 const LOAD_CENTRE = '010101900'; // added by this test: 40 tables of 500 voters, for the conflict pairs
 const loadRegistry = [
   sample.trimEnd().split('\n')[0],
-  ...Array.from({ length: 40 }, (_, index) => `01,DTTO. CAPITAL,0101,MP. LIBERTADOR,010101,PQ. ALTAGRACIA,${LOAD_CENTRE},CENTRO DE CARGA,${index + 1},500,,,`),
+  ...Array.from(
+    { length: 40 },
+    (_, index) =>
+      `01,DTTO. CAPITAL,0101,MP. LIBERTADOR,010101,PQ. ALTAGRACIA,${LOAD_CENTRE},CENTRO DE CARGA,${index + 1},500,,,`,
+  ),
 ].join('\n');
 
 let db: TestDatabase | undefined;
@@ -28,7 +39,10 @@ const sockets = new Set<Socket>();
 let observer: { id: string; headers: Record<string, string> };
 let secondObserver: { id: string; headers: Record<string, string> };
 
-interface Answer { status: number; body: string }
+interface Answer {
+  status: number;
+  body: string;
+}
 
 /** One request on the shared 50-socket agent (requests beyond 50 queue for a free socket). */
 function send(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Answer> {
@@ -37,8 +51,18 @@ function send(method: string, path: string, headers: Record<string, string>, bod
     const request = httpRequest(
       `${base}${path}`,
       {
-        method, agent, timeout: 60_000,
-        headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json', 'content-length': Buffer.byteLength(payload) }) },
+        method,
+        agent,
+        timeout: 60_000,
+        headers: {
+          ...headers,
+          ...(payload === undefined
+            ? {}
+            : {
+                'content-type': typeof body === 'string' ? 'text/csv' : 'application/json',
+                'content-length': Buffer.byteLength(payload),
+              }),
+        },
       },
       (response) => {
         let text = '';
@@ -55,7 +79,13 @@ function send(method: string, path: string, headers: Record<string, string>, bod
   });
 }
 
-async function ok<T = Record<string, unknown>>(method: string, path: string, headers: Record<string, string>, body: unknown, status: number): Promise<T> {
+async function ok<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+  status: number,
+): Promise<T> {
   const answer = await send(method, path, headers, body);
   expect(answer.status, `${method} ${path}: ${answer.body}`).toBe(status);
   return JSON.parse(answer.body) as T;
@@ -67,11 +97,28 @@ function uuidFor(label: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-function resultsReport(id: string, centreCode: string, table: number, registeredVoters: number, votes: Record<string, number>, extra: { nullVotes?: number; citizenAudit?: boolean } = {}) {
+function resultsReport(
+  id: string,
+  centreCode: string,
+  table: number,
+  registeredVoters: number,
+  votes: Record<string, number>,
+  extra: { nullVotes?: number; citizenAudit?: boolean } = {},
+) {
   const validVotes = Object.values(votes).reduce((total, count) => total + count, 0);
   return {
-    id, kind: 'results', centreCode, table, observedAt: '2024-07-28T22:00:00Z',
-    answers: { registeredVoters, validVotes, nullVotes: extra.nullVotes ?? 3, votes, citizenAudit: extra.citizenAudit ?? false },
+    id,
+    kind: 'results',
+    centreCode,
+    table,
+    observedAt: '2024-07-28T22:00:00Z',
+    answers: {
+      registeredVoters,
+      validVotes,
+      nullVotes: extra.nullVotes ?? 3,
+      votes,
+      citizenAudit: extra.citizenAudit ?? false,
+    },
   };
 }
 
@@ -85,7 +132,11 @@ const rowCounts = async (id: string) => {
   return row!;
 };
 
-const statusCounts = (answers: Answer[]) => answers.reduce<Record<number, number>>((counts, answer) => ({ ...counts, [answer.status]: (counts[answer.status] ?? 0) + 1 }), {});
+const statusCounts = (answers: Answer[]) =>
+  answers.reduce<Record<number, number>>(
+    (counts, answer) => ({ ...counts, [answer.status]: (counts[answer.status] ?? 0) + 1 }),
+    {},
+  );
 
 beforeAll(async () => {
   await ensureBuilt();
@@ -101,13 +152,37 @@ beforeAll(async () => {
 
   await ok('POST', '/v1/registry/import', adminHeaders, sample, 200);
   await ok('POST', '/v1/registry/import', adminHeaders, loadRegistry, 200);
-  await ok('PUT', '/v1/election', adminHeaders, {
-    name: 'Concurrency test election', date: '2024-07-28', timeZone: 'America/Caracas',
-    candidates: [{ code: 'EG', name: 'Candidate EG' }, { code: 'NM', name: 'Candidate NM' }, { code: 'LM', name: 'Candidate LM' }],
-  }, 200);
+  await ok(
+    'PUT',
+    '/v1/election',
+    adminHeaders,
+    {
+      name: 'Concurrency test election',
+      date: '2024-07-28',
+      timeZone: 'America/Caracas',
+      candidates: [
+        { code: 'EG', name: 'Candidate EG' },
+        { code: 'NM', name: 'Candidate NM' },
+        { code: 'LM', name: 'Candidate LM' },
+      ],
+    },
+    200,
+  );
   const makeObserver = async (name: string) => {
-    const user = await ok<{ id: string }>('POST', '/v1/users', adminHeaders, { name, role: 'observer', centres: [SAMPLE_CENTRE, LOAD_CENTRE] }, 201);
-    const token = await ok<{ token: string }>('POST', `/v1/users/${user.id}/tokens`, adminHeaders, { name: 'phone' }, 201);
+    const user = await ok<{ id: string }>(
+      'POST',
+      '/v1/users',
+      adminHeaders,
+      { name, role: 'observer', centres: [SAMPLE_CENTRE, LOAD_CENTRE] },
+      201,
+    );
+    const token = await ok<{ token: string }>(
+      'POST',
+      `/v1/users/${user.id}/tokens`,
+      adminHeaders,
+      { name: 'phone' },
+      201,
+    );
     return { id: user.id, headers: { authorization: `Bearer ${token.token}` } };
   };
   observer = await makeObserver('Observer One');
@@ -130,88 +205,178 @@ describe('the same report sent 1,000 times at once over 50 connections', () => {
     {
       name: 'an opening report (only the primary key decides)',
       report: {
-        id: uuidFor('same-opening'), kind: 'opening', centreCode: SAMPLE_CENTRE, table: 1, observedAt: '2024-07-28T10:05:00Z',
-        answers: { openedAt: '06:04', tableStaffComplete: true, zeroReportPrinted: true, witnessesPresent: ['EG', 'NM'] },
-        notes: 'Opened on time', location: { lat: 10.5061, lon: -66.9146, accuracy: 12 },
+        id: uuidFor('same-opening'),
+        kind: 'opening',
+        centreCode: SAMPLE_CENTRE,
+        table: 1,
+        observedAt: '2024-07-28T10:05:00Z',
+        answers: {
+          openedAt: '06:04',
+          tableStaffComplete: true,
+          zeroReportPrinted: true,
+          witnessesPresent: ['EG', 'NM'],
+        },
+        notes: 'Opened on time',
+        location: { lat: 10.5061, lon: -66.9146, accuracy: 12 },
       },
     },
   ];
 
-  it.each(variants)('$name: stored once, one 201 and 999 identical 200s, no 5xx', async ({ report }) => {
-    sockets.clear();
-    const started = performance.now();
-    const answers = await Promise.all(Array.from({ length: 1000 }, () => send('POST', '/v1/reports', observer.headers, report)));
-    const elapsed = performance.now() - started;
-    console.log(`1,000 concurrent POST /v1/reports (${report.kind}) over ${sockets.size} sockets: ${elapsed.toFixed(0)} ms, ${(1000 / (elapsed / 1000)).toFixed(0)} req/s`);
+  it.each(variants)(
+    '$name: stored once, one 201 and 999 identical 200s, no 5xx',
+    async ({ report }) => {
+      sockets.clear();
+      const started = performance.now();
+      const answers = await Promise.all(
+        Array.from({ length: 1000 }, () => send('POST', '/v1/reports', observer.headers, report)),
+      );
+      const elapsed = performance.now() - started;
+      console.log(
+        `1,000 concurrent POST /v1/reports (${report.kind}) over ${sockets.size} sockets: ${elapsed.toFixed(0)} ms, ${(1000 / (elapsed / 1000)).toFixed(0)} req/s`,
+      );
 
-    expect(sockets.size).toBeLessThanOrEqual(CONNECTIONS);
-    expect(sockets.size).toBeGreaterThan(1);
-    const counts = statusCounts(answers);
-    expect(counts, answers.find((answer) => answer.status >= 300)?.body).toEqual({ 201: 1, 200: 999 });
-    const bodies = new Set(answers.map((answer) => answer.body));
-    expect(bodies.size, [...bodies].slice(0, 3).join('\n')).toBe(1);
-    const stored = JSON.parse(answers[0]!.body) as { id: string; kind: string; revision: number; observerId: string; answers: unknown };
-    expect(stored).toMatchObject({ id: report.id, kind: report.kind, revision: 1, observerId: observer.id, answers: report.answers });
+      expect(sockets.size).toBeLessThanOrEqual(CONNECTIONS);
+      expect(sockets.size).toBeGreaterThan(1);
+      const counts = statusCounts(answers);
+      expect(counts, answers.find((answer) => answer.status >= 300)?.body).toEqual({ 201: 1, 200: 999 });
+      const bodies = new Set(answers.map((answer) => answer.body));
+      expect(bodies.size, [...bodies].slice(0, 3).join('\n')).toBe(1);
+      const stored = JSON.parse(answers[0]!.body) as {
+        id: string;
+        kind: string;
+        revision: number;
+        observerId: string;
+        answers: unknown;
+      };
+      expect(stored).toMatchObject({
+        id: report.id,
+        kind: report.kind,
+        revision: 1,
+        observerId: observer.id,
+        answers: report.answers,
+      });
 
-    expect(await rowCounts(report.id)).toEqual({ reports: 1, revisions: 1, accepted: 1 });
-    // GET answers the same report (plus its reviews) as every POST did.
-    const fetched = await ok<Record<string, unknown>>('GET', `/v1/reports/${report.id}`, observer.headers, undefined, 200);
-    expect({ ...fetched, reviews: undefined, photos: undefined }).toEqual({ ...stored, reviews: undefined });
-  }, 120_000);
+      expect(await rowCounts(report.id)).toEqual({ reports: 1, revisions: 1, accepted: 1 });
+      // GET answers the same report (plus its reviews) as every POST did.
+      const fetched = await ok<Record<string, unknown>>(
+        'GET',
+        `/v1/reports/${report.id}`,
+        observer.headers,
+        undefined,
+        200,
+      );
+      expect({ ...fetched, reviews: undefined, photos: undefined }).toEqual({ ...stored, reviews: undefined });
+    },
+    120_000,
+  );
 });
 
 describe('the same id with other content, sent interleaved with the original', () => {
-  const original = resultsReport(uuidFor('contested'), SAMPLE_CENTRE, 2, 737, { EG: 300, NM: 250, LM: 20 }, { nullVotes: 4 });
+  const original = resultsReport(
+    uuidFor('contested'),
+    SAMPLE_CENTRE,
+    2,
+    737,
+    { EG: 300, NM: 250, LM: 20 },
+    { nullVotes: 4 },
+  );
   const other = { ...original, answers: { ...original.answers, nullVotes: 9 } };
-  const originalOtherTable = resultsReport(uuidFor('contested-table'), LOAD_CENTRE, 39, 500, { EG: 100, NM: 100, LM: 100 });
+  const originalOtherTable = resultsReport(uuidFor('contested-table'), LOAD_CENTRE, 39, 500, {
+    EG: 100,
+    NM: 100,
+    LM: 100,
+  });
   const otherTable = { ...originalOtherTable, table: 40 };
 
   it.each([
-    { name: 'one answer differs (same table: serialised by its lock)', first: original, second: other, field: 'answers.nullVotes' },
-    { name: 'the table differs (two locks: only the primary key decides)', first: originalOtherTable, second: otherTable, field: 'table' },
-  ])('$name: one of the two is stored; the other is answered 409 REPORT_CONFLICT naming $field', async ({ first, second, field }) => {
-    const bodies = Array.from({ length: 200 }, (_, index) => (index % 2 === 0 ? first : second));
-    const answers = await Promise.all(bodies.map((body) => send('POST', '/v1/reports', observer.headers, body)));
+    {
+      name: 'one answer differs (same table: serialised by its lock)',
+      first: original,
+      second: other,
+      field: 'answers.nullVotes',
+    },
+    {
+      name: 'the table differs (two locks: only the primary key decides)',
+      first: originalOtherTable,
+      second: otherTable,
+      field: 'table',
+    },
+  ])(
+    '$name: one of the two is stored; the other is answered 409 REPORT_CONFLICT naming $field',
+    async ({ first, second, field }) => {
+      const bodies = Array.from({ length: 200 }, (_, index) => (index % 2 === 0 ? first : second));
+      const answers = await Promise.all(bodies.map((body) => send('POST', '/v1/reports', observer.headers, body)));
 
-    expect(answers.filter((answer) => answer.status >= 500).map((answer) => answer.body)).toEqual([]);
-    expect(await rowCounts(first.id)).toEqual({ reports: 1, revisions: 1, accepted: 1 });
-    const [row] = await db!.query<{ table_number: number; answers: Record<string, unknown> }>('SELECT table_number, answers FROM reports WHERE id = $1::uuid', [first.id]);
-    const winner = row!.table_number === first.table && isDeepStrictEqual(row!.answers, first.answers) ? first : second;
-    expect({ table: row!.table_number, answers: row!.answers }).toEqual({ table: winner.table, answers: winner.answers });
+      expect(answers.filter((answer) => answer.status >= 500).map((answer) => answer.body)).toEqual([]);
+      expect(await rowCounts(first.id)).toEqual({ reports: 1, revisions: 1, accepted: 1 });
+      const [row] = await db!.query<{ table_number: number; answers: Record<string, unknown> }>(
+        'SELECT table_number, answers FROM reports WHERE id = $1::uuid',
+        [first.id],
+      );
+      const winner =
+        row!.table_number === first.table && isDeepStrictEqual(row!.answers, first.answers) ? first : second;
+      expect({ table: row!.table_number, answers: row!.answers }).toEqual({
+        table: winner.table,
+        answers: winner.answers,
+      });
 
-    const stored = await ok<Record<string, unknown>>('GET', `/v1/reports/${first.id}`, observer.headers, undefined, 200);
-    const storedBody = JSON.stringify({ ...stored, reviews: undefined, photos: undefined });
-    let created = 0;
-    answers.forEach((answer, index) => {
-      const sent = bodies[index]!;
-      if (sent === winner) {
-        expect([200, 201], answer.body).toContain(answer.status);
-        if (answer.status === 201) created += 1;
-        expect(answer.body).toBe(storedBody);
-      } else {
-        expect(answer.status, answer.body).toBe(409);
-        expect(JSON.parse(answer.body)).toMatchObject({ code: 'REPORT_CONFLICT', status: 409, fields: [field] });
-      }
-    });
-    expect(created).toBe(1);
-    expect(statusCounts(answers)).toEqual({ 201: 1, 200: 99, 409: 100 });
-  }, 120_000);
+      const stored = await ok<Record<string, unknown>>(
+        'GET',
+        `/v1/reports/${first.id}`,
+        observer.headers,
+        undefined,
+        200,
+      );
+      const storedBody = JSON.stringify({ ...stored, reviews: undefined, photos: undefined });
+      let created = 0;
+      answers.forEach((answer, index) => {
+        const sent = bodies[index]!;
+        if (sent === winner) {
+          expect([200, 201], answer.body).toContain(answer.status);
+          if (answer.status === 201) created += 1;
+          expect(answer.body).toBe(storedBody);
+        } else {
+          expect(answer.status, answer.body).toBe(409);
+          expect(JSON.parse(answer.body)).toMatchObject({ code: 'REPORT_CONFLICT', status: 409, fields: [field] });
+        }
+      });
+      expect(created).toBe(1);
+      expect(statusCounts(answers)).toEqual({ 201: 1, 200: 99, 409: 100 });
+    },
+    120_000,
+  );
 });
 
 describe('two reports of one table from two observers at the same instant', () => {
   it('flags both `conflict` when their numbers differ, and neither when they agree', async () => {
-    const pairs: { table: number; kind: 'differ' | 'same' | 'audit-only'; a: ReturnType<typeof resultsReport>; b: ReturnType<typeof resultsReport> }[] = [];
+    const pairs: {
+      table: number;
+      kind: 'differ' | 'same' | 'audit-only';
+      a: ReturnType<typeof resultsReport>;
+      b: ReturnType<typeof resultsReport>;
+    }[] = [];
     for (let table = 1; table <= 30; table += 1) {
       const kind = table <= 20 ? 'differ' : table <= 25 ? 'same' : 'audit-only';
       const votes = { EG: 200 + table, NM: 100, LM: 7 };
       pairs.push({
-        table, kind,
+        table,
+        kind,
         a: resultsReport(uuidFor(`pair-a-${table}`), LOAD_CENTRE, table, 500, votes),
-        b: resultsReport(uuidFor(`pair-b-${table}`), LOAD_CENTRE, table, 500, kind === 'differ' ? { ...votes, NM: 101 } : votes, { citizenAudit: kind === 'audit-only' }),
+        b: resultsReport(
+          uuidFor(`pair-b-${table}`),
+          LOAD_CENTRE,
+          table,
+          500,
+          kind === 'differ' ? { ...votes, NM: 101 } : votes,
+          { citizenAudit: kind === 'audit-only' },
+        ),
       });
     }
     const answers = await Promise.all(
-      pairs.flatMap((pair) => [send('POST', '/v1/reports', observer.headers, pair.a), send('POST', '/v1/reports', secondObserver.headers, pair.b)]),
+      pairs.flatMap((pair) => [
+        send('POST', '/v1/reports', observer.headers, pair.a),
+        send('POST', '/v1/reports', secondObserver.headers, pair.b),
+      ]),
     );
     expect(statusCounts(answers), answers.find((answer) => answer.status !== 201)?.body).toEqual({ 201: 60 });
 
@@ -223,10 +388,25 @@ describe('two reports of one table from two observers at the same instant', () =
     const flagsOf = new Map(rows.map((row) => [row.id, row.flags]));
     for (const pair of pairs) {
       const expected = pair.kind === 'differ' ? ['conflict'] : [];
-      expect({ table: pair.table, a: flagsOf.get(pair.a.id), b: flagsOf.get(pair.b.id) }).toEqual({ table: pair.table, a: expected, b: expected });
+      expect({ table: pair.table, a: flagsOf.get(pair.a.id), b: flagsOf.get(pair.b.id) }).toEqual({
+        table: pair.table,
+        a: expected,
+        b: expected,
+      });
     }
-    const flagged = await ok<{ items: { id: string }[] }>('GET', `/v1/reports?flag=conflict&centre=${LOAD_CENTRE}&limit=500`, adminHeaders, undefined, 200);
-    expect(flagged.items.map((item) => item.id).sort()).toEqual(pairs.filter((pair) => pair.kind === 'differ').flatMap((pair) => [pair.a.id, pair.b.id]).sort());
+    const flagged = await ok<{ items: { id: string }[] }>(
+      'GET',
+      `/v1/reports?flag=conflict&centre=${LOAD_CENTRE}&limit=500`,
+      adminHeaders,
+      undefined,
+      200,
+    );
+    expect(flagged.items.map((item) => item.id).sort()).toEqual(
+      pairs
+        .filter((pair) => pair.kind === 'differ')
+        .flatMap((pair) => [pair.a.id, pair.b.id])
+        .sort(),
+    );
   }, 120_000);
 
   it('left nothing worse than a warning in the server log', () => {

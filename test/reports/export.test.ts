@@ -13,7 +13,11 @@ let t: TestApp;
 let base = '';
 let readQueries = 0;
 
-async function poll<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
+async function poll<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -50,8 +54,11 @@ function readAll(response: IncomingMessage): Promise<{ body: string; trailers: N
 beforeAll(async () => {
   t = await setupTestApp({ env: { EXPORT_MAX_CONCURRENT: '1', RECOUNT_MAX_CONCURRENT: '1' } });
   await t.app.inject({
-    method: 'POST', url: '/v1/registry/import', headers: { ...t.admin.headers, 'content-type': 'text/csv' },
-    payload: 'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters\n01,D,0101,M,010101,P,010101001,C,1,500\n',
+    method: 'POST',
+    url: '/v1/registry/import',
+    headers: { ...t.admin.headers, 'content-type': 'text/csv' },
+    payload:
+      'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters\n01,D,0101,M,010101,P,010101001,C,1,500\n',
   });
   await t.db.query(
     `INSERT INTO reports (id, kind, centre_code, parish_code, municipality_code, state_code, observer_id, observed_at, received_at, form_version, answers,
@@ -84,13 +91,17 @@ describe('GET /v1/reports/export', () => {
     expect(response.statusCode).toBe(200);
     // Let the server fill the socket's buffers, until it stops asking for pages.
     let last = -1;
-    await poll(async () => {
-      const now = readQueries;
-      const settled = now === last;
-      last = now;
-      await sleep(300);
-      return settled ? true : undefined;
-    }, 20_000, 'the export to stop reading pages');
+    await poll(
+      async () => {
+        const now = readQueries;
+        const settled = now === last;
+        last = now;
+        await sleep(300);
+        return settled ? true : undefined;
+      },
+      20_000,
+      'the export to stop reading pages',
+    );
     const whilePaused = readQueries - before;
     const pages = Math.ceil(REPORTS / 500);
     console.log(`export backpressure: ${whilePaused} of ${pages} pages read while the client did not read`);
@@ -111,13 +122,29 @@ describe('GET /v1/reports/export', () => {
     expect(refused.json().code).toBe('SERVICE_OVERLOADED');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     // Writes are not capped meanwhile.
-    const report = { id: crypto.randomUUID(), kind: 'arrival', centreCode: '010101001', observedAt: new Date().toISOString(), answers: { accessGranted: true } };
-    expect((await t.app.inject({ method: 'POST', url: '/v1/reports', headers: t.admin.headers, payload: report })).statusCode).toBe(201);
+    const report = {
+      id: crypto.randomUUID(),
+      kind: 'arrival',
+      centreCode: '010101001',
+      observedAt: new Date().toISOString(),
+      answers: { accessGranted: true },
+    };
+    expect(
+      (await t.app.inject({ method: 'POST', url: '/v1/reports', headers: t.admin.headers, payload: report }))
+        .statusCode,
+    ).toBe(201);
     first.destroy();
-    const next = await poll(async () => {
-      const answer = await t.app.inject({ url: '/v1/reports/export?format=csv&kind=arrival', headers: t.admin.headers });
-      return answer.statusCode === 200 ? answer : undefined;
-    }, 10_000, 'the export place to be given back');
+    const next = await poll(
+      async () => {
+        const answer = await t.app.inject({
+          url: '/v1/reports/export?format=csv&kind=arrival',
+          headers: t.admin.headers,
+        });
+        return answer.statusCode === 200 ? answer : undefined;
+      },
+      10_000,
+      'the export place to be given back',
+    );
     // A complete CSV export says how many rows it holds in the trailer it announced.
     expect(next.headers.trailer).toBe('x-export-rows');
     expect(next.trailers).toEqual({ 'x-export-rows': '1' });
@@ -149,15 +176,22 @@ describe('GET /v1/reports/export', () => {
         response.on('error', () => undefined);
       });
       response.resume();
-      const [waiting] = await poll(async () => {
-        const rows = await t.db.query<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%-reads' AND wait_event_type = 'Lock'",
-        );
-        return rows.length > 0 ? rows : undefined;
-      }, 20_000, 'the export\'s next page to wait for the lock');
+      const [waiting] = await poll(
+        async () => {
+          const rows = await t.db.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%-reads' AND wait_event_type = 'Lock'",
+          );
+          return rows.length > 0 ? rows : undefined;
+        },
+        20_000,
+        "the export's next page to wait for the lock",
+      );
       await t.db.query('SELECT pg_terminate_backend($1)', [waiting!.pid]);
       await ended;
-      const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line.length > 0);
+      const lines = Buffer.concat(chunks)
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.length > 0);
       expect(lines.length).toBeGreaterThan(0);
       expect(lines.length).toBeLessThan(REPORTS);
       expect(response.complete).toBe(false);
@@ -167,7 +201,15 @@ describe('GET /v1/reports/export', () => {
       await locker.end();
     }
     // The place of the cut export was given back.
-    await poll(async () => ((await t.app.inject({ url: '/v1/reports/export?format=csv&kind=arrival', headers: t.admin.headers })).statusCode === 200 ? true : undefined), 10_000, 'the export place');
+    await poll(
+      async () =>
+        (await t.app.inject({ url: '/v1/reports/export?format=csv&kind=arrival', headers: t.admin.headers }))
+          .statusCode === 200
+          ? true
+          : undefined,
+      10_000,
+      'the export place',
+    );
   }, 60_000);
 });
 
@@ -180,11 +222,20 @@ describe('GET /v1/summaries with since/until (a recount)', () => {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE reports IN ACCESS EXCLUSIVE MODE');
       const held = t.app.inject({ url: '/v1/summaries/national?since=2000-01-01T00:00:00Z', headers: t.admin.headers });
-      await poll(async () => {
-        const [row] = await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()");
-        return row!.n > 0 ? true : undefined;
-      }, 10_000, 'the recount to wait for the lock');
-      const refused = await t.app.inject({ url: '/v1/summaries?level=state&since=2000-01-01T00:00:00Z', headers: t.admin.headers });
+      await poll(
+        async () => {
+          const [row] = await t.db.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+          );
+          return row!.n > 0 ? true : undefined;
+        },
+        10_000,
+        'the recount to wait for the lock',
+      );
+      const refused = await t.app.inject({
+        url: '/v1/summaries?level=state&since=2000-01-01T00:00:00Z',
+        headers: t.admin.headers,
+      });
       expect(refused.statusCode).toBe(503);
       expect(refused.json().code).toBe('SERVICE_OVERLOADED');
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
@@ -192,7 +243,10 @@ describe('GET /v1/summaries with since/until (a recount)', () => {
       expect((await t.app.inject({ url: '/v1/summaries?level=state', headers: t.admin.headers })).statusCode).toBe(200);
       await locker.query('COMMIT');
       expect((await held).statusCode).toBe(200);
-      expect((await t.app.inject({ url: '/v1/summaries?level=state&since=2000-01-01T00:00:00Z', headers: t.admin.headers })).statusCode).toBe(200);
+      expect(
+        (await t.app.inject({ url: '/v1/summaries?level=state&since=2000-01-01T00:00:00Z', headers: t.admin.headers }))
+          .statusCode,
+      ).toBe(200);
     } finally {
       await locker.end();
     }

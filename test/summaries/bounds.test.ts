@@ -19,14 +19,22 @@ describe('GET /v1/summaries › bounded answers', () => {
     ['level=municipality&until=2030-01-01T00:00:00Z', 'an admin'],
     ['level=centre', 'anyone (PUBLIC_SUMMARIES)'],
   ])('400 VALIDATION_FAILED naming parent for %s, as %s', async (query, who) => {
-    const response = who === 'an admin' ? await asAdmin(`/v1/summaries?${query}`) : await app.inject(`/v1/summaries?${query}`);
+    const response =
+      who === 'an admin' ? await asAdmin(`/v1/summaries?${query}`) : await app.inject(`/v1/summaries?${query}`);
     expect(response.statusCode, response.body).toBe(400);
-    expect(response.json()).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ in: 'querystring', path: 'parent' }] });
+    expect(response.json()).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [{ in: 'querystring', path: 'parent' }],
+    });
   });
 
   it.each([
-    'level=centre&parent=01', 'level=centre&parent=0101&since=2024-07-28T00:00:00Z', 'level=parish&parent=01&since=2024-07-28T00:00:00Z',
-    'level=state&since=2024-07-28T00:00:00Z', 'level=parish', 'level=municipality',
+    'level=centre&parent=01',
+    'level=centre&parent=0101&since=2024-07-28T00:00:00Z',
+    'level=parish&parent=01&since=2024-07-28T00:00:00Z',
+    'level=state&since=2024-07-28T00:00:00Z',
+    'level=parish',
+    'level=municipality',
   ])('200 for %s', async (query) => {
     const response = await asAdmin(`/v1/summaries?${query}`);
     expect(response.statusCode, response.body).toBe(200);

@@ -12,7 +12,10 @@ let national: { id: string };
 let local: { id: string };
 
 async function observer(body: Record<string, unknown>): Promise<{ id: string }> {
-  const response = await as(app, admin)({ method: 'POST', url: '/v1/users', payload: { role: 'observer', centres: ['010102002'], ...body } });
+  const response = await as(
+    app,
+    admin,
+  )({ method: 'POST', url: '/v1/users', payload: { role: 'observer', centres: ['010102002'], ...body } });
   expect(response.statusCode, response.body).toBe(201);
   return response.json();
 }
@@ -23,7 +26,12 @@ beforeAll(async () => {
   analyst = await createActor(app, 'analyst');
   // Both assigned to a centre in the coordinator's region; only the second is scoped there.
   national = await observer({ name: 'A national observer', phone: '+58 412 5550001', email: 'national@example.org' });
-  local = await observer({ name: 'B local observer', scopeRegion: '0101', phone: '+58 412 5550002', email: 'local@example.org' });
+  local = await observer({
+    name: 'B local observer',
+    scopeRegion: '0101',
+    phone: '+58 412 5550002',
+    email: 'local@example.org',
+  });
 });
 
 const observersOf = async (actor: TestActor) => {
@@ -42,7 +50,10 @@ describe('GET /v1/summaries/missing › contacts only of users the caller may re
   });
 
   it('an admin sees every contact; an analyst none, names still shown', async () => {
-    expect((await observersOf(admin)).map((o: { phone: string | null }) => o.phone)).toEqual(['+58 412 5550001', '+58 412 5550002']);
+    expect((await observersOf(admin)).map((o: { phone: string | null }) => o.phone)).toEqual([
+      '+58 412 5550001',
+      '+58 412 5550002',
+    ]);
     expect(await observersOf(analyst)).toEqual([
       { id: national.id, name: 'A national observer', phone: null, email: null },
       { id: local.id, name: 'B local observer', phone: null, email: null },

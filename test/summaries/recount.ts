@@ -12,7 +12,10 @@ const strip = (body: Record<string, unknown>) => {
 };
 
 /** Compares live and recounted summaries at every level (and the national one); returns the national one. */
-export async function expectTalliesMatchRecount(app: FastifyInstance, admin: TestActor): Promise<Record<string, unknown>> {
+export async function expectTalliesMatchRecount(
+  app: FastifyInstance,
+  admin: TestActor,
+): Promise<Record<string, unknown>> {
   const get = async (url: string) => {
     const response = await as(app, admin)(url);
     expect(response.statusCode, response.body).toBe(200);
@@ -29,12 +32,17 @@ export async function expectTalliesMatchRecount(app: FastifyInstance, admin: Tes
     const rows = [];
     for (const parent of parents) {
       const under = summaryListSchema.parse(await get(`/v1/summaries?level=${level}&parent=${parent}`)).items;
-      expect(under, `${level} under ${parent}`).toEqual((await get(`/v1/summaries?level=${level}&parent=${parent}&${EVERYTHING}`)).items);
+      expect(under, `${level} under ${parent}`).toEqual(
+        (await get(`/v1/summaries?level=${level}&parent=${parent}&${EVERYTHING}`)).items,
+      );
       rows.push(...under);
     }
     if (level !== 'centre') {
       const whole = summaryListSchema.parse(await get(`/v1/summaries?level=${level}`)).items;
-      expect([...rows].sort((a, b) => a.code.localeCompare(b.code)), level).toEqual([...whole].sort((a, b) => a.code.localeCompare(b.code)));
+      expect(
+        [...rows].sort((a, b) => a.code.localeCompare(b.code)),
+        level,
+      ).toEqual([...whole].sort((a, b) => a.code.localeCompare(b.code)));
     }
     parents = rows.map((row) => row.code);
   }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { buildApp } from '../../src/app.js';
-import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
-import { setupTestApp, testConfig } from '../helpers/app.js';
 import { nationalSchema, summaryListSchema } from '../../src/features/summaries/summaries.schemas.js';
-import { expectTalliesMatchRecount } from './recount.js';
+import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
+import { as, createActor, type TestActor } from '../helpers/actors.js';
+import { setupTestApp, testConfig } from '../helpers/app.js';
 import { seedRegistry, setElection } from '../helpers/factories.js';
+import { expectTalliesMatchRecount } from './recount.js';
 
 const { app, db, admin } = await setupTestApp();
 const asAdmin = as(app, admin);
@@ -16,31 +16,57 @@ let stateCoordinator: TestActor;
 let analyst: TestActor;
 
 const election = {
-  name: 'Presidential 2024', date: '2024-07-28', timeZone: 'America/Caracas', openingTime: '06:00',
-  candidates: [{ code: 'EG', name: 'Edmundo González' }, { code: 'NM', name: 'Nicolás Maduro' }, { code: 'LM', name: 'Luis Martínez' }],
+  name: 'Presidential 2024',
+  date: '2024-07-28',
+  timeZone: 'America/Caracas',
+  openingTime: '06:00',
+  candidates: [
+    { code: 'EG', name: 'Edmundo González' },
+    { code: 'NM', name: 'Nicolás Maduro' },
+    { code: 'LM', name: 'Luis Martínez' },
+  ],
 };
 const post = async (payload: Record<string, unknown>, actor: TestActor = observer) => {
   const response = await as(app, actor)({ method: 'POST', url: '/v1/reports', payload });
   expect(response.statusCode, response.body).toBe(201);
   return response.json() as { id: string; flags: string[] };
 };
-const results = (centreCode: string, table: number, votes: Record<string, number>, extra: Record<string, unknown> = {}) => {
+const results = (
+  centreCode: string,
+  table: number,
+  votes: Record<string, number>,
+  extra: Record<string, unknown> = {},
+) => {
   const validVotes = Object.values(votes).reduce((sum, count) => sum + count, 0);
   return post({
-    id: randomUUID(), kind: 'results', centreCode, table, observedAt: '2024-07-28T22:15:00-04:00',
+    id: randomUUID(),
+    kind: 'results',
+    centreCode,
+    table,
+    observedAt: '2024-07-28T22:15:00-04:00',
     answers: { registeredVoters: 400, validVotes, nullVotes: 5, votes, citizenAudit: true, ...extra },
   });
 };
-const opening = (centreCode: string, openedAt: string) => post({
-  id: randomUUID(), kind: 'opening', centreCode, observedAt: '2024-07-28T06:30:00-04:00',
-  answers: { openedAt, tableStaffComplete: true, zeroReportPrinted: true, witnessesPresent: ['EG', 'NM'] },
-});
-const incident = (centreCode: string, category: string, severity: string, ongoing: boolean) => post({
-  id: randomUUID(), kind: 'incident', centreCode, observedAt: '2024-07-28T09:00:00-04:00',
-  answers: { category, severity, description: 'seen', ongoing },
-});
+const opening = (centreCode: string, openedAt: string) =>
+  post({
+    id: randomUUID(),
+    kind: 'opening',
+    centreCode,
+    observedAt: '2024-07-28T06:30:00-04:00',
+    answers: { openedAt, tableStaffComplete: true, zeroReportPrinted: true, witnessesPresent: ['EG', 'NM'] },
+  });
+const incident = (centreCode: string, category: string, severity: string, ongoing: boolean) =>
+  post({
+    id: randomUUID(),
+    kind: 'incident',
+    centreCode,
+    observedAt: '2024-07-28T09:00:00-04:00',
+    answers: { category, severity, description: 'seen', ongoing },
+  });
 const review = async (id: string, state: string) => {
-  expect((await as(app, reviewer)({ method: 'POST', url: `/v1/reports/${id}/review`, payload: { state } })).statusCode).toBe(200);
+  expect(
+    (await as(app, reviewer)({ method: 'POST', url: `/v1/reports/${id}/review`, payload: { state } })).statusCode,
+  ).toBe(200);
 };
 // The summary routes skip zod's check on the way out (for speed): every answer read here is checked instead.
 const national = async () => nationalSchema.parse((await asAdmin('/v1/summaries/national')).json());
@@ -63,12 +89,16 @@ describe('before any report', () => {
   it('shows the registry and nothing else', async () => {
     const body = await national();
     expect(body).toMatchObject({
-      code: 'national', level: 'national',
+      code: 'national',
+      level: 'national',
       coverage: { centres: 5, tables: 8, centresReporting: 0, tablesCounted: 0, centresReportingShare: 0 },
-      reports: { total: 0 }, results: { tablesCounted: 0, votes: { EG: 0, NM: 0, LM: 0 }, turnout: null, shares: {} },
+      reports: { total: 0 },
+      results: { tablesCounted: 0, votes: { EG: 0, NM: 0, LM: 0 }, turnout: null, shares: {} },
       opening: { openingTime: '06:00', centres: 0, onTimeShare: null, medianOpenedAt: null },
     });
-    const [registry] = await db.query<{ voters: string }>('SELECT sum(registered_voters)::text AS voters FROM polling_tables');
+    const [registry] = await db.query<{ voters: string }>(
+      'SELECT sum(registered_voters)::text AS voters FROM polling_tables',
+    );
     expect(body.coverage.registeredVoters).toBe(Number(registry!.voters));
   });
 });
@@ -86,25 +116,57 @@ describe('the live summaries', () => {
     await results('130101001', 1, { EG: 90, NM: 210, LM: 5 });
 
     const body = await national();
-    expect(body.reports).toEqual({ total: 9, byKind: { arrival: 0, opening: 4, voting: 0, closing: 0, results: 3, incident: 2 } });
-    expect(body.incidents).toMatchObject({ total: 2, open: 1, bySeverity: { low: 1, medium: 0, high: 1, critical: 0 } });
+    expect(body.reports).toEqual({
+      total: 9,
+      byKind: { arrival: 0, opening: 4, voting: 0, closing: 0, results: 3, incident: 2 },
+    });
+    expect(body.incidents).toMatchObject({
+      total: 2,
+      open: 1,
+      bySeverity: { low: 1, medium: 0, high: 1, critical: 0 },
+    });
     expect(body.incidents.byCategory).toMatchObject({ violence: 1, vote_buying: 1, intimidation: 0 });
-    expect(body.coverage).toMatchObject({ centresReporting: 4, centresOpened: 3, tablesCounted: 3, centresOpenedShare: 3 / 5, tablesCountedShare: 3 / 8 });
+    expect(body.coverage).toMatchObject({
+      centresReporting: 4,
+      centresOpened: 3,
+      tablesCounted: 3,
+      centresOpenedShare: 3 / 5,
+      tablesCountedShare: 3 / 8,
+    });
     // Centres opened at 05:55, 07:10 and 06:30: one on time, the median the middle one.
-    expect(body.opening).toEqual({ openingTime: '06:00', centres: 3, onTime: 1, onTimeShare: 1 / 3, medianOpenedAt: '06:30' });
+    expect(body.opening).toEqual({
+      openingTime: '06:00',
+      centres: 3,
+      onTime: 1,
+      onTimeShare: 1 / 3,
+      medianOpenedAt: '06:30',
+    });
     expect(body.results).toMatchObject({
-      tablesCounted: 3, registeredVoters: 1200, validVotes: 885, nullVotes: 15, blankVotes: 0, votesCast: 900, turnout: 0.75,
+      tablesCounted: 3,
+      registeredVoters: 1200,
+      validVotes: 885,
+      nullVotes: 15,
+      blankVotes: 0,
+      votesCast: 900,
+      turnout: 0.75,
       votes: { EG: 440, NM: 430, LM: 15 },
     });
     expect(body.results.shares.EG).toBeCloseTo(440 / 885, 10);
 
     const states = (await summaries('level=state')).json();
     expect(states.items.map((row: { code: string }) => row.code)).toEqual(['01', '13']);
-    expect(states.items[0]).toMatchObject({ name: 'DTTO. CAPITAL', results: { votes: { EG: 350, NM: 220, LM: 10 } }, opening: { medianOpenedAt: '05:55' } });
+    expect(states.items[0]).toMatchObject({
+      name: 'DTTO. CAPITAL',
+      results: { votes: { EG: 350, NM: 220, LM: 10 } },
+      opening: { medianOpenedAt: '05:55' },
+    });
     const centres = (await summaries('level=centre&parent=0101')).json();
     expect(centres.parent).toEqual({ code: '0101', name: 'MP. LIBERTADOR', level: 'municipality' });
     expect(centres.items.map((row: { code: string }) => row.code)).toEqual(['010101001', '010102001', '010102002']);
-    expect(centres.items[2]).toMatchObject({ coverage: { centres: 1, tables: 1, centresReporting: 0 }, reports: { total: 0 } });
+    expect(centres.items[2]).toMatchObject({
+      coverage: { centres: 1, tables: 1, centresReporting: 0 },
+      reports: { total: 0 },
+    });
     await expectTalliesMatchRecount(app, admin);
   });
 
@@ -133,20 +195,48 @@ describe('the live summaries', () => {
   });
 
   it('follow a revision of the counted report and of an opening time', async () => {
-    const [counted] = await db.query<{ id: string }>("SELECT report_id AS id FROM table_results WHERE centre_code = '010101001' AND table_number = 1");
-    const revised = await as(app, observer)({
-      method: 'POST', url: `/v1/reports/${counted!.id}/revisions`,
-      payload: { answers: { registeredVoters: 400, validVotes: 320, nullVotes: 5, votes: { EG: 210, NM: 100, LM: 10 }, citizenAudit: true }, reason: 'misread' },
+    const [counted] = await db.query<{ id: string }>(
+      "SELECT report_id AS id FROM table_results WHERE centre_code = '010101001' AND table_number = 1",
+    );
+    const revised = await as(
+      app,
+      observer,
+    )({
+      method: 'POST',
+      url: `/v1/reports/${counted!.id}/revisions`,
+      payload: {
+        answers: {
+          registeredVoters: 400,
+          validVotes: 320,
+          nullVotes: 5,
+          votes: { EG: 210, NM: 100, LM: 10 },
+          citizenAudit: true,
+        },
+        reason: 'misread',
+      },
     });
     expect(revised.statusCode, revised.body).toBe(201);
     expect((await national()).results.votes.EG).toBe(450);
-    const [early] = await db.query<{ id: string }>("SELECT id FROM reports WHERE kind = 'opening' AND answers->>'openedAt' = '05:55'");
-    await as(app, observer)({
-      method: 'POST', url: `/v1/reports/${early!.id}/revisions`,
-      payload: { answers: { openedAt: '08:00', tableStaffComplete: true, zeroReportPrinted: true, witnessesPresent: [] }, reason: 'typo' },
+    const [early] = await db.query<{ id: string }>(
+      "SELECT id FROM reports WHERE kind = 'opening' AND answers->>'openedAt' = '05:55'",
+    );
+    await as(
+      app,
+      observer,
+    )({
+      method: 'POST',
+      url: `/v1/reports/${early!.id}/revisions`,
+      payload: {
+        answers: { openedAt: '08:00', tableStaffComplete: true, zeroReportPrinted: true, witnessesPresent: [] },
+        reason: 'typo',
+      },
     });
     // 010101001 now opened at 06:00 (its other table): on time still.
-    expect((await summaries('level=centre&parent=010101')).json().items[0].opening).toMatchObject({ centres: 1, onTime: 1, medianOpenedAt: '06:00' });
+    expect((await summaries('level=centre&parent=010101')).json().items[0].opening).toMatchObject({
+      centres: 1,
+      onTime: 1,
+      medianOpenedAt: '06:00',
+    });
     await expectTalliesMatchRecount(app, admin);
   });
 
@@ -175,7 +265,9 @@ describe('ETag', () => {
       expect(cached.statusCode, header).toBe(304);
       expect(cached.body).toBe('');
     }
-    expect((await asAdmin({ url: '/v1/summaries?level=state', headers: { 'if-none-match': '"other"' } })).statusCode).toBe(200);
+    expect(
+      (await asAdmin({ url: '/v1/summaries?level=state', headers: { 'if-none-match': '"other"' } })).statusCode,
+    ).toBe(200);
     await incident('130201001', 'other', 'medium', false);
     const changed = await asAdmin({ url: '/v1/summaries?level=state', headers: { 'if-none-match': tag } });
     expect(changed.statusCode).toBe(200);
@@ -202,7 +294,12 @@ describe('scope', () => {
   });
 
   it('rejects unknown parameters and levels', async () => {
-    for (const query of ['level=country', 'level=state&foo=1', 'level=state&since=yesterday', 'level=state&parent=%27%3B--']) {
+    for (const query of [
+      'level=country',
+      'level=state&foo=1',
+      'level=state&since=yesterday',
+      'level=state&parent=%27%3B--',
+    ]) {
       const response = await summaries(query);
       expect(response.statusCode, query).toBe(400);
       expect(response.headers['content-type']).toContain('application/problem+json');
@@ -223,7 +320,11 @@ describe('timeline and missing', () => {
 
   it('lists centres without a kind of report, with their observers, page by page', async () => {
     const fieldObserver = await createActor(app, 'observer', { name: 'Ana' });
-    await asAdmin({ method: 'PUT', url: `/v1/users/${fieldObserver.id}/assignments`, payload: { centres: ['010102002'] } });
+    await asAdmin({
+      method: 'PUT',
+      url: `/v1/users/${fieldObserver.id}/assignments`,
+      payload: { centres: ['010102002'] },
+    });
     const first = (await asAdmin('/v1/summaries/missing?kind=opening&limit=1')).json();
     expect(first.items.map((centre: { code: string }) => centre.code)).toEqual(['010102002']);
     expect(first.items[0].observers).toEqual([{ id: fieldObserver.id, name: 'Ana', phone: null, email: null }]);
@@ -231,7 +332,9 @@ describe('timeline and missing', () => {
     expect(second.items.map((centre: { code: string }) => centre.code)).toEqual(['130201001']);
     expect(second.nextCursor).toBeNull();
     expect((await asAdmin('/v1/summaries/missing?kind=opening&observed=true')).json().items).toHaveLength(1);
-    expect((await asAdmin('/v1/summaries/missing?kind=opening&region=13')).json().items.map((c: { code: string }) => c.code)).toEqual(['130201001']);
+    expect(
+      (await asAdmin('/v1/summaries/missing?kind=opening&region=13')).json().items.map((c: { code: string }) => c.code),
+    ).toEqual(['130201001']);
   });
 });
 

@@ -1,12 +1,12 @@
 // Unit tests of the pure logic: tally-sheet plausibility, conflict fields, the opening histogram, byte
 // ranges, If-None-Match, EXIF wall clocks, and the batch limiter. No database, no app.
 import { describe, expect, it } from 'vitest';
-import { rangeOf } from '../../src/features/photos/photos.routes.js';
 import { wallClockToInstant } from '../../src/features/photos/inspect.js';
+import { rangeOf } from '../../src/features/photos/photos.routes.js';
 import { differingFields } from '../../src/features/reports/canonical.js';
-import { noneMatch } from '../../src/infra/http/conditional.js';
 import { limiter, resultsFlags } from '../../src/features/reports/reports.service.js';
 import { openingOf } from '../../src/features/summaries/summaries.service.js';
+import { noneMatch } from '../../src/infra/http/conditional.js';
 
 describe('resultsFlags', () => {
   const sheet = {

@@ -10,19 +10,30 @@ let coordinator: TestActor;
 
 const header = 'external_id,name,phone,email,scope_region,centres';
 const observers = (n: number, rename = '') =>
-  [header, ...Array.from({ length: n }, (_, i) => `V-${10_000_000 + i},Observer ${i}${rename},+58 412 ${String(1_000_000 + i)},obs${i}@example.org,,${centres[i % 5]};${centres[(i + 1) % 5]}`)].join('\n');
+  [
+    header,
+    ...Array.from(
+      { length: n },
+      (_, i) =>
+        `V-${10_000_000 + i},Observer ${i}${rename},+58 412 ${String(1_000_000 + i)},obs${i}@example.org,,${centres[i % 5]};${centres[(i + 1) % 5]}`,
+    ),
+  ].join('\n');
 
 const importAs = (actor: TestActor, body: string) =>
   as(app, actor)({ method: 'POST', url: '/v1/users/import', headers: { 'content-type': 'text/csv' }, body });
 
 async function counts() {
-  const [row] = await db.query(`SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM api_tokens) AS tokens,
+  const [row] =
+    await db.query(`SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM api_tokens) AS tokens,
     (SELECT count(*)::int FROM assignments) AS assignments, (SELECT count(*)::int FROM audit_entries) AS audit`);
   return row;
 }
 
 beforeAll(async () => {
-  const response = await as(app, admin)({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample });
+  const response = await as(
+    app,
+    admin,
+  )({ method: 'POST', url: '/v1/registry/import', headers: { 'content-type': 'text/csv' }, body: sample });
   expect(response.statusCode).toBe(200);
   coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
 });
@@ -39,7 +50,9 @@ describe('POST /v1/users/import', () => {
     firstTokens = body.users.map((user: { token: string }) => user.token);
     expect(new Set(firstTokens).size).toBe(1000);
     expect(firstTokens.every((token) => /^tg_[A-Za-z0-9_-]{43}$/.test(token))).toBe(true);
-    const [row] = await db.query("SELECT count(*)::int AS n FROM assignments a JOIN users u ON u.id = a.user_id WHERE u.role = 'observer'");
+    const [row] = await db.query(
+      "SELECT count(*)::int AS n FROM assignments a JOIN users u ON u.id = a.user_id WHERE u.role = 'observer'",
+    );
     expect(row).toEqual({ n: 2000 });
     // The tokens work and name their observer.
     const me = await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${firstTokens[7]}` } });
@@ -54,7 +67,11 @@ describe('POST /v1/users/import', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body).toMatchObject({ rows: 1000, created: 0, updated: 0, unchanged: 1000 });
-    expect(body.users.every((user: { token: string | null; status: string }) => user.token === null && user.status === 'unchanged')).toBe(true);
+    expect(
+      body.users.every(
+        (user: { token: string | null; status: string }) => user.token === null && user.status === 'unchanged',
+      ),
+    ).toBe(true);
     const after = await counts();
     // Only the summary audit entry of the import itself is new.
     expect(after).toEqual({ ...before, audit: (before!.audit as number) + 1 });
@@ -78,7 +95,7 @@ describe('POST /v1/users/import', () => {
       ['a repeated external id', `${header}\nV-9,Ana,,,,\nV-9,Ana,,,,`, /external_id V-9 repeats line 2/],
       ['a bad phone', `${header}\nV-9,Ana,call me,,,`, /not a phone number/],
       ['a bad email', `${header}\nV-9,Ana,,ana@,,`, /not an email address/],
-      ['a centre outside the row\'s region', `${header}\nV-9,Ana,,,13,010101001`, /outside region 13/],
+      ["a centre outside the row's region", `${header}\nV-9,Ana,,,13,010101001`, /outside region 13/],
       ['malformed CSV', `${header}\n"V-9,Ana`, /not valid CSV/],
     ];
     it.each(cases)('%s', async (_name, body, message) => {
@@ -93,7 +110,10 @@ describe('POST /v1/users/import', () => {
 
     it('an oversized body › 413', async () => {
       const small = await setupTestApp({ env: { USER_IMPORT_MAX_BYTES: '2048' } });
-      const response = await as(small.app, small.admin)({ method: 'POST', url: '/v1/users/import', headers: { 'content-type': 'text/csv' }, body: observers(200) });
+      const response = await as(
+        small.app,
+        small.admin,
+      )({ method: 'POST', url: '/v1/users/import', headers: { 'content-type': 'text/csv' }, body: observers(200) });
       expect(response.statusCode).toBe(413);
       expect(response.json().code).toBe('PAYLOAD_TOO_LARGE');
       expect(await small.db.query("SELECT 1 FROM users WHERE role = 'observer'")).toHaveLength(0);
@@ -101,7 +121,7 @@ describe('POST /v1/users/import', () => {
   });
 
   describe('as a coordinator', () => {
-    it('imports observers into the coordinator\'s region by default', async () => {
+    it("imports observers into the coordinator's region by default", async () => {
       const response = await importAs(coordinator, `${header}\nC-1,Carla,,,,010101001\n`);
       expect(response.statusCode).toBe(200);
       const [user] = await db.query("SELECT scope_region_code FROM users WHERE external_id = 'C-1'");

@@ -1,20 +1,39 @@
 // Reads of the audit trail (its writer, used by every feature's writes, is src/infra/audit.ts).
 import { Prisma } from '../../generated/prisma/client.js';
+import type { Db as Sql } from '../../infra/db/client.js';
 import { escapeLike } from '../../infra/db/sql.js';
 
-import type { Db as Sql } from '../../infra/db/client.js';
-
 export interface AuditRow {
-  id: bigint; at: Date; actorId: string | null; actorRole: string | null; action: string; entityType: string;
-  entityId: string | null; requestId: string | null; ip: string | null; details: Record<string, unknown>;
+  id: bigint;
+  at: Date;
+  actorId: string | null;
+  actorRole: string | null;
+  action: string;
+  entityType: string;
+  entityId: string | null;
+  requestId: string | null;
+  ip: string | null;
+  details: Record<string, unknown>;
 }
 
-
 export const auditRepository = {
-  async list(db: Sql, filter: { actor?: string; action?: string; entityId?: string; since?: Date; until?: Date; before?: bigint; limit: number }): Promise<AuditRow[]> {
+  async list(
+    db: Sql,
+    filter: {
+      actor?: string;
+      action?: string;
+      entityId?: string;
+      since?: Date;
+      until?: Date;
+      before?: bigint;
+      limit: number;
+    },
+  ): Promise<AuditRow[]> {
     const conditions = [
       filter.actor ? Prisma.sql`actor_id = ${filter.actor}::uuid` : undefined,
-      filter.action ? Prisma.sql`(action = ${filter.action} OR action LIKE ${`${escapeLike(filter.action)}.%`})` : undefined,
+      filter.action
+        ? Prisma.sql`(action = ${filter.action} OR action LIKE ${`${escapeLike(filter.action)}.%`})`
+        : undefined,
       filter.entityId ? Prisma.sql`entity_id = ${filter.entityId}` : undefined,
       filter.since ? Prisma.sql`at >= ${filter.since}` : undefined,
       filter.until ? Prisma.sql`at < ${filter.until}` : undefined,

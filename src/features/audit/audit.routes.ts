@@ -2,8 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { problemResponses } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
+import { problemResponses } from '../../infra/http/problems.js';
 import { auditEntrySchema, auditQuery } from './audit.schemas.js';
 
 export async function auditRoutes(app: FastifyInstance): Promise<void> {
@@ -12,14 +12,22 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
     {
       config: { roles: ['admin'] },
       schema: {
-        tags: ['audit'], operationId: 'audit.list', summary: 'The audit trail of every write, newest first',
+        tags: ['audit'],
+        operationId: 'audit.list',
+        summary: 'The audit trail of every write, newest first',
         querystring: auditQuery,
-        response: { 200: z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() }), ...problemResponses(400, 401, 403, 429) },
+        response: {
+          200: z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() }),
+          ...problemResponses(400, 401, 403, 429),
+        },
       },
     },
     async (request) => {
       const { actor, action, entity, since, until, cursor, limit } = request.query;
-      const page = await app.services.audit.list({ actor, action, entityId: entity, since, until, before: cursor?.before }, limit);
+      const page = await app.services.audit.list(
+        { actor, action, entityId: entity, since, until, before: cursor?.before },
+        limit,
+      );
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );

@@ -20,7 +20,11 @@ export const auditEntrySchema = z
 
 export const auditQuery = z.strictObject({
   actor: z.uuid().optional(),
-  action: z.string().regex(/^[a-z_.]{1,60}$/).optional().meta({ description: 'An action (`user.created`) or a prefix (`user`)' }),
+  action: z
+    .string()
+    .regex(/^[a-z_.]{1,60}$/)
+    .optional()
+    .meta({ description: 'An action (`user.created`) or a prefix (`user`)' }),
   entity: z.string().max(100).optional().meta({ description: 'The id of the changed entity' }),
   since: instantInput().optional(),
   until: instantInput().optional(),

@@ -7,19 +7,34 @@ import { AppError } from '../../infra/errors.js';
 
 export const ELECTION_CHANNEL = 'testigo_election';
 
-export interface Candidate { code: string; name: string; party?: string }
+export interface Candidate {
+  code: string;
+  name: string;
+  party?: string;
+}
 export interface Election {
-  name: string; date: string; timeZone: string; openingTime: string; candidates: Candidate[]; updatedAt: string;
+  name: string;
+  date: string;
+  timeZone: string;
+  openingTime: string;
+  candidates: Candidate[];
+  updatedAt: string;
 }
 
 export function createElectionRepository(prisma: PrismaClient) {
   return {
     async find(): Promise<Election | undefined> {
       const row = await prisma.election.findUnique({ where: { id: 1 } });
-      return row ? {
-        name: row.name, date: row.date, timeZone: row.timeZone, openingTime: row.openingTime,
-        candidates: row.candidates as unknown as Candidate[], updatedAt: row.updatedAt.toISOString(),
-      } : undefined;
+      return row
+        ? {
+            name: row.name,
+            date: row.date,
+            timeZone: row.timeZone,
+            openingTime: row.openingTime,
+            candidates: row.candidates as unknown as Candidate[],
+            updatedAt: row.updatedAt.toISOString(),
+          }
+        : undefined;
     },
 
     /**
@@ -34,17 +49,34 @@ export function createElectionRepository(prisma: PrismaClient) {
           SELECT DISTINCT key AS code FROM reports, jsonb_object_keys(answers->'votes') AS key
           WHERE kind = 'results' AND NOT (key IN (SELECT jsonb_array_elements_text(${JSON.stringify(codes)}::jsonb)))`;
         if (inUse.length > 0) {
-          throw new AppError('ELECTION_CANDIDATE_IN_USE', `Results count votes for ${inUse.map((row) => row.code).join(', ')}; keep them among the candidates`);
+          throw new AppError(
+            'ELECTION_CANDIDATE_IN_USE',
+            `Results count votes for ${inUse.map((row) => row.code).join(', ')}; keep them among the candidates`,
+          );
         }
         const data = {
-          name: election.name, date: election.date, timeZone: election.timeZone, openingTime: election.openingTime,
-          candidates: election.candidates as object[], updatedAt: new Date(),
+          name: election.name,
+          date: election.date,
+          timeZone: election.timeZone,
+          openingTime: election.openingTime,
+          candidates: election.candidates as object[],
+          updatedAt: new Date(),
         };
         await tx.election.upsert({ where: { id: 1 }, create: { id: 1, ...data }, update: data });
-        await audit.record(tx, context, [{
-          action: 'election.set', entityType: 'election', entityId: '1',
-          details: { name: election.name, date: election.date, timeZone: election.timeZone, openingTime: election.openingTime, candidates: codes },
-        }]);
+        await audit.record(tx, context, [
+          {
+            action: 'election.set',
+            entityType: 'election',
+            entityId: '1',
+            details: {
+              name: election.name,
+              date: election.date,
+              timeZone: election.timeZone,
+              openingTime: election.openingTime,
+              candidates: codes,
+            },
+          },
+        ]);
         await notify(tx, ELECTION_CHANNEL, ['1']);
       });
     },

@@ -13,7 +13,9 @@ export async function electionRoutes(app: FastifyInstance): Promise<void> {
     '/v1/election',
     {
       schema: {
-        tags: ['election'], operationId: 'election.get', summary: 'The election being observed',
+        tags: ['election'],
+        operationId: 'election.get',
+        summary: 'The election being observed',
         response: { 200: electionSchema, ...problemResponses(401, 409, 429) },
       },
     },
@@ -25,8 +27,11 @@ export async function electionRoutes(app: FastifyInstance): Promise<void> {
     {
       config: { roles: ['admin'] },
       schema: {
-        tags: ['election'], operationId: 'election.put', summary: 'Set the election and its candidates',
-        description: 'Candidates may be added or renamed at any time; one that results reports count votes for cannot be removed.',
+        tags: ['election'],
+        operationId: 'election.put',
+        summary: 'Set the election and its candidates',
+        description:
+          'Candidates may be added or renamed at any time; one that results reports count votes for cannot be removed.',
         body: electionBody,
         response: { 200: electionSchema, ...problemResponses(400, 401, 403, 409, 429) },
       },

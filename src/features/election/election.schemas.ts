@@ -24,9 +24,19 @@ export const electionBody = z
     name: z.string().trim().min(1).max(200),
     date: dayInput().meta({ description: 'Election day, YYYY-MM-DD' }),
     timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as America/Caracas'),
-    openingTime: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time HH:MM').default('06:00')
-      .meta({ description: 'When centres should open (HH:MM in timeZone); summaries count centres that opened by then as on time' }),
-    candidates: z.array(candidateSchema).min(1).max(200).refine((list) => new Set(list.map((c) => c.code)).size === list.length, 'candidate codes repeat'),
+    openingTime: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time HH:MM')
+      .default('06:00')
+      .meta({
+        description:
+          'When centres should open (HH:MM in timeZone); summaries count centres that opened by then as on time',
+      }),
+    candidates: z
+      .array(candidateSchema)
+      .min(1)
+      .max(200)
+      .refine((list) => new Set(list.map((c) => c.code)).size === list.length, 'candidate codes repeat'),
   })
   .meta({ id: 'SetElection' });
 

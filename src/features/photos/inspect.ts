@@ -15,7 +15,14 @@ export interface Inspection {
   extension: string;
   width: number | null;
   height: number | null;
-  exif: { capturedAt: Date | null; offset: string | null; latitude: number | null; longitude: number | null; make: string | null; model: string | null };
+  exif: {
+    capturedAt: Date | null;
+    offset: string | null;
+    latitude: number | null;
+    longitude: number | null;
+    make: string | null;
+    model: string | null;
+  };
 }
 
 /**
@@ -28,19 +35,29 @@ function smuggles(contentType: string, tail: Buffer): boolean {
   for (let at = tail.lastIndexOf(ZIP_END); at >= 0; at = at > 0 ? tail.lastIndexOf(ZIP_END, at - 1) : -1) {
     if (at + 22 <= tail.length && at + 22 + tail.readUInt16LE(at + 20) === tail.length) return true;
   }
-  const end = contentType === 'image/jpeg' ? tail.lastIndexOf(Buffer.from([0xff, 0xd9])) + 2 : contentType === 'image/png' ? tail.lastIndexOf(Buffer.from('IEND')) + 8 : -1;
+  const end =
+    contentType === 'image/jpeg'
+      ? tail.lastIndexOf(Buffer.from([0xff, 0xd9])) + 2
+      : contentType === 'image/png'
+        ? tail.lastIndexOf(Buffer.from('IEND')) + 8
+        : -1;
   return end > 1 && MARKUP.test(tail.subarray(end).toString('latin1'));
 }
 
-const text = (value: unknown, max = 100) => (typeof value === 'string' && value.trim() ? value.trim().slice(0, max) : null);
+const text = (value: unknown, max = 100) =>
+  typeof value === 'string' && value.trim() ? value.trim().slice(0, max) : null;
 
 export async function inspect(head: Buffer, tail: Buffer, maxPixels: number): Promise<Inspection> {
   const detected = await fileTypeFromBuffer(head);
   const contentType = detected?.mime === 'image/heif-sequence' ? 'image/heif' : detected?.mime;
   if (!detected || !contentType || !ALLOWED_TYPES.has(contentType)) {
-    throw new AppError('PHOTO_TYPE_UNSUPPORTED', `The bytes are ${detected ? detected.mime : 'of no known image type'}; send JPEG, PNG, WebP or HEIC`);
+    throw new AppError(
+      'PHOTO_TYPE_UNSUPPORTED',
+      `The bytes are ${detected ? detected.mime : 'of no known image type'}; send JPEG, PNG, WebP or HEIC`,
+    );
   }
-  if (smuggles(contentType, tail)) throw new AppError('PHOTO_TYPE_UNSUPPORTED', 'The image carries another file (archive, markup or script)');
+  if (smuggles(contentType, tail))
+    throw new AppError('PHOTO_TYPE_UNSUPPORTED', 'The image carries another file (archive, markup or script)');
   let width: number | null = null;
   let height: number | null = null;
   try {
@@ -50,17 +67,35 @@ export async function inspect(head: Buffer, tail: Buffer, maxPixels: number): Pr
   } catch {
     // HEIC without a decoder, or a header beyond the sampled head: the EXIF sizes below may still tell.
   }
-  const exif = await exifr
-    .parse(head, { tiff: true, exif: true, gps: true, ifd1: false, interop: false, mergeOutput: true, reviveValues: false, translateValues: false })
-    .catch(() => undefined) as Record<string, unknown> | undefined;
+  const exif = (await exifr
+    .parse(head, {
+      tiff: true,
+      exif: true,
+      gps: true,
+      ifd1: false,
+      interop: false,
+      mergeOutput: true,
+      reviveValues: false,
+      translateValues: false,
+    })
+    .catch(() => undefined)) as Record<string, unknown> | undefined;
   width ??= typeof exif?.ExifImageWidth === 'number' ? exif.ExifImageWidth : null;
   height ??= typeof exif?.ExifImageHeight === 'number' ? exif.ExifImageHeight : null;
   if (width === null || height === null) {
-    if (contentType !== 'image/heic' && contentType !== 'image/heif') throw new AppError('PHOTO_TYPE_UNSUPPORTED', 'The image header cannot be read');
+    if (contentType !== 'image/heic' && contentType !== 'image/heif')
+      throw new AppError('PHOTO_TYPE_UNSUPPORTED', 'The image header cannot be read');
   } else if (width * height > maxPixels) {
-    throw new AppError('PHOTO_TOO_MANY_PIXELS', `The image declares ${width}×${height} pixels; at most ${maxPixels} are accepted`);
+    throw new AppError(
+      'PHOTO_TOO_MANY_PIXELS',
+      `The image declares ${width}×${height} pixels; at most ${maxPixels} are accepted`,
+    );
   }
-  const captured = typeof exif?.DateTimeOriginal === 'string' ? exif.DateTimeOriginal : typeof exif?.CreateDate === 'string' ? exif.CreateDate : null;
+  const captured =
+    typeof exif?.DateTimeOriginal === 'string'
+      ? exif.DateTimeOriginal
+      : typeof exif?.CreateDate === 'string'
+        ? exif.CreateDate
+        : null;
   const match = captured ? /^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})/.exec(captured) : null;
   return {
     contentType,
@@ -68,7 +103,9 @@ export async function inspect(head: Buffer, tail: Buffer, maxPixels: number): Pr
     width,
     height,
     exif: {
-      capturedAt: match ? new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!)) : null,
+      capturedAt: match
+        ? new Date(Date.UTC(+match[1]!, +match[2]! - 1, +match[3]!, +match[4]!, +match[5]!, +match[6]!))
+        : null,
       offset: text(exif?.OffsetTimeOriginal, 10),
       latitude: typeof exif?.latitude === 'number' && Number.isFinite(exif.latitude) ? exif.latitude : null,
       longitude: typeof exif?.longitude === 'number' && Number.isFinite(exif.longitude) ? exif.longitude : null,
@@ -87,7 +124,16 @@ export function wallClockToInstant(wall: Date, timeZone: string | null, offset: 
   }
   if (!timeZone) return wall;
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    })
       .formatToParts(wall)
       .map((part) => [part.type, part.value]),
   );
@@ -97,7 +143,9 @@ export function wallClockToInstant(wall: Date, timeZone: string | null, offset: 
 
 /** The calendar date (YYYY-MM-DD) of an instant in `timeZone`. */
 export function localDate(instant: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(instant);
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+    instant,
+  );
 }
 
 /** Great-circle distance in metres. */

@@ -1,16 +1,31 @@
 // SQL of photos: the insert with its audit row (a retry of the same bytes finds the existing row), the
 // "one image, two tables" flag, and reads.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
-import type { RequestContext } from '../../infra/auth/actor.js';
 import { auditTrail as audit } from '../../infra/audit.js';
+import type { RequestContext } from '../../infra/auth/actor.js';
 
 import type { Db as Sql } from '../../infra/db/client.js';
 
 export interface PhotoRow {
-  id: string; reportId: string; sha256: string; size: number; contentType: string; width: number | null; height: number | null;
-  kind: string | null; caption: string | null; clientCapturedAt: Date | null; exifCapturedAt: Date | null; latitude: number | null;
-  longitude: number | null; cameraMake: string | null; cameraModel: string | null; distanceMetres: number | null; flags: string[];
-  uploaderId: string; createdAt: Date;
+  id: string;
+  reportId: string;
+  sha256: string;
+  size: number;
+  contentType: string;
+  width: number | null;
+  height: number | null;
+  kind: string | null;
+  caption: string | null;
+  clientCapturedAt: Date | null;
+  exifCapturedAt: Date | null;
+  latitude: number | null;
+  longitude: number | null;
+  cameraMake: string | null;
+  cameraModel: string | null;
+  distanceMetres: number | null;
+  flags: string[];
+  uploaderId: string;
+  createdAt: Date;
 }
 export type NewPhoto = Omit<PhotoRow, 'id' | 'createdAt'>;
 
@@ -54,16 +69,25 @@ export const photosRepository = {
   },
 
   async findByContent(db: Sql, reportId: string, sha256: string): Promise<PhotoRow | undefined> {
-    return (await db.$queryRaw<PhotoRow[]>`SELECT ${columns} FROM photos p WHERE p.report_id = ${reportId}::uuid AND p.sha256 = ${sha256}`)[0];
+    return (
+      await db.$queryRaw<
+        PhotoRow[]
+      >`SELECT ${columns} FROM photos p WHERE p.report_id = ${reportId}::uuid AND p.sha256 = ${sha256}`
+    )[0];
   },
 
   async ofReport(db: Sql, reportId: string): Promise<PhotoRow[]> {
     return db.$queryRaw`SELECT ${columns} FROM photos p WHERE p.report_id = ${reportId}::uuid ORDER BY p.created_at, p.id`;
   },
 
-  async centreOf(db: Sql, reportId: string): Promise<{ latitude: number | null; longitude: number | null } | undefined> {
-    return (await db.$queryRaw<{ latitude: number | null; longitude: number | null }[]>`
-      SELECT c.latitude, c.longitude FROM reports r JOIN centres c ON c.code = r.centre_code WHERE r.id = ${reportId}::uuid`)[0];
+  async centreOf(
+    db: Sql,
+    reportId: string,
+  ): Promise<{ latitude: number | null; longitude: number | null } | undefined> {
+    return (
+      await db.$queryRaw<{ latitude: number | null; longitude: number | null }[]>`
+      SELECT c.latitude, c.longitude FROM reports r JOIN centres c ON c.code = r.centre_code WHERE r.id = ${reportId}::uuid`
+    )[0];
   },
 };
 
@@ -80,13 +104,18 @@ export function createPhotosRepository(prisma: PrismaClient) {
      * Attaches a photo whose bytes are committed: under a lock of its content, the row with its audit entry, and the
      * "one image, two tables" flag, in one transaction. Answers the photo as stored now, and whether this inserted it.
      */
-    async attachPhoto(context: RequestContext, photo: NewPhoto): Promise<{ row: PhotoRow | undefined; created: boolean }> {
+    async attachPhoto(
+      context: RequestContext,
+      photo: NewPhoto,
+    ): Promise<{ row: PhotoRow | undefined; created: boolean }> {
       const [, rows] = await prisma.$transaction([
         prisma.$queryRaw(r.lockContent(photo.sha256)),
         prisma.$queryRaw<PhotoRow[]>(r.insertStatement(context, photo)),
         prisma.$executeRaw(r.sameImageStatement(photo.sha256)),
       ]);
-      const row = rows[0] ? await r.find(prisma, rows[0].id) : await r.findByContent(prisma, photo.reportId, photo.sha256);
+      const row = rows[0]
+        ? await r.find(prisma, rows[0].id)
+        : await r.findByContent(prisma, photo.reportId, photo.sha256);
       return { row, created: Boolean(rows[0]) };
     },
   };

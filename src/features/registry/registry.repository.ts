@@ -1,25 +1,46 @@
 // SQL of the registry: set-based upserts for imports and aggregate reads for regions and centres.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { type AuditEvent, auditTrail as audit } from '../../infra/audit.js';
 import type { RequestContext } from '../../infra/auth/actor.js';
 import { repositoryOf, type Db as Sql } from '../../infra/db/client.js';
 import { containing } from '../../infra/db/sql.js';
-import { auditTrail as audit, type AuditEvent } from '../../infra/audit.js';
 import type { DraftCentre, DraftRegion, DraftTable, Level } from './registry.csv.js';
 
-export interface UpsertCounts { created: number; updated: number; unchanged: number }
+export interface UpsertCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+}
 export interface RegionRow {
-  code: string; name: string; level: Level; parentCode: string | null;
-  centres: number; tables: number; registeredVoters: number;
+  code: string;
+  name: string;
+  level: Level;
+  parentCode: string | null;
+  centres: number;
+  tables: number;
+  registeredVoters: number;
 }
 export interface CentreRow {
-  code: string; name: string; address: string | null; latitude: number | null; longitude: number | null;
-  parishCode: string; municipalityCode: string; stateCode: string; tableCount: number; registeredVoters: number;
+  code: string;
+  name: string;
+  address: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  parishCode: string;
+  municipalityCode: string;
+  stateCode: string;
+  tableCount: number;
+  registeredVoters: number;
 }
 
 const CHUNK = 5000;
-const chunks = <T>(items: T[]): T[][] => Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
+const chunks = <T>(items: T[]): T[][] =>
+  Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
 
-async function countUpserts(rows: unknown[], run: (json: string) => Promise<{ created: number; updated: number }[]>): Promise<UpsertCounts> {
+async function countUpserts(
+  rows: unknown[],
+  run: (json: string) => Promise<{ created: number; updated: number }[]>,
+): Promise<UpsertCounts> {
   const total: UpsertCounts = { created: 0, updated: 0, unchanged: 0 };
   for (const chunk of chunks(rows)) {
     const [counts] = await run(JSON.stringify(chunk));
@@ -46,7 +67,10 @@ export const registryRepository = {
     await tx.$queryRaw`SELECT testigo_summary_registry_refresh()::text`;
   },
 
-  async existingRegions(tx: Sql, codes: string[]): Promise<{ code: string; level: Level; parentCode: string | null }[]> {
+  async existingRegions(
+    tx: Sql,
+    codes: string[],
+  ): Promise<{ code: string; level: Level; parentCode: string | null }[]> {
     return tx.$queryRaw`
       SELECT code, level::text AS level, parent_code AS "parentCode" FROM regions
       WHERE code IN (SELECT jsonb_array_elements_text(${JSON.stringify(codes)}::jsonb))`;
@@ -69,7 +93,9 @@ export const registryRepository = {
 
   async upsertRegions(tx: Sql, regions: DraftRegion[]): Promise<UpsertCounts> {
     const rows = regions.map(({ code, name, level, parentCode }) => ({ code, name, level, parent_code: parentCode }));
-    return countUpserts(rows, (json) => tx.$queryRaw`
+    return countUpserts(
+      rows,
+      (json) => tx.$queryRaw`
       WITH upserted AS (
         INSERT INTO regions (code, name, level, parent_code)
         SELECT code, name, level::region_level, parent_code
@@ -77,16 +103,29 @@ export const registryRepository = {
         ON CONFLICT (code) DO UPDATE SET name = excluded.name, updated_at = now()
         WHERE regions.name IS DISTINCT FROM excluded.name
         RETURNING (xmax = 0) AS inserted)
-      SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM upserted`);
+      SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM upserted`,
+    );
   },
 
   /** Columns absent from the file (address, coordinates) keep their stored values. */
-  async upsertCentres(tx: Sql, centres: DraftCentre[], columns: { address: boolean; coordinates: boolean }): Promise<UpsertCounts> {
+  async upsertCentres(
+    tx: Sql,
+    centres: DraftCentre[],
+    columns: { address: boolean; coordinates: boolean },
+  ): Promise<UpsertCounts> {
     const rows = centres.map((c) => ({
-      code: c.code, name: c.name, address: c.address, latitude: c.latitude, longitude: c.longitude,
-      parish_code: c.parishCode, municipality_code: c.municipalityCode, state_code: c.stateCode,
+      code: c.code,
+      name: c.name,
+      address: c.address,
+      latitude: c.latitude,
+      longitude: c.longitude,
+      parish_code: c.parishCode,
+      municipality_code: c.municipalityCode,
+      state_code: c.stateCode,
     }));
-    return countUpserts(rows, (json) => tx.$queryRaw`
+    return countUpserts(
+      rows,
+      (json) => tx.$queryRaw`
       WITH input AS (
         SELECT * FROM jsonb_to_recordset(${json}::jsonb) AS x(code text, name text, address text, latitude float8, longitude float8,
           parish_code text, municipality_code text, state_code text)),
@@ -105,12 +144,19 @@ export const registryRepository = {
           CASE WHEN ${columns.coordinates} THEN excluded.latitude ELSE c.latitude END,
           CASE WHEN ${columns.coordinates} THEN excluded.longitude ELSE c.longitude END)
         RETURNING (xmax = 0) AS inserted)
-      SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM upserted`);
+      SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM upserted`,
+    );
   },
 
   async upsertTables(tx: Sql, tables: DraftTable[]): Promise<UpsertCounts> {
-    const rows = tables.map((t) => ({ centre_code: t.centreCode, number: t.number, registered_voters: t.registeredVoters }));
-    return countUpserts(rows, (json) => tx.$queryRaw`
+    const rows = tables.map((t) => ({
+      centre_code: t.centreCode,
+      number: t.number,
+      registered_voters: t.registeredVoters,
+    }));
+    return countUpserts(
+      rows,
+      (json) => tx.$queryRaw`
       WITH upserted AS (
         INSERT INTO polling_tables AS t (centre_code, number, registered_voters)
         SELECT centre_code, number, registered_voters
@@ -118,10 +164,14 @@ export const registryRepository = {
         ON CONFLICT (centre_code, number) DO UPDATE SET registered_voters = excluded.registered_voters, updated_at = now()
         WHERE t.registered_voters IS DISTINCT FROM excluded.registered_voters
         RETURNING (xmax = 0) AS inserted)
-      SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM upserted`);
+      SELECT count(*) FILTER (WHERE inserted)::int AS created, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM upserted`,
+    );
   },
 
-  async findRegion(db: Sql, code: string): Promise<{ code: string; name: string; level: Level; parentCode: string | null } | undefined> {
+  async findRegion(
+    db: Sql,
+    code: string,
+  ): Promise<{ code: string; name: string; level: Level; parentCode: string | null } | undefined> {
     const rows = await db.$queryRaw<{ code: string; name: string; level: Level; parentCode: string | null }[]>`
       SELECT code, name, level::text AS level, parent_code AS "parentCode" FROM regions WHERE code = ${code}`;
     return rows[0];
@@ -159,7 +209,9 @@ export const registryRepository = {
   },
 
   async countChildren(db: Sql, code: string): Promise<number> {
-    const [row] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM regions WHERE parent_code = ${code}`;
+    const [row] = await db.$queryRaw<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM regions WHERE parent_code = ${code}`;
     return row?.n ?? 0;
   },
 
@@ -167,7 +219,11 @@ export const registryRepository = {
     db: Sql,
     filter: { region?: { code: string; level: Level }; q?: string; after?: string; limit: number },
   ): Promise<CentreRow[]> {
-    const column = { state: Prisma.sql`c.state_code`, municipality: Prisma.sql`c.municipality_code`, parish: Prisma.sql`c.parish_code` };
+    const column = {
+      state: Prisma.sql`c.state_code`,
+      municipality: Prisma.sql`c.municipality_code`,
+      parish: Prisma.sql`c.parish_code`,
+    };
     const pattern = filter.q ? containing(filter.q) : undefined;
     const conditions = [
       filter.region ? Prisma.sql`${column[filter.region.level]} = ${filter.region.code}` : undefined,

@@ -1,15 +1,21 @@
 // HTTP routes of the registry: import (CSV body or multipart file) and reads of regions and centres.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { contextOf } from '../../infra/auth/actor.js';
-import { problemResponses } from '../../infra/http/problems.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
+import { problemResponses } from '../../infra/http/problems.js';
 import { acceptCsvStreams, requireCsvUpload, uploadedFile } from '../../infra/http/upload.js';
 import {
-  centreDetailSchema, centreListQuery, centrePageSchema, codeParams, importSummarySchema, regionDetailSchema,
-  regionListQuery, regionSchema,
+  centreDetailSchema,
+  centreListQuery,
+  centrePageSchema,
+  codeParams,
+  importSummarySchema,
+  regionDetailSchema,
+  regionListQuery,
+  regionSchema,
 } from './registry.schemas.js';
-import { z } from 'zod';
 
 const REGISTRY_CSV_EXAMPLE =
   'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters\n' +
@@ -32,11 +38,16 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
       config: {
         roles: ['admin'],
         rawBody: {
-          description: 'The registry CSV, one row per table (see the README), as a text/csv body or a multipart part named `file`.',
+          description:
+            'The registry CSV, one row per table (see the README), as a text/csv body or a multipart part named `file`.',
           content: {
             'text/csv': { schema: { type: 'string', examples: [REGISTRY_CSV_EXAMPLE] } },
             'multipart/form-data': {
-              schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } }, required: ['file'] },
+              schema: {
+                type: 'object',
+                properties: { file: { type: 'string', format: 'binary' } },
+                required: ['file'],
+              },
             },
           },
         },

@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
 
 export const levelSchema = z.enum(['state', 'municipality', 'parish']).meta({ id: 'RegionLevel' });
-const codeSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a region or centre code').meta({ example: '010101' });
+const codeSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a region or centre code')
+  .meta({ example: '010101' });
 
 const counts = z.object({ created: z.number().int(), updated: z.number().int(), unchanged: z.number().int() });
 export const importSummarySchema = z
@@ -24,7 +27,9 @@ export const regionSchema = z
   .meta({ id: 'Region' });
 export const regionDetailSchema = regionSchema
   .extend({
-    path: z.array(regionRef.extend({ level: levelSchema })).meta({ description: 'Ancestors, from the state down to the parent' }),
+    path: z
+      .array(regionRef.extend({ level: levelSchema }))
+      .meta({ description: 'Ancestors, from the state down to the parent' }),
     children: z.number().int(),
   })
   .meta({ id: 'RegionDetail' });

@@ -1,11 +1,11 @@
 // The registry's use cases: importing a CSV as one all-or-nothing upsert, and reading regions and centres.
 import type { Readable } from 'node:stream';
 import type { RequestContext } from '../../infra/auth/actor.js';
+import { LineErrors } from '../../infra/csv.js';
 import type { Database } from '../../infra/db/client.js';
 import { AppError } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
-import { LineErrors } from '../../infra/csv.js';
-import { parseRegistryCsv, type Level, type RegistryDraft } from './registry.csv.js';
+import { type Level, parseRegistryCsv, type RegistryDraft } from './registry.csv.js';
 import { createRegistryRepository, type RegistryRepository, type UpsertCounts } from './registry.repository.js';
 
 export interface ImportSummary {
@@ -19,26 +19,48 @@ export interface ImportSummary {
 const IMPORT_TIMEOUT_MS = 10 * 60_000;
 
 /** Problems between the file and what the registry already holds: a code may not change level or parent. */
-async function checkAgainstRegistry(tx: Omit<RegistryRepository, 'transaction'>, draft: RegistryDraft, errors: LineErrors): Promise<void> {
+async function checkAgainstRegistry(
+  tx: Omit<RegistryRepository, 'transaction'>,
+  draft: RegistryDraft,
+  errors: LineErrors,
+): Promise<void> {
   const regions = [...draft.regions.values()];
   for (const existing of await tx.existingRegions(regions.map((r) => r.code))) {
     const incoming = draft.regions.get(existing.code);
     if (!incoming) continue;
     if (existing.level !== incoming.level) {
-      errors.add(incoming.line, `Code ${existing.code} is a ${existing.level} in the registry, not a ${incoming.level}`, `${incoming.level}_code`);
+      errors.add(
+        incoming.line,
+        `Code ${existing.code} is a ${existing.level} in the registry, not a ${incoming.level}`,
+        `${incoming.level}_code`,
+      );
     } else if (existing.parentCode !== incoming.parentCode) {
-      errors.add(incoming.line, `${incoming.level} ${existing.code} changes parent: ${existing.parentCode} in the registry, ${incoming.parentCode} in the file`, `${incoming.level}_code`);
+      errors.add(
+        incoming.line,
+        `${incoming.level} ${existing.code} changes parent: ${existing.parentCode} in the registry, ${incoming.parentCode} in the file`,
+        `${incoming.level}_code`,
+      );
     }
   }
   for (const existing of await tx.existingCentres([...draft.centres.keys()])) {
     const incoming = draft.centres.get(existing.code);
     if (incoming && existing.parishCode !== incoming.parishCode) {
-      errors.add(incoming.line, `Centre ${existing.code} changes parent: parish ${existing.parishCode} in the registry, ${incoming.parishCode} in the file`, 'parish_code');
+      errors.add(
+        incoming.line,
+        `Centre ${existing.code} changes parent: parish ${existing.parishCode} in the registry, ${incoming.parishCode} in the file`,
+        'parish_code',
+      );
     }
   }
-  for (const code of await tx.codesTakenByOtherKind(regions.map((r) => r.code), [...draft.centres.keys()])) {
+  for (const code of await tx.codesTakenByOtherKind(
+    regions.map((r) => r.code),
+    [...draft.centres.keys()],
+  )) {
     const line = draft.regions.get(code)?.line ?? draft.centres.get(code)?.line ?? 0;
-    errors.add(line, `Code ${code} is already used by a ${draft.regions.has(code) ? 'centre' : 'region'} in the registry`);
+    errors.add(
+      line,
+      `Code ${code} is already used by a ${draft.regions.has(code) ? 'centre' : 'region'} in the registry`,
+    );
   }
 }
 
@@ -62,16 +84,28 @@ export function createRegistryService(prisma: Database['prisma']) {
           if (errors.total > 0) throw errors.problem('REGISTRY_CSV_INVALID');
           const regions: UpsertCounts = { created: 0, updated: 0, unchanged: 0 };
           for (const level of levels) {
-            const counts = await tx.upsertRegions([...draft.regions.values()].filter((region) => region.level === level));
+            const counts = await tx.upsertRegions(
+              [...draft.regions.values()].filter((region) => region.level === level),
+            );
             regions.created += counts.created;
             regions.updated += counts.updated;
             regions.unchanged += counts.unchanged;
           }
-          const centres = await tx.upsertCentres([...draft.centres.values()], { address: draft.hasAddress, coordinates: draft.hasCoordinates });
+          const centres = await tx.upsertCentres([...draft.centres.values()], {
+            address: draft.hasAddress,
+            coordinates: draft.hasCoordinates,
+          });
           const tables = await tx.upsertTables(draft.tables);
           // Summaries read the registry's size per region from a table of its own, kept in step here.
-          if ([regions, centres, tables].some((counts) => counts.created + counts.updated > 0)) await tx.refreshSummaryRegistry();
-          await tx.audit(context, [{ action: 'registry.imported', entityType: 'registry', details: { rows: draft.rows, regions, centres, tables } }]);
+          if ([regions, centres, tables].some((counts) => counts.created + counts.updated > 0))
+            await tx.refreshSummaryRegistry();
+          await tx.audit(context, [
+            {
+              action: 'registry.imported',
+              entityType: 'registry',
+              details: { rows: draft.rows, regions, centres, tables },
+            },
+          ]);
           return { regions, centres, tables };
         },
         { timeout: IMPORT_TIMEOUT_MS, maxWait: IMPORT_TIMEOUT_MS },

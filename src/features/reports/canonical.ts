@@ -15,17 +15,23 @@ export interface ReportContent {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+    );
   }
   return value;
 }
 
 export const canonicalJson = (content: ReportContent): string => JSON.stringify(sortKeys(content));
-export const contentHash = (content: ReportContent): string => createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
+export const contentHash = (content: ReportContent): string =>
+  createHash('sha256').update(canonicalJson(content), 'utf8').digest('hex');
 
 /** Dotted paths where two contents differ (`answers.votes.EG`, `observedAt`), for REPORT_CONFLICT. */
 export function differingFields(a: unknown, b: unknown, path = ''): string[] {
-  const isObject = (value: unknown): value is Record<string, unknown> => Boolean(value) && typeof value === 'object' && !Array.isArray(value);
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    Boolean(value) && typeof value === 'object' && !Array.isArray(value);
   if (isObject(a) && isObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((key) => differingFields(a[key], b[key], path ? `${path}.${key}` : key));

@@ -2,15 +2,31 @@
 // a client must send bumps the version; GET /v1/forms serves each as JSON Schema for offline validation.
 import { z } from 'zod';
 
-const minutes = z.number().int().min(0).max(24 * 60);
+const minutes = z
+  .number()
+  .int()
+  .min(0)
+  .max(24 * 60);
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time HH:MM');
 const count = z.number().int().min(0).max(1_000_000);
 const text = (max: number) => z.string().trim().min(1).max(max);
 
 export const INCIDENT_CATEGORIES = [
-  'violence', 'intimidation', 'vote_buying', 'coercion', 'identity_fraud', 'machine_failure', 'materials_missing',
-  'observer_denied', 'witness_denied', 'propaganda', 'security_forces', 'late_opening', 'irregular_closing',
-  'tally_irregularity', 'other',
+  'violence',
+  'intimidation',
+  'vote_buying',
+  'coercion',
+  'identity_fraud',
+  'machine_failure',
+  'materials_missing',
+  'observer_denied',
+  'witness_denied',
+  'propaganda',
+  'security_forces',
+  'late_opening',
+  'irregular_closing',
+  'tally_irregularity',
+  'other',
 ] as const;
 
 export const PARTY_WITNESS_KEYS = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'a party or candidate code');
@@ -31,7 +47,10 @@ export const forms = {
       openedAt: clock.meta({ description: 'Local time the voting started' }),
       tableStaffComplete: z.boolean(),
       zeroReportPrinted: z.boolean().meta({ description: 'The voting machine printed its zero report' }),
-      witnessesPresent: z.array(PARTY_WITNESS_KEYS).max(50).meta({ description: 'Parties or candidates with a witness present' }),
+      witnessesPresent: z
+        .array(PARTY_WITNESS_KEYS)
+        .max(50)
+        .meta({ description: 'Parties or candidates with a witness present' }),
       problems: text(2000).optional(),
     }),
   },
@@ -53,7 +72,9 @@ export const forms = {
     title: 'Closing of the table',
     schema: z.strictObject({
       closedAt: clock,
-      votersInLineAllowed: z.boolean().meta({ description: 'Voters still in line at closing time were allowed to vote' }),
+      votersInLineAllowed: z
+        .boolean()
+        .meta({ description: 'Voters still in line at closing time were allowed to vote' }),
       votersInLineAtClose: count.optional(),
     }),
   },

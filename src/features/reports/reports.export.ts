@@ -10,8 +10,26 @@ import type { ReportFilter } from './reports.repository.js';
 import type { ReportsService, toReport } from './reports.service.js';
 
 const BASE_COLUMNS = [
-  'id', 'kind', 'centre_code', 'table', 'state_code', 'municipality_code', 'parish_code', 'observer_id', 'observed_at', 'received_at',
-  'form_version', 'revision', 'review_state', 'flags', 'submission_hash', 'content_hash', 'notes', 'latitude', 'longitude', 'accuracy',
+  'id',
+  'kind',
+  'centre_code',
+  'table',
+  'state_code',
+  'municipality_code',
+  'parish_code',
+  'observer_id',
+  'observed_at',
+  'received_at',
+  'form_version',
+  'revision',
+  'review_state',
+  'flags',
+  'submission_hash',
+  'content_hash',
+  'notes',
+  'latitude',
+  'longitude',
+  'accuracy',
 ];
 
 /** answers.<field> for every field of every form (votes excepted), in form order, each once. */
@@ -30,7 +48,12 @@ const CHUNK = 64 * 1024;
  * Whether the event loop was busy (more than 70 % of the last 100 ms) — then exports pause between chunks, so that
  * they run in the time other requests (observers' writes) leave. Sampled only while an export runs.
  */
-const loop = { busy: false, exports: 0, timer: undefined as NodeJS.Timeout | undefined, last: performance.eventLoopUtilization() };
+const loop = {
+  busy: false,
+  exports: 0,
+  timer: undefined as NodeJS.Timeout | undefined,
+  last: performance.eventLoopUtilization(),
+};
 function watchLoop(delta: 1 | -1): void {
   loop.exports += delta;
   if (loop.exports > 0 && !loop.timer) {
@@ -62,7 +85,13 @@ export interface ReportExport {
  * is a problem response, not a body cut after its status line. A complete NDJSON export ends with the line
  * `{"complete":true,"rows":N}`; a cut one lacks it (the route sends the same count as a CSV trailer).
  */
-export async function startExport(service: ReportsService, actor: Actor, filter: ReportFilter, format: 'csv' | 'ndjson', candidates: string[]): Promise<ReportExport> {
+export async function startExport(
+  service: ReportsService,
+  actor: Actor,
+  filter: ReportFilter,
+  format: 'csv' | 'ndjson',
+  candidates: string[],
+): Promise<ReportExport> {
   const fields = answerFields();
   const pages = service.stream(actor, filter);
   let page = await pages.next();
@@ -72,17 +101,43 @@ export async function startExport(service: ReportsService, actor: Actor, filter:
     const answers = report.answers as Record<string, unknown>;
     const votes = (answers.votes ?? {}) as Record<string, unknown>;
     return csvLine([
-      report.id, report.kind, report.centreCode, report.table, report.region.stateCode, report.region.municipalityCode, report.region.parishCode,
-      report.observerId, report.observedAt, report.receivedAt, report.formVersion, report.revision, report.reviewState, report.flags.join(';'),
-      report.submissionHash, report.contentHash, report.notes, report.location?.lat, report.location?.lon, report.location?.accuracy,
-      ...fields.map((field) => (Array.isArray(answers[field]) ? (answers[field] as unknown[]).join(';') : answers[field])),
+      report.id,
+      report.kind,
+      report.centreCode,
+      report.table,
+      report.region.stateCode,
+      report.region.municipalityCode,
+      report.region.parishCode,
+      report.observerId,
+      report.observedAt,
+      report.receivedAt,
+      report.formVersion,
+      report.revision,
+      report.reviewState,
+      report.flags.join(';'),
+      report.submissionHash,
+      report.contentHash,
+      report.notes,
+      report.location?.lat,
+      report.location?.lon,
+      report.location?.accuracy,
+      ...fields.map((field) =>
+        Array.isArray(answers[field]) ? (answers[field] as unknown[]).join(';') : answers[field],
+      ),
       ...candidates.map((code) => votes[code]),
     ]);
   }
   async function* chunks(): AsyncGenerator<string> {
     watchLoop(1);
     try {
-      let chunk = format === 'csv' ? csvLine([...BASE_COLUMNS, ...fields.map((field) => `answers.${field}`), ...candidates.map((code) => `votes.${code}`)]) : '';
+      let chunk =
+        format === 'csv'
+          ? csvLine([
+              ...BASE_COLUMNS,
+              ...fields.map((field) => `answers.${field}`),
+              ...candidates.map((code) => `votes.${code}`),
+            ])
+          : '';
       while (!page.done) {
         for (const report of page.value) {
           chunk += line(report);

@@ -1,27 +1,58 @@
 // SQL of reports: the one-statement insert (report, first revision, audit row) that the primary key makes
 // retry-safe, the per-table conflict verdict of results, revisions, reviews and filtered reads.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { auditTrail as audit } from '../../infra/audit.js';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { inRegion, visibleReports } from '../../infra/auth/policy.js';
-import { auditTrail as audit } from '../../infra/audit.js';
+import type { Db as Sql } from '../../infra/db/client.js';
 import type { Query } from '../../infra/db/prepared.js';
 import type { ReportKind } from './forms.js';
-
-import type { Db as Sql } from '../../infra/db/client.js';
 export type ReviewState = 'unreviewed' | 'verified' | 'flagged' | 'rejected';
 
 export interface ReportRow {
-  id: string; kind: ReportKind; centreCode: string; tableNumber: number | null; stateCode: string; municipalityCode: string; parishCode: string;
-  observerId: string; observedAt: Date; receivedAt: Date; formVersion: number; answers: Record<string, unknown>; notes: string | null;
-  latitude: number | null; longitude: number | null; accuracy: number | null; submissionHash: string; contentHash: string;
-  revision: number; reviewState: ReviewState; flags: string[]; updatedAt: Date;
+  id: string;
+  kind: ReportKind;
+  centreCode: string;
+  tableNumber: number | null;
+  stateCode: string;
+  municipalityCode: string;
+  parishCode: string;
+  observerId: string;
+  observedAt: Date;
+  receivedAt: Date;
+  formVersion: number;
+  answers: Record<string, unknown>;
+  notes: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  accuracy: number | null;
+  submissionHash: string;
+  contentHash: string;
+  revision: number;
+  reviewState: ReviewState;
+  flags: string[];
+  updatedAt: Date;
 }
 export interface RevisionRow {
-  number: number; observedAt: Date; answers: Record<string, unknown>; notes: string | null; latitude: number | null; longitude: number | null;
-  accuracy: number | null; contentHash: string; reason: string | null; authorId: string; createdAt: Date;
+  number: number;
+  observedAt: Date;
+  answers: Record<string, unknown>;
+  notes: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  accuracy: number | null;
+  contentHash: string;
+  reason: string | null;
+  authorId: string;
+  createdAt: Date;
 }
 export interface CentreFacts {
-  code: string; parishCode: string; municipalityCode: string; stateCode: string; tableVoters: number | null; assigned: boolean;
+  code: string;
+  parishCode: string;
+  municipalityCode: string;
+  stateCode: string;
+  tableVoters: number | null;
+  assigned: boolean;
   /** The submission hash of a report already stored under the id being submitted (a retry), if any. */
   existingHash: string | null;
 }
@@ -31,19 +62,47 @@ export interface CentreFacts {
  * flags known without the registry; `registeredVoters` (results) adds registered_voters_mismatch against the table.
  */
 export interface NewReport {
-  id: string; kind: ReportKind; centreCode: string; table: number | null; observedAt: string; formVersion: number;
-  answers: Record<string, unknown>; notes: string | null; location: { lat: number; lon: number; accuracy: number | null } | null;
-  hash: string; flags: string[]; registeredVoters: number | null;
-  observerId: string; role: string; scope: string | null; requestId: string | null; ip: string | null;
+  id: string;
+  kind: ReportKind;
+  centreCode: string;
+  table: number | null;
+  observedAt: string;
+  formVersion: number;
+  answers: Record<string, unknown>;
+  notes: string | null;
+  location: { lat: number; lon: number; accuracy: number | null } | null;
+  hash: string;
+  flags: string[];
+  registeredVoters: number | null;
+  observerId: string;
+  role: string;
+  scope: string | null;
+  requestId: string | null;
+  ip: string | null;
 }
 
 /** One table of results, the unit of the conflict verdict and of its lock. */
-export interface ResultsTable { centreCode: string; table: number }
-export const tableOf = (report: { centreCode: string; table: number | null }): ResultsTable => ({ centreCode: report.centreCode, table: report.table! });
+export interface ResultsTable {
+  centreCode: string;
+  table: number;
+}
+export const tableOf = (report: { centreCode: string; table: number | null }): ResultsTable => ({
+  centreCode: report.centreCode,
+  table: report.table!,
+});
 
 export interface ReportFilter {
-  region?: string; centre?: string; table?: number; kind?: ReportKind; review?: string; flag?: string; observer?: string;
-  since?: Date; until?: Date; time: 'received' | 'observed'; before?: { at: Date; id: string };
+  region?: string;
+  centre?: string;
+  table?: number;
+  kind?: ReportKind;
+  review?: string;
+  flag?: string;
+  observer?: string;
+  since?: Date;
+  until?: Date;
+  time: 'received' | 'observed';
+  before?: { at: Date; id: string };
 }
 
 const reportColumns = Prisma.sql`
@@ -61,7 +120,13 @@ const rowCount = (n: number) => Prisma.raw(`LIMIT ${Math.trunc(n)}`);
 
 export const reportsRepository = {
   /** What a submission needs to know, in one round trip: the centre, its table, the assignment, and a stored retry. */
-  async centreFacts(db: Sql, centreCode: string, table: number | null, userId: string, reportId: string): Promise<CentreFacts | undefined> {
+  async centreFacts(
+    db: Sql,
+    centreCode: string,
+    table: number | null,
+    userId: string,
+    reportId: string,
+  ): Promise<CentreFacts | undefined> {
     const rows = await db.$queryRaw<(CentreFacts & { code: string | null })[]>`
       SELECT c.code, c.parish_code AS "parishCode", c.municipality_code AS "municipalityCode", c.state_code AS "stateCode",
              (SELECT t.registered_voters FROM polling_tables t WHERE t.centre_code = c.code AND t.number = ${table}) AS "tableVoters",
@@ -81,10 +146,25 @@ export const reportsRepository = {
    */
   insertStatement(reports: NewReport[], options: { lock?: boolean } = {}) {
     const rows = reports.map((report) => ({
-      id: report.id, kind: report.kind, centre_code: report.centreCode, table_number: report.table, observer_id: report.observerId,
-      actor_role: report.role, scope: report.scope, observed_at: report.observedAt, form_version: report.formVersion, answers: report.answers,
-      notes: report.notes, latitude: report.location?.lat ?? null, longitude: report.location?.lon ?? null, accuracy: report.location?.accuracy ?? null,
-      hash: report.hash, flags: report.flags, registered_voters: report.registeredVoters, request_id: report.requestId, ip: report.ip,
+      id: report.id,
+      kind: report.kind,
+      centre_code: report.centreCode,
+      table_number: report.table,
+      observer_id: report.observerId,
+      actor_role: report.role,
+      scope: report.scope,
+      observed_at: report.observedAt,
+      form_version: report.formVersion,
+      answers: report.answers,
+      notes: report.notes,
+      latitude: report.location?.lat ?? null,
+      longitude: report.location?.lon ?? null,
+      accuracy: report.location?.accuracy ?? null,
+      hash: report.hash,
+      flags: report.flags,
+      registered_voters: report.registeredVoters,
+      request_id: report.requestId,
+      ip: report.ip,
     }));
     return Prisma.sql`
       WITH x AS (
@@ -172,7 +252,10 @@ export const reportsRepository = {
       FROM report_revisions WHERE report_id = ${id}::uuid ${number ? Prisma.sql`AND number = ${number}` : Prisma.empty} ORDER BY number`;
   },
 
-  async reviews(db: Sql, id: string): Promise<{ state: ReviewState; note: string | null; reviewerId: string; revision: number; createdAt: Date }[]> {
+  async reviews(
+    db: Sql,
+    id: string,
+  ): Promise<{ state: ReviewState; note: string | null; reviewerId: string; revision: number; createdAt: Date }[]> {
     return db.$queryRaw`
       SELECT state::text AS state, note, reviewer_id AS "reviewerId", revision, created_at AS "createdAt"
       FROM report_reviews WHERE report_id = ${id}::uuid ORDER BY id`;
@@ -190,10 +273,21 @@ export const reportsRepository = {
    * and the review state reset to unreviewed (new content has not been judged), with an audit row saying what
    * the state was (`previousReviewState`, `reviewReset`). Answers the report's id, or nothing if it was revised meanwhile.
    */
-  reviseStatement(context: RequestContext, report: ReportRow, next: {
-    number: number; observedAt: string; answers: Record<string, unknown>; notes: string | null;
-    location: { lat: number; lon: number; accuracy: number | null } | null; hash: string; flags: string[]; reason: string; authorId: string;
-  }) {
+  reviseStatement(
+    context: RequestContext,
+    report: ReportRow,
+    next: {
+      number: number;
+      observedAt: string;
+      answers: Record<string, unknown>;
+      notes: string | null;
+      location: { lat: number; lon: number; accuracy: number | null } | null;
+      hash: string;
+      flags: string[];
+      reason: string;
+      authorId: string;
+    },
+  ) {
     const { location } = next;
     return Prisma.sql`
       WITH old AS (
@@ -226,7 +320,11 @@ export const reportsRepository = {
    * another revision, already in this state (a retried click, or two at once), or was written (any
    * revision) by the reviewer. Answers the report's id if the review was recorded.
    */
-  reviewStatement(context: RequestContext, reportId: string, review: { state: string; note: string | null; reviewerId: string; revision: number }) {
+  reviewStatement(
+    context: RequestContext,
+    reportId: string,
+    review: { state: string; note: string | null; reviewerId: string; revision: number },
+  ) {
     return Prisma.sql`
       WITH upd AS (
         UPDATE reports r SET review_state = ${review.state}::review_state, updated_at = now()
@@ -255,7 +353,11 @@ export const reportsRepository = {
       filter.table !== undefined ? Prisma.sql`r.table_number = ${filter.table}` : undefined,
       filter.kind ? Prisma.sql`r.kind = ${filter.kind}::report_kind` : undefined,
       filter.review ? Prisma.sql`r.review_state = ${filter.review}::review_state` : undefined,
-      filter.flag ? (filter.flag === 'any' ? Prisma.sql`cardinality(r.flags) > 0` : Prisma.sql`${filter.flag} = ANY (r.flags)`) : undefined,
+      filter.flag
+        ? filter.flag === 'any'
+          ? Prisma.sql`cardinality(r.flags) > 0`
+          : Prisma.sql`${filter.flag} = ANY (r.flags)`
+        : undefined,
       filter.observer ? Prisma.sql`r.observer_id = ${filter.observer}::uuid` : undefined,
       filter.since ? Prisma.sql`${time} >= ${filter.since}` : undefined,
       filter.until ? Prisma.sql`${time} < ${filter.until}` : undefined,
@@ -280,17 +382,23 @@ export function createReportsRepository(prisma: PrismaClient, options: { reads?:
   const r = reportsRepository;
   const reads: Query = options.reads ?? (<T>(sql: Prisma.Sql) => prisma.$queryRaw<T[]>(sql));
   /** A write of one report, inside the locks of its results table when it has one, whose verdict it recomputes. */
-  async function onTable(report: { kind: ReportKind; centreCode: string; tableNumber: number | null }, statement: Prisma.Sql) {
+  async function onTable(
+    report: { kind: ReportKind; centreCode: string; tableNumber: number | null },
+    statement: Prisma.Sql,
+  ) {
     if (report.kind !== 'results' || report.tableNumber === null) return prisma.$queryRaw<{ id: string }[]>(statement);
     const table = [{ centreCode: report.centreCode, table: report.tableNumber }];
     const [, rows] = await prisma.$transaction([
-      prisma.$queryRaw(r.lockTables(table)), prisma.$queryRaw<{ id: string }[]>(statement), prisma.$queryRaw(r.conflictStatement(table)),
+      prisma.$queryRaw(r.lockTables(table)),
+      prisma.$queryRaw<{ id: string }[]>(statement),
+      prisma.$queryRaw(r.conflictStatement(table)),
     ]);
     return rows;
   }
 
   return {
-    centreFacts: (centreCode: string, table: number | null, userId: string, reportId: string) => r.centreFacts(prisma, centreCode, table, userId, reportId),
+    centreFacts: (centreCode: string, table: number | null, userId: string, reportId: string) =>
+      r.centreFacts(prisma, centreCode, table, userId, reportId),
     find: (id: string) => r.find(prisma, id),
     findVisible: (actor: Actor, id: string) => r.findVisible(prisma, actor, id),
     revisions: (id: string, number?: number) => r.revisions(prisma, id, number),
@@ -298,7 +406,8 @@ export function createReportsRepository(prisma: PrismaClient, options: { reads?:
     wroteRevision: (id: string, userId: string) => r.wroteRevision(prisma, id, userId),
     list: (actor: Actor, filter: ReportFilter, limit: number) => r.list(prisma, actor, filter, limit),
     /** A page of `list` on the `reads` query runner (the read pool, for exports). */
-    exportPage: (actor: Actor, filter: ReportFilter, limit: number) => reads<ReportRow>(r.listStatement(actor, filter, limit)),
+    exportPage: (actor: Actor, filter: ReportFilter, limit: number) =>
+      reads<ReportRow>(r.listStatement(actor, filter, limit)),
 
     /**
      * Inserts distinct reports in one statement; results in one transaction of two, which locks their tables and

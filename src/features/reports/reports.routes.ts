@@ -4,16 +4,27 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf, contextOf } from '../../infra/auth/actor.js';
 import { bodyValidationError } from '../../infra/errors.js';
-import { problemDocument, problemResponses } from '../../infra/http/problems.js';
-import { encodeCursor } from '../../infra/http/pagination.js';
-import { parseInput } from '../../infra/http/validation.js';
 import { concurrencyCap } from '../../infra/http/concurrency.js';
-import { startExport } from './reports.export.js';
+import { encodeCursor } from '../../infra/http/pagination.js';
+import { problemDocument, problemResponses } from '../../infra/http/problems.js';
+import { parseInput } from '../../infra/http/validation.js';
 import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
+import { startExport } from './reports.export.js';
 import type { ReportFilter } from './reports.repository.js';
 import {
-  batchInput, batchResult, formsSchema, reportDetailSchemaOf, reportExportQuery, reportIdParams, reportInput, reportListQuery, reportPageSchema,
-  reportSchema, reviewInput, revisionInput, revisionSchema,
+  batchInput,
+  batchResult,
+  formsSchema,
+  reportDetailSchemaOf,
+  reportExportQuery,
+  reportIdParams,
+  reportInput,
+  reportListQuery,
+  reportPageSchema,
+  reportSchema,
+  reviewInput,
+  revisionInput,
+  revisionSchema,
 } from './reports.schemas.js';
 import type { ReportInput } from './reports.service.js';
 
@@ -22,30 +33,53 @@ type BatchItem = z.infer<typeof batchResult>['results'][number];
 
 function filterOf(query: z.infer<typeof reportExportQuery>): ReportFilter {
   return {
-    region: query.region, centre: query.centre, table: query.table, kind: query.kind, review: query.review, flag: query.flag,
-    observer: query.observer, since: query.since ? new Date(query.since) : undefined, until: query.until ? new Date(query.until) : undefined,
+    region: query.region,
+    centre: query.centre,
+    table: query.table,
+    kind: query.kind,
+    review: query.review,
+    flag: query.flag,
+    observer: query.observer,
+    since: query.since ? new Date(query.since) : undefined,
+    until: query.until ? new Date(query.until) : undefined,
     time: query.time,
   };
 }
 
-export async function reportsRoutes(app: FastifyInstance, options: {
-  batchMaxBytes: number; exportMaxConcurrent: number;
-  /** The Photo answer of the photos feature, for the report detail (reports do not import photos). */
-  photoSchema: z.ZodType;
-}): Promise<void> {
+export async function reportsRoutes(
+  app: FastifyInstance,
+  options: {
+    batchMaxBytes: number;
+    exportMaxConcurrent: number;
+    /** The Photo answer of the photos feature, for the report detail (reports do not import photos). */
+    photoSchema: z.ZodType;
+  },
+): Promise<void> {
   const reportDetailSchema = reportDetailSchemaOf(options.photoSchema);
   const service = app.services.reports;
   // Exports run only so many at once, so that observers' writes keep their connections.
   const exports = concurrencyCap('exports', options.exportMaxConcurrent);
   const route = app.withTypeProvider<ZodTypeProvider>();
   const formDocument = {
-    items: REPORT_KINDS.map((kind) => ({ kind, version: forms[kind].version, title: forms[kind].title, schema: z.toJSONSchema(forms[kind].schema, { io: 'input' }) as Record<string, unknown> })),
+    items: REPORT_KINDS.map((kind) => ({
+      kind,
+      version: forms[kind].version,
+      title: forms[kind].title,
+      schema: z.toJSONSchema(forms[kind].schema, { io: 'input' }) as Record<string, unknown>,
+    })),
     incidentCategories: [...INCIDENT_CATEGORIES],
   };
 
   route.get(
     '/v1/forms',
-    { schema: { tags: ['reports'], operationId: 'forms.list', summary: 'Every report kind with its version and JSON Schema', response: { 200: formsSchema, ...problemResponses(401, 429) } } },
+    {
+      schema: {
+        tags: ['reports'],
+        operationId: 'forms.list',
+        summary: 'Every report kind with its version and JSON Schema',
+        response: { 200: formsSchema, ...problemResponses(401, 429) },
+      },
+    },
     async () => formDocument,
   );
 
@@ -54,7 +88,9 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     {
       config: { roles: writers },
       schema: {
-        tags: ['reports'], operationId: 'reports.create', summary: 'Submit a report (retry-safe)',
+        tags: ['reports'],
+        operationId: 'reports.create',
+        summary: 'Submit a report (retry-safe)',
         description:
           '201 with the stored report. The same `id` with the same content again — a retry — is 200 with the same report, however often and ' +
           'by whoever may read it; the same `id` with other content is 409 REPORT_CONFLICT naming the differing fields. A caller who may not ' +
@@ -65,7 +101,11 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     },
     async (request, reply) => {
       const result = await service.submit(contextOf(request), request.body);
-      if (result.status === 'created') request.log.info({ event: 'report.accepted', reportId: result.report.id, kind: result.report.kind }, 'report accepted');
+      if (result.status === 'created')
+        request.log.info(
+          { event: 'report.accepted', reportId: result.report.id, kind: result.report.kind },
+          'report accepted',
+        );
       return reply.code(result.status === 'created' ? 201 : 200).send(result.report);
     },
   );
@@ -76,7 +116,9 @@ export async function reportsRoutes(app: FastifyInstance, options: {
       bodyLimit: options.batchMaxBytes,
       config: { roles: writers },
       schema: {
-        tags: ['reports'], operationId: 'reports.batch', summary: 'Submit up to 500 reports, each on its own',
+        tags: ['reports'],
+        operationId: 'reports.batch',
+        summary: 'Submit up to 500 reports, each on its own',
         description:
           'Each item gets its own status (created, replayed, conflict, invalid with its problem, or error with a 5xx problem when the server ' +
           'failed on it: send that item again later); one bad item never sinks the others, and the batch answers 200.',
@@ -94,7 +136,11 @@ export async function reportsRoutes(app: FastifyInstance, options: {
       const results = outcomes.map((outcome): BatchItem => {
         if (!('problem' in outcome)) return outcome;
         const { problem, cause, ...rest } = outcome;
-        if (problem.status >= 500) request.log.error({ err: cause, code: problem.code, index: outcome.index, reportId: outcome.id }, 'report batch item failed');
+        if (problem.status >= 500)
+          request.log.error(
+            { err: cause, code: problem.code, index: outcome.index, reportId: outcome.id },
+            'report batch item failed',
+          );
         return { ...rest, problem: problemDocument(request, problem) };
       });
       const created = results.filter((result) => result.status === 'created').length;
@@ -109,15 +155,25 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     '/v1/reports',
     {
       schema: {
-        tags: ['reports'], operationId: 'reports.list', summary: 'Reports the caller may read, newest first',
-        description: 'Ordered by receivedAt then id, newest first: reports that arrive while a client pages never shift the pages after the first.',
+        tags: ['reports'],
+        operationId: 'reports.list',
+        summary: 'Reports the caller may read, newest first',
+        description:
+          'Ordered by receivedAt then id, newest first: reports that arrive while a client pages never shift the pages after the first.',
         querystring: reportListQuery,
         response: { 200: reportPageSchema, ...problemResponses(400, 401, 429) },
       },
     },
     async (request) => {
       const { cursor, limit, ...query } = request.query;
-      const page = await service.list(actorOf(request), { ...filterOf({ ...query, format: 'ndjson' }), before: cursor ? { at: new Date(cursor.at), id: cursor.id } : undefined }, limit);
+      const page = await service.list(
+        actorOf(request),
+        {
+          ...filterOf({ ...query, format: 'ndjson' }),
+          before: cursor ? { at: new Date(cursor.at), id: cursor.id } : undefined,
+        },
+        limit,
+      );
       return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
@@ -127,18 +183,27 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     {
       config: {
         rawResponse: {
-          description: 'The reports, newest first: NDJSON (one Report per line) or CSV (one column per answer field and per candidate)',
-          content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } },
+          description:
+            'The reports, newest first: NDJSON (one Report per line) or CSV (one column per answer field and per candidate)',
+          content: {
+            'application/x-ndjson': { schema: { type: 'string' } },
+            'text/csv': { schema: { type: 'string' } },
+          },
         },
       },
       schema: {
-        tags: ['reports'], operationId: 'reports.export', summary: 'Every report matching the filters, streamed as NDJSON or CSV',
+        tags: ['reports'],
+        operationId: 'reports.export',
+        summary: 'Every report matching the filters, streamed as NDJSON or CSV',
         description:
           'A complete NDJSON export ends with the line `{"complete":true,"rows":N}`; a complete CSV export ends with the HTTP trailer ' +
           '`X-Export-Rows: N` (announced in the `Trailer` header). Without them the export was cut: fetch it again. At most ' +
           '`EXPORT_MAX_CONCURRENT` exports run at once per server; beyond, 503 `SERVICE_OVERLOADED` with `Retry-After`.',
         querystring: reportExportQuery,
-        response: { 200: z.string().meta({ description: 'application/x-ndjson, or text/csv with the answers flattened' }), ...problemResponses(400, 401, 429, 503) },
+        response: {
+          200: z.string().meta({ description: 'application/x-ndjson, or text/csv with the answers flattened' }),
+          ...problemResponses(400, 401, 429, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -147,7 +212,13 @@ export async function reportsRoutes(app: FastifyInstance, options: {
         const candidates = ((await app.services.election.find())?.candidates ?? []).map((candidate) => candidate.code);
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
         const csv = request.query.format === 'csv';
-        const exported = await startExport(service, actorOf(request), filterOf(request.query), request.query.format, candidates);
+        const exported = await startExport(
+          service,
+          actorOf(request),
+          filterOf(request.query),
+          request.query.format,
+          candidates,
+        );
         // The place is given back when the body has ended, or the client went away (the stream is destroyed).
         exported.stream.once('close', release);
         // Sent only after the last row: a CSV without it was cut.
@@ -167,7 +238,9 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     '/v1/reports/:id',
     {
       schema: {
-        tags: ['reports'], operationId: 'reports.get', summary: 'One report, as last revised, with its reviews',
+        tags: ['reports'],
+        operationId: 'reports.get',
+        summary: 'One report, as last revised, with its reviews',
         params: reportIdParams,
         response: { 200: reportDetailSchema, ...problemResponses(400, 401, 404, 429) },
       },
@@ -179,7 +252,9 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     '/v1/reports/:id/revisions',
     {
       schema: {
-        tags: ['reports'], operationId: 'reports.revisions', summary: 'Every version of a report, the original first',
+        tags: ['reports'],
+        operationId: 'reports.revisions',
+        summary: 'Every version of a report, the original first',
         params: reportIdParams,
         response: { 200: z.object({ items: z.array(revisionSchema) }), ...problemResponses(400, 401, 404, 429) },
       },
@@ -192,9 +267,13 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     {
       config: { roles: writers },
       schema: {
-        tags: ['reports'], operationId: 'reports.revise', summary: 'Correct a report with a reason (the author, or a coordinator in scope)',
-        description: 'Adds a revision; the report shows the latest. Sending the current content again changes nothing (200).',
-        params: reportIdParams, body: revisionInput,
+        tags: ['reports'],
+        operationId: 'reports.revise',
+        summary: 'Correct a report with a reason (the author, or a coordinator in scope)',
+        description:
+          'Adds a revision; the report shows the latest. Sending the current content again changes nothing (200).',
+        params: reportIdParams,
+        body: revisionInput,
         response: { 200: reportSchema, 201: reportSchema, ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
       },
     },
@@ -209,11 +288,14 @@ export async function reportsRoutes(app: FastifyInstance, options: {
     {
       config: { roles: ['admin', 'coordinator'] },
       schema: {
-        tags: ['reports'], operationId: 'reports.review', summary: 'Verify, flag or reject a report',
+        tags: ['reports'],
+        operationId: 'reports.review',
+        summary: 'Verify, flag or reject a report',
         description:
           'Judges the current revision (a revision resets the report to unreviewed); the review records it. 403 REVIEW_NOT_ALLOWED for ' +
           'whoever submitted or revised the report. The state it already has is 200 with the report as it is, recording nothing.',
-        params: reportIdParams, body: reviewInput,
+        params: reportIdParams,
+        body: reviewInput,
         response: { 200: reportDetailSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
     },

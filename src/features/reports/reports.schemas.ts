@@ -13,7 +13,9 @@ const locationInput = z.strictObject({
   lon: z.number().min(-180).max(180),
   accuracy: z.number().min(0).max(100_000).optional().meta({ description: 'metres' }),
 });
-const answers = z.record(z.string(), z.unknown()).meta({ description: 'The answers of the kind\'s form (GET /v1/forms); unknown fields are rejected' });
+const answers = z
+  .record(z.string(), z.unknown())
+  .meta({ description: "The answers of the kind's form (GET /v1/forms); unknown fields are rejected" });
 
 export const reportInput = z
   .strictObject({
@@ -42,7 +44,10 @@ export const reviewInput = z
   .strictObject({
     state: z.enum(['verified', 'flagged', 'rejected']),
     note: z.string().trim().min(1).max(2000).optional(),
-    revision: z.number().int().min(1).optional().meta({ description: 'The revision judged, as read: 409 REPORT_CONFLICT if the report has been revised since. Default: the current one' }),
+    revision: z.number().int().min(1).optional().meta({
+      description:
+        'The revision judged, as read: 409 REPORT_CONFLICT if the report has been revised since. Default: the current one',
+    }),
   })
   .meta({ id: 'NewReview' });
 
@@ -65,19 +70,25 @@ export const reportSchema = z
     contentHash: z.string().meta({ description: 'sha256 of the canonical current revision' }),
     revision: z.number().int(),
     reviewState: reviewStateSchema,
-    flags: z.array(z.string()).meta({ description: 'votes_sum_mismatch, over_registered, registered_voters_mismatch, conflict' }),
+    flags: z
+      .array(z.string())
+      .meta({ description: 'votes_sum_mismatch, over_registered, registered_voters_mismatch, conflict' }),
     updatedAt: z.iso.datetime(),
   })
   .meta({ id: 'Report' });
 
 export const reviewSchema = z.object({
-  state: reviewStateSchema, note: z.string().nullable(), reviewerId: z.uuid(),
-  revision: z.number().int().meta({ description: 'The revision of the report this review judged' }), createdAt: z.iso.datetime(),
+  state: reviewStateSchema,
+  note: z.string().nullable(),
+  reviewerId: z.uuid(),
+  revision: z.number().int().meta({ description: 'The revision of the report this review judged' }),
+  createdAt: z.iso.datetime(),
 });
 const details = new WeakMap<z.ZodType, z.ZodType>();
 /** The report with its reviews and photos; the Photo schema is the photos feature's, given by the wiring. */
 export function reportDetailSchemaOf<P extends z.ZodType>(photoSchema: P) {
-  const made = () => reportSchema.extend({ reviews: z.array(reviewSchema), photos: z.array(photoSchema) }).meta({ id: 'ReportDetail' });
+  const made = () =>
+    reportSchema.extend({ reviews: z.array(reviewSchema), photos: z.array(photoSchema) }).meta({ id: 'ReportDetail' });
   const known = details.get(photoSchema) as ReturnType<typeof made> | undefined;
   if (known) return known;
   const schema = made();
@@ -86,25 +97,42 @@ export function reportDetailSchemaOf<P extends z.ZodType>(photoSchema: P) {
 }
 export const revisionSchema = z
   .object({
-    number: z.number().int(), observedAt: z.iso.datetime(), answers: z.record(z.string(), z.unknown()), notes: z.string().nullable(),
-    location: location.nullable(), contentHash: z.string(), reason: z.string().nullable(), authorId: z.uuid(), createdAt: z.iso.datetime(),
+    number: z.number().int(),
+    observedAt: z.iso.datetime(),
+    answers: z.record(z.string(), z.unknown()),
+    notes: z.string().nullable(),
+    location: location.nullable(),
+    contentHash: z.string(),
+    reason: z.string().nullable(),
+    authorId: z.uuid(),
+    createdAt: z.iso.datetime(),
   })
   .meta({ id: 'ReportRevision' });
 
 export const batchInput = z
-  .strictObject({ reports: checkedPerItem(z.array(z.unknown()).min(1).max(500).meta({ description: 'Up to 500 NewReport items, each handled on its own' })) })
+  .strictObject({
+    reports: checkedPerItem(
+      z.array(z.unknown()).min(1).max(500).meta({ description: 'Up to 500 NewReport items, each handled on its own' }),
+    ),
+  })
   .meta({ id: 'ReportBatch' });
 export const batchResult = z
   .object({
-    created: z.number().int(), replayed: z.number().int(), failed: z.number().int(),
-    results: z.array(z.object({
-      index: z.number().int(),
-      id: z.string().nullable(),
-      status: z.enum(['created', 'replayed', 'conflict', 'invalid', 'error']).meta({ description: 'error: the server failed on this item (httpStatus 5xx); send it again later' }),
-      httpStatus: z.number().int().meta({ description: 'What POST /v1/reports would have answered' }),
-      report: reportSchema.optional(),
-      problem: problemSchema.optional(),
-    })),
+    created: z.number().int(),
+    replayed: z.number().int(),
+    failed: z.number().int(),
+    results: z.array(
+      z.object({
+        index: z.number().int(),
+        id: z.string().nullable(),
+        status: z
+          .enum(['created', 'replayed', 'conflict', 'invalid', 'error'])
+          .meta({ description: 'error: the server failed on this item (httpStatus 5xx); send it again later' }),
+        httpStatus: z.number().int().meta({ description: 'What POST /v1/reports would have answered' }),
+        report: reportSchema.optional(),
+        problem: problemSchema.optional(),
+      }),
+    ),
   })
   .meta({ id: 'ReportBatchResult' });
 
@@ -125,13 +153,25 @@ export const reportListQuery = z.strictObject({
   cursor: cursorParam(z.object({ at: instantInput(), id: z.uuid() })).optional(),
   limit: limitParam(50, 500),
 });
-export const reportExportQuery = z.strictObject({ ...reportFilters, format: z.enum(['csv', 'ndjson']).default('ndjson') });
-export const reportPageSchema = z.object({ items: z.array(reportSchema), nextCursor: z.string().nullable() }).meta({ id: 'ReportPage' });
+export const reportExportQuery = z.strictObject({
+  ...reportFilters,
+  format: z.enum(['csv', 'ndjson']).default('ndjson'),
+});
+export const reportPageSchema = z
+  .object({ items: z.array(reportSchema), nextCursor: z.string().nullable() })
+  .meta({ id: 'ReportPage' });
 export const reportIdParams = z.strictObject({ id: z.uuid() });
 
 export const formsSchema = z
   .object({
-    items: z.array(z.object({ kind: kindSchema, version: z.number().int(), title: z.string(), schema: z.record(z.string(), z.unknown()) })),
+    items: z.array(
+      z.object({
+        kind: kindSchema,
+        version: z.number().int(),
+        title: z.string(),
+        schema: z.record(z.string(), z.unknown()),
+      }),
+    ),
     incidentCategories: z.array(z.string()),
   })
   .meta({ id: 'Forms' });

@@ -3,15 +3,23 @@
 import type { z } from 'zod';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { centreInScope, mayModifyReport, mayReadReport } from '../../infra/auth/policy.js';
-import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
-import { toAppError } from '../../infra/http/problems.js';
 import { translateDatabaseError } from '../../infra/db/errors.js';
 import { microBatch } from '../../infra/db/micro-batch.js';
+import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
+import { toAppError } from '../../infra/http/problems.js';
 import type { Election, ElectionService } from '../election/election.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
 import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
-import type { CentreFacts, NewReport, ReportFilter, ReportRow, ReportsRepository, RevisionRow, StoredRow } from './reports.repository.js';
+import type {
+  CentreFacts,
+  NewReport,
+  ReportFilter,
+  ReportRow,
+  ReportsRepository,
+  RevisionRow,
+  StoredRow,
+} from './reports.repository.js';
 
 type ActorContext = RequestContext & { actor: Actor };
 type Location = { lat: number; lon: number; accuracy?: number | undefined };
@@ -41,41 +49,78 @@ export function limiter(n: number): Fallback {
 /** One item of a batch as answered: its report, or the problem that refused it (or that the server hit: `error`). */
 export type BatchOutcome<Report> = { index: number; id: string | null } & (
   | { status: 'created' | 'replayed'; httpStatus: 200 | 201; report: Report }
-  | { status: 'conflict' | 'invalid' | 'error'; httpStatus: number; problem: AppError; cause: unknown });
+  | { status: 'conflict' | 'invalid' | 'error'; httpStatus: number; problem: AppError; cause: unknown }
+);
 
 export interface ReportInput {
-  id: string; kind: ReportKind; centreCode: string; table?: number | undefined; observedAt: string;
-  answers: Record<string, unknown>; notes?: string | undefined; location?: Location | undefined;
+  id: string;
+  kind: ReportKind;
+  centreCode: string;
+  table?: number | undefined;
+  observedAt: string;
+  answers: Record<string, unknown>;
+  notes?: string | undefined;
+  location?: Location | undefined;
 }
 export interface RevisionInput {
-  observedAt?: string | undefined; answers: Record<string, unknown>; notes?: string | null | undefined; location?: Location | null | undefined; reason: string;
+  observedAt?: string | undefined;
+  answers: Record<string, unknown>;
+  notes?: string | null | undefined;
+  location?: Location | null | undefined;
+  reason: string;
 }
 
 const iso = (date: Date) => date.toISOString();
-const normaliseLocation = (location: Location | null | undefined) => (location ? { lat: location.lat, lon: location.lon, accuracy: location.accuracy ?? null } : null);
+const normaliseLocation = (location: Location | null | undefined) =>
+  location ? { lat: location.lat, lon: location.lon, accuracy: location.accuracy ?? null } : null;
 /** The location columns of a stored row as an answer's `location` (null unless both coordinates are known). */
-export function locationOf<R extends { latitude: number | null; longitude: number | null; accuracy?: number | null }>(row: R) {
+export function locationOf<R extends { latitude: number | null; longitude: number | null; accuracy?: number | null }>(
+  row: R,
+) {
   if (row.latitude === null || row.longitude === null) return null;
-  type Answer = R extends { accuracy: number | null } ? { lat: number; lon: number; accuracy: number | null } : { lat: number; lon: number };
-  return (row.accuracy === undefined ? { lat: row.latitude, lon: row.longitude } : { lat: row.latitude, lon: row.longitude, accuracy: row.accuracy }) as Answer;
+  type Answer = R extends { accuracy: number | null }
+    ? { lat: number; lon: number; accuracy: number | null }
+    : { lat: number; lon: number };
+  return (
+    row.accuracy === undefined
+      ? { lat: row.latitude, lon: row.longitude }
+      : { lat: row.latitude, lon: row.longitude, accuracy: row.accuracy }
+  ) as Answer;
 }
 
 export function toReport(row: ReportRow) {
   return {
-    id: row.id, kind: row.kind, centreCode: row.centreCode, table: row.tableNumber,
+    id: row.id,
+    kind: row.kind,
+    centreCode: row.centreCode,
+    table: row.tableNumber,
     region: { stateCode: row.stateCode, municipalityCode: row.municipalityCode, parishCode: row.parishCode },
-    observerId: row.observerId, observedAt: iso(row.observedAt), receivedAt: iso(row.receivedAt), formVersion: row.formVersion,
-    answers: row.answers, notes: row.notes,
+    observerId: row.observerId,
+    observedAt: iso(row.observedAt),
+    receivedAt: iso(row.receivedAt),
+    formVersion: row.formVersion,
+    answers: row.answers,
+    notes: row.notes,
     location: locationOf(row),
-    submissionHash: row.submissionHash, contentHash: row.contentHash, revision: row.revision, reviewState: row.reviewState,
-    flags: row.flags, updatedAt: iso(row.updatedAt),
+    submissionHash: row.submissionHash,
+    contentHash: row.contentHash,
+    revision: row.revision,
+    reviewState: row.reviewState,
+    flags: row.flags,
+    updatedAt: iso(row.updatedAt),
   };
 }
 
 export const toRevision = (row: RevisionRow) => ({
-  number: row.number, observedAt: iso(row.observedAt), answers: row.answers, notes: row.notes,
+  number: row.number,
+  observedAt: iso(row.observedAt),
+  answers: row.answers,
+  notes: row.notes,
   location: locationOf(row),
-  contentHash: row.contentHash, reason: row.reason, authorId: row.authorId, createdAt: iso(row.createdAt),
+  contentHash: row.contentHash,
+  reason: row.reason,
+  authorId: row.authorId,
+  createdAt: iso(row.createdAt),
 });
 
 /** The answers parsed by the kind's form, or VALIDATION_FAILED naming each bad field under `answers`. */
@@ -94,7 +139,8 @@ export function resultsFlags(answers: ResultsAnswers, tableVoters: number | null
   const flags: string[] = [];
   const sum = Object.values(answers.votes).reduce((total, votes) => total + votes, 0);
   if (sum !== answers.validVotes) flags.push('votes_sum_mismatch');
-  if (answers.validVotes + answers.nullVotes + (answers.blankVotes ?? 0) > answers.registeredVoters) flags.push('over_registered');
+  if (answers.validVotes + answers.nullVotes + (answers.blankVotes ?? 0) > answers.registeredVoters)
+    flags.push('over_registered');
   if (tableVoters !== null && tableVoters !== answers.registeredVoters) flags.push('registered_voters_mismatch');
   return flags;
 }
@@ -112,25 +158,51 @@ export function createReportsService(deps: ReportsServiceDeps) {
   const options = { maxClockSkewMs: deps.maxClockSkewMs };
 
   /** Rules of the content that need no database: the time, and the candidates of a results report. */
-  function contentProblems(kind: ReportKind, observedAt: string, answers: Record<string, unknown>, election: Election | undefined): ProblemDetailItem[] {
+  function contentProblems(
+    kind: ReportKind,
+    observedAt: string,
+    answers: Record<string, unknown>,
+    election: Election | undefined,
+  ): ProblemDetailItem[] {
     const problems: ProblemDetailItem[] = [];
-    if (Date.parse(observedAt) > Date.now() + options.maxClockSkewMs) problems.push({ in: 'body', path: 'observedAt', message: 'observedAt is in the future' });
+    if (Date.parse(observedAt) > Date.now() + options.maxClockSkewMs)
+      problems.push({ in: 'body', path: 'observedAt', message: 'observedAt is in the future' });
     if (kind === 'results') {
-      if (!election) throw new AppError('ELECTION_NOT_SET', 'Results need the election and its candidates: an admin must PUT /v1/election');
+      if (!election)
+        throw new AppError(
+          'ELECTION_NOT_SET',
+          'Results need the election and its candidates: an admin must PUT /v1/election',
+        );
       const known = new Set(election.candidates.map((candidate) => candidate.code));
       for (const code of Object.keys((answers as ResultsAnswers).votes)) {
-        if (!known.has(code)) problems.push({ in: 'body', path: `answers.votes.${code}`, message: `${code} is not a candidate of the election` });
+        if (!known.has(code))
+          problems.push({
+            in: 'body',
+            path: `answers.votes.${code}`,
+            message: `${code} is not a candidate of the election`,
+          });
       }
     }
     return problems;
   }
 
   /** Rules that depend on the registry, the election and the caller; problems are collected, then thrown. */
-  function check(actor: Actor, kind: ReportKind, table: number | null, observedAt: string, answers: Record<string, unknown>, centre: CentreFacts, election: Election | undefined) {
+  function check(
+    actor: Actor,
+    kind: ReportKind,
+    table: number | null,
+    observedAt: string,
+    answers: Record<string, unknown>,
+    centre: CentreFacts,
+    election: Election | undefined,
+  ) {
     const problems: ProblemDetailItem[] = [];
-    if (actor.role === 'observer' && !centre.assigned) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is not assigned to you` });
-    if (actor.role !== 'observer' && !centreInScope(actor, centre)) problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is outside your region` });
-    if (table !== null && centre.tableVoters === null) problems.push({ in: 'body', path: 'table', message: `Centre ${centre.code} has no table ${table}` });
+    if (actor.role === 'observer' && !centre.assigned)
+      problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is not assigned to you` });
+    if (actor.role !== 'observer' && !centreInScope(actor, centre))
+      problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is outside your region` });
+    if (table !== null && centre.tableVoters === null)
+      problems.push({ in: 'body', path: 'table', message: `Centre ${centre.code} has no table ${table}` });
     problems.push(...contentProblems(kind, observedAt, answers, election));
     if (problems.length > 0) throw invalid(problems);
   }
@@ -155,7 +227,11 @@ export function createReportsService(deps: ReportsServiceDeps) {
   // Up to four statements of each lane in flight (the pool has ten connections): under load, each carries the
   // submissions that arrived while the previous ones ran.
   // A database that is down or too slow (statement timeout) would fail each report alone just the same.
-  const lane = { maxItems: 200, maxInFlight: 4, retryAlone: (error: unknown) => translateDatabaseError(error)?.code !== 'DATABASE_UNAVAILABLE' };
+  const lane = {
+    maxItems: 200,
+    maxInFlight: 4,
+    retryAlone: (error: unknown) => translateDatabaseError(error)?.code !== 'DATABASE_UNAVAILABLE',
+  };
   const insertOthers = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, false) });
   const insertResults = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, true) });
   const insert = (report: NewReport) => (report.kind === 'results' ? insertResults(report) : insertOthers(report));
@@ -170,7 +246,8 @@ export function createReportsService(deps: ReportsServiceDeps) {
    * 409 for an id taken by a report the caller may not read: whatever the body, it learns nothing about that
    * report (neither its content nor what differs from it).
    */
-  const taken = (id: string) => new AppError('REPORT_CONFLICT', `The id ${id} is already taken; send the report under a new id`);
+  const taken = (id: string) =>
+    new AppError('REPORT_CONFLICT', `The id ${id} is already taken; send the report under a new id`);
 
   /**
    * The stored original, when `id` exists: 200 with the report if `hash` matches, 409 naming the differences if
@@ -183,8 +260,13 @@ export function createReportsService(deps: ReportsServiceDeps) {
     if (row.submissionHash === hash) return { status: 'replayed' as const, report: toReport(row) };
     const [original] = await repo.revisions(id, 1);
     const stored: ReportContent = {
-      kind: row.kind, centreCode: row.centreCode, table: row.tableNumber, observedAt: iso(original!.observedAt), answers: original!.answers,
-      notes: original!.notes, location: locationOf(original!),
+      kind: row.kind,
+      centreCode: row.centreCode,
+      table: row.tableNumber,
+      observedAt: iso(original!.observedAt),
+      answers: original!.answers,
+      notes: original!.notes,
+      location: locationOf(original!),
     };
     const fields = differingFields(stored, content);
     throw new AppError('REPORT_CONFLICT', `Report ${id} exists with other content: ${fields.join(', ')}`, { fields });
@@ -196,27 +278,54 @@ export function createReportsService(deps: ReportsServiceDeps) {
      * insert that checks the registry and the caller itself; what it leaves out takes the slow path, which
      * finds the reason (a retry, a rule broken) and only then inserts.
      */
-    async submit(context: ActorContext, input: ReportInput, election?: Election | null, fallback: Fallback = (work) => work()): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
+    async submit(
+      context: ActorContext,
+      input: ReportInput,
+      election?: Election | null,
+      fallback: Fallback = (work) => work(),
+    ): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
       const { actor } = context;
       const table = input.table ?? null;
       if (input.kind === 'results' && table === null) {
-        throw new AppError('VALIDATION_FAILED', 'table: required for results', { errors: [{ in: 'body', path: 'table', message: 'required for results' }] });
+        throw new AppError('VALIDATION_FAILED', 'table: required for results', {
+          errors: [{ in: 'body', path: 'table', message: 'required for results' }],
+        });
       }
       const answers = parseAnswers(input.kind, input.answers);
       const content: ReportContent = {
-        kind: input.kind, centreCode: input.centreCode, table, observedAt: new Date(input.observedAt).toISOString(), answers,
-        notes: input.notes ?? null, location: normaliseLocation(input.location),
+        kind: input.kind,
+        centreCode: input.centreCode,
+        table,
+        observedAt: new Date(input.observedAt).toISOString(),
+        answers,
+        notes: input.notes ?? null,
+        location: normaliseLocation(input.location),
       };
       const hash = contentHash(content);
-      const current = election === undefined ? await elections.current() : election ?? undefined;
+      const current = election === undefined ? await elections.current() : (election ?? undefined);
       const report: NewReport = {
-        id: input.id, kind: input.kind, centreCode: input.centreCode, table, observedAt: content.observedAt, formVersion: forms[input.kind].version,
-        answers, notes: content.notes, location: content.location, hash,
+        id: input.id,
+        kind: input.kind,
+        centreCode: input.centreCode,
+        table,
+        observedAt: content.observedAt,
+        formVersion: forms[input.kind].version,
+        answers,
+        notes: content.notes,
+        location: content.location,
+        hash,
         flags: input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, null) : [],
         registeredVoters: input.kind === 'results' ? (answers as ResultsAnswers).registeredVoters : null,
-        observerId: actor.userId, role: actor.role, scope: actor.role === 'admin' ? null : actor.scopeRegionCode, requestId: context.requestId, ip: context.ip,
+        observerId: actor.userId,
+        role: actor.role,
+        scope: actor.role === 'admin' ? null : actor.scopeRegionCode,
+        requestId: context.requestId,
+        ip: context.ip,
       };
-      if ((input.kind !== 'results' || current) && contentProblems(input.kind, content.observedAt, answers, current).length === 0) {
+      if (
+        (input.kind !== 'results' || current) &&
+        contentProblems(input.kind, content.observedAt, answers, current).length === 0
+      ) {
         const stored = await insert(report);
         if (stored?.created) return { status: 'created', report: toReport(stored) };
         // The insert answers a stored report to anyone who sends its id: only a reader of it may see it.
@@ -231,9 +340,20 @@ export function createReportsService(deps: ReportsServiceDeps) {
           const earlier = await replay(actor, input.id, hash, content);
           if (earlier) return earlier;
         }
-        if (!facts?.code) throw invalid([{ in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` }]);
+        if (!facts?.code)
+          throw invalid([
+            { in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` },
+          ]);
         // Refused only by the election as it is now: one just changed is never judged by an older copy.
-        check(actor, input.kind, table, content.observedAt, answers, facts, input.kind === 'results' ? await elections.find() : current);
+        check(
+          actor,
+          input.kind,
+          table,
+          content.observedAt,
+          answers,
+          facts,
+          input.kind === 'results' ? await elections.find() : current,
+        );
         // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
         const stored = await insert(report);
         if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
@@ -252,10 +372,19 @@ export function createReportsService(deps: ReportsServiceDeps) {
       const election = (await elections.find()) ?? null;
       const fallback = limiter(BATCH_FALLBACK_CONCURRENCY);
       const handle = async (index: number, item: unknown): Promise<BatchOutcome<ReturnType<typeof toReport>>> => {
-        const id = typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : null;
+        const id =
+          typeof item === 'object' && item && typeof (item as { id?: unknown }).id === 'string'
+            ? (item as { id: string }).id
+            : null;
         try {
           const result = await this.submit(context, parse(item), election, fallback);
-          return { index, id, status: result.status, httpStatus: result.status === 'created' ? 201 : 200, report: result.report };
+          return {
+            index,
+            id,
+            status: result.status,
+            httpStatus: result.status === 'created' ? 201 : 200,
+            report: result.report,
+          };
         } catch (error) {
           const problem = toAppError(error as Error);
           const status = problem.status >= 500 ? 'error' : problem.code === 'REPORT_CONFLICT' ? 'conflict' : 'invalid';
@@ -269,7 +398,11 @@ export function createReportsService(deps: ReportsServiceDeps) {
       const row = await repo.findVisible(actor, id);
       if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
       const [reviews, photos] = await Promise.all([repo.reviews(id), deps.photosOf(actor, id)]);
-      return { ...toReport(row), reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })), photos };
+      return {
+        ...toReport(row),
+        reviews: reviews.map((review) => ({ ...review, createdAt: iso(review.createdAt) })),
+        photos,
+      };
     },
 
     async revisions(actor: Actor, id: string) {
@@ -278,15 +411,23 @@ export function createReportsService(deps: ReportsServiceDeps) {
     },
 
     /** Adds a revision (the author, or a coordinator or admin in scope); the same content again is a no-op. */
-    async revise(context: ActorContext, id: string, input: RevisionInput): Promise<{ status: 'created' | 'unchanged'; report: ReturnType<typeof toReport> }> {
+    async revise(
+      context: ActorContext,
+      id: string,
+      input: RevisionInput,
+    ): Promise<{ status: 'created' | 'unchanged'; report: ReturnType<typeof toReport> }> {
       const { actor } = context;
       const current = await repo.findVisible(actor, id);
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-      if (!mayModifyReport(actor, current)) throw new AppError('FORBIDDEN', 'Only the author, or a coordinator or admin in scope, may revise a report');
+      if (!mayModifyReport(actor, current))
+        throw new AppError('FORBIDDEN', 'Only the author, or a coordinator or admin in scope, may revise a report');
       const answers = parseAnswers(current.kind, input.answers);
       const content: ReportContent = {
-        kind: current.kind, centreCode: current.centreCode, table: current.tableNumber,
-        observedAt: new Date(input.observedAt ?? current.observedAt).toISOString(), answers,
+        kind: current.kind,
+        centreCode: current.centreCode,
+        table: current.tableNumber,
+        observedAt: new Date(input.observedAt ?? current.observedAt).toISOString(),
+        answers,
         notes: input.notes === undefined ? current.notes : input.notes,
         location: input.location === undefined ? locationOf(current) : normaliseLocation(input.location),
       };
@@ -298,11 +439,20 @@ export function createReportsService(deps: ReportsServiceDeps) {
       check(actor, current.kind, current.tableNumber, content.observedAt, answers, centre!, election);
       const flags = current.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre!.tableVoters) : [];
       const revised = await repo.revise(context, current, {
-        number: current.revision + 1, observedAt: content.observedAt, answers, notes: content.notes, location: content.location, hash, flags,
-        reason: input.reason, authorId: actor.userId,
+        number: current.revision + 1,
+        observedAt: content.observedAt,
+        answers,
+        notes: content.notes,
+        location: content.location,
+        hash,
+        flags,
+        reason: input.reason,
+        authorId: actor.userId,
       });
       if (!revised) {
-        throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; fetch it and try again`, { fields: ['revision'] });
+        throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; fetch it and try again`, {
+          fields: ['revision'],
+        });
       }
       return { status: 'created', report: await view(id) };
     },
@@ -312,31 +462,53 @@ export function createReportsService(deps: ReportsServiceDeps) {
      * Nobody reviews a report they wrote any revision of; the state it already has is answered as it is, adding
      * nothing (a retried click, also when two arrive at once).
      */
-    async review(context: ActorContext, id: string, input: { state: 'verified' | 'flagged' | 'rejected'; note?: string | undefined; revision?: number | undefined }) {
+    async review(
+      context: ActorContext,
+      id: string,
+      input: { state: 'verified' | 'flagged' | 'rejected'; note?: string | undefined; revision?: number | undefined },
+    ) {
       const { actor } = context;
       const current = await repo.findVisible(actor, id);
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
       if (input.revision !== undefined && input.revision !== current.revision) {
-        throw new AppError('REPORT_CONFLICT', `Report ${id} is at revision ${current.revision}, not ${input.revision}; read it again and review what it says now`, { fields: ['revision'] });
+        throw new AppError(
+          'REPORT_CONFLICT',
+          `Report ${id} is at revision ${current.revision}, not ${input.revision}; read it again and review what it says now`,
+          { fields: ['revision'] },
+        );
       }
       if (current.observerId === actor.userId || (await repo.wroteRevision(id, actor.userId))) {
         throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
       }
       if (current.reviewState === input.state) return this.get(actor, id);
-      const recorded = await repo.review(context, current, { state: input.state, note: input.note ?? null, reviewerId: actor.userId, revision: current.revision });
+      const recorded = await repo.review(context, current, {
+        state: input.state,
+        note: input.note ?? null,
+        reviewerId: actor.userId,
+        revision: current.revision,
+      });
       if (!recorded) {
         // Nothing recorded: revised meanwhile (what was judged is gone), the same review arrived first (answered
         // as it is), or the reviewer wrote a revision meanwhile.
         const now = await repo.findVisible(actor, id);
         if (!now) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
-        if (now.revision !== current.revision) throw new AppError('REPORT_CONFLICT', `Report ${id} was revised meanwhile; read it again and review what it says now`, { fields: ['revision'] });
-        if (now.reviewState !== input.state) throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
+        if (now.revision !== current.revision)
+          throw new AppError(
+            'REPORT_CONFLICT',
+            `Report ${id} was revised meanwhile; read it again and review what it says now`,
+            { fields: ['revision'] },
+          );
+        if (now.reviewState !== input.state)
+          throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
       }
       return this.get(actor, id);
     },
 
     async list(actor: Actor, filter: ReportFilter, limit: number) {
-      const page = pageOf(await repo.list(actor, filter, limit + 1), limit, (last) => ({ at: iso(last.receivedAt), id: last.id }));
+      const page = pageOf(await repo.list(actor, filter, limit + 1), limit, (last) => ({
+        at: iso(last.receivedAt),
+        id: last.id,
+      }));
       return { items: page.items.map(toReport), next: page.next };
     },
 

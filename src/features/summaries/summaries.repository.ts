@@ -10,17 +10,43 @@ export type SummaryLevel = 'national' | 'state' | 'municipality' | 'parish' | 'c
 
 /** The additive counters of a region, named as the columns of summary_tallies. */
 export const COUNTERS = [
-  'arrival', 'opening', 'voting', 'closing', 'results', 'incident', 'incidents_open', 'severity_low', 'severity_medium', 'severity_high',
-  'severity_critical', 'flagged', 'conflicting', 'unreviewed', 'verified', 'rejected', 'centres_reporting', 'centres_opened', 'tables_counted',
-  'registered_voters', 'valid_votes', 'null_votes', 'blank_votes',
+  'arrival',
+  'opening',
+  'voting',
+  'closing',
+  'results',
+  'incident',
+  'incidents_open',
+  'severity_low',
+  'severity_medium',
+  'severity_high',
+  'severity_critical',
+  'flagged',
+  'conflicting',
+  'unreviewed',
+  'verified',
+  'rejected',
+  'centres_reporting',
+  'centres_opened',
+  'tables_counted',
+  'registered_voters',
+  'valid_votes',
+  'null_votes',
+  'blank_votes',
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
 
 export type TallyRow = Record<Counter, number> & {
-  code: string; name: string; centres: number; tables: number; registryVoters: number;
-  categories: Record<string, number> | null; votes: Record<string, number> | null;
+  code: string;
+  name: string;
+  centres: number;
+  tables: number;
+  registryVoters: number;
+  categories: Record<string, number> | null;
+  votes: Record<string, number> | null;
   /** The opening histogram: minutes of the day and how many centres opened at each (same length, any order). */
-  openingMinutes: number[] | null; openingCentres: number[] | null;
+  openingMinutes: number[] | null;
+  openingCentres: number[] | null;
 };
 
 /** Regions (or centres) of `level` under `root` (everywhere when null): the rows a summary answers with. */
@@ -39,24 +65,33 @@ function areaOf(level: SummaryLevel, root: string | null): Prisma.Sql {
 /** The column of a report that names its region at `level`. */
 function regionColumn(level: SummaryLevel): Prisma.Sql {
   switch (level) {
-    case 'national': return Prisma.sql`''::varchar`;
-    case 'state': return Prisma.sql`x.state_code`;
-    case 'municipality': return Prisma.sql`x.municipality_code`;
-    case 'parish': return Prisma.sql`x.parish_code`;
-    case 'centre': return Prisma.sql`x.centre_code`;
+    case 'national':
+      return Prisma.sql`''::varchar`;
+    case 'state':
+      return Prisma.sql`x.state_code`;
+    case 'municipality':
+      return Prisma.sql`x.municipality_code`;
+    case 'parish':
+      return Prisma.sql`x.parish_code`;
+    case 'centre':
+      return Prisma.sql`x.centre_code`;
   }
 }
 
 /** Objects of counts added key by key; keys that add up to 0 are left out, and nothing at all is null. */
 function sumParts(parts: Record<string, number>[] | null): Record<string, number> | null {
   const total: Record<string, number> = {};
-  for (const part of parts ?? []) for (const [key, value] of Object.entries(part)) total[key] = (total[key] ?? 0) + Number(value);
+  for (const part of parts ?? [])
+    for (const [key, value] of Object.entries(part)) total[key] = (total[key] ?? 0) + Number(value);
   // Sorted, so that the same counts always read the same (the ETag is a hash of the body).
-  const entries = Object.entries(total).filter(([, value]) => value !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = Object.entries(total)
+    .filter(([, value]) => value !== 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return entries.length > 0 ? Object.fromEntries(entries) : null;
 }
 
-const counterColumns = (alias: string) => Prisma.raw(COUNTERS.map((name) => `coalesce(${alias}.${name}, 0)::float8 AS ${name}`).join(', '));
+const counterColumns = (alias: string) =>
+  Prisma.raw(COUNTERS.map((name) => `coalesce(${alias}.${name}, 0)::float8 AS ${name}`).join(', '));
 
 /** The row shape both paths end with: the area, its registry size, counters, votes, categories and opening. */
 function finalSelect(level: SummaryLevel, counters: string): Prisma.Sql {
@@ -73,7 +108,10 @@ function finalSelect(level: SummaryLevel, counters: string): Prisma.Sql {
     ORDER BY a.code`;
 }
 
-export interface AreaQuery { level: SummaryLevel; root: string | null }
+export interface AreaQuery {
+  level: SummaryLevel;
+  root: string | null;
+}
 
 export const summariesRepository = {
   /** Rows from the trigger-kept tallies: sums over each region's stripes, and its opening histogram. */
@@ -82,7 +120,9 @@ export const summariesRepository = {
     const sums = Prisma.raw(COUNTERS.map((name) => `sum(t.${name}) AS ${name}`).join(', '));
     // The stripes' votes and categories come back as lists of objects, added up here: cheaper than
     // unnesting them in SQL, and it leaves the database's CPU to the writers.
-    const rows = await query<TallyRow & { votes: Record<string, number>[] | null; categories: Record<string, number>[] | null }>(Prisma.sql`
+    const rows = await query<
+      TallyRow & { votes: Record<string, number>[] | null; categories: Record<string, number>[] | null }
+    >(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
       t AS (
         SELECT t.code, ${sums},
@@ -109,13 +149,20 @@ export const summariesRepository = {
    * a conflict. Verified means verified at the current revision: a revision resets the review state
    * (reports.repository reviseStatement, migration 20261202100000_review_revision), as the triggers assume too.
    */
-  async fromReports(query: Query, area: AreaQuery, window: { since?: Date | undefined; until?: Date | undefined }): Promise<TallyRow[]> {
+  async fromReports(
+    query: Query,
+    area: AreaQuery,
+    window: { since?: Date | undefined; until?: Date | undefined },
+  ): Promise<TallyRow[]> {
     const { level } = area;
     const live = Prisma.sql`review_state <> 'rejected'`;
-    const kindCounts = (['arrival', 'opening', 'voting', 'closing', 'results', 'incident'] as const)
-      .map((kind) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = ${kind}::report_kind) AS ${Prisma.raw(kind)}`);
-    const severities = (['low', 'medium', 'high', 'critical'] as const)
-      .map((severity) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = 'incident' AND answers->>'severity' = ${severity}) AS ${Prisma.raw(`severity_${severity}`)}`);
+    const kindCounts = (['arrival', 'opening', 'voting', 'closing', 'results', 'incident'] as const).map(
+      (kind) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = ${kind}::report_kind) AS ${Prisma.raw(kind)}`,
+    );
+    const severities = (['low', 'medium', 'high', 'critical'] as const).map(
+      (severity) =>
+        Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = 'incident' AND answers->>'severity' = ${severity}) AS ${Prisma.raw(`severity_${severity}`)}`,
+    );
     return query<TallyRow>(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
       r AS (
@@ -168,7 +215,18 @@ export const summariesRepository = {
   },
 
   /** Reports received per time bucket (only buckets with reports), oldest first, after `after`. */
-  async timeline(run: Query, query: { root: string | null; kind?: ReportKind | undefined; bucketMinutes: number; since?: Date | undefined; until?: Date | undefined; after?: Date | undefined }, limit: number) {
+  async timeline(
+    run: Query,
+    query: {
+      root: string | null;
+      kind?: ReportKind | undefined;
+      bucketMinutes: number;
+      since?: Date | undefined;
+      until?: Date | undefined;
+      after?: Date | undefined;
+    },
+    limit: number,
+  ) {
     const x = Prisma.raw('x');
     return run<{ start: Date; kind: ReportKind; reports: number }>(Prisma.sql`
       WITH b AS (
@@ -187,8 +245,26 @@ export const summariesRepository = {
    * Centres under `root` without an unrejected report of `kind`, by code after `after`, with their active observers;
    * phone and email only of observers for whom `contacts` (a condition on `u`) holds.
    */
-  async missing(run: Query, query: { root: string | null; kind: ReportKind; observed?: boolean | undefined; after?: string | undefined; contacts: Prisma.Sql }, limit: number) {
-    return run<{ code: string; name: string; stateCode: string; municipalityCode: string; parishCode: string; tables: number; observers: { id: string; name: string; phone: string | null; email: string | null }[] }>(Prisma.sql`
+  async missing(
+    run: Query,
+    query: {
+      root: string | null;
+      kind: ReportKind;
+      observed?: boolean | undefined;
+      after?: string | undefined;
+      contacts: Prisma.Sql;
+    },
+    limit: number,
+  ) {
+    return run<{
+      code: string;
+      name: string;
+      stateCode: string;
+      municipalityCode: string;
+      parishCode: string;
+      tables: number;
+      observers: { id: string; name: string; phone: string | null; email: string | null }[];
+    }>(Prisma.sql`
       SELECT c.code, c.name, c.state_code AS "stateCode", c.municipality_code AS "municipalityCode", c.parish_code AS "parishCode",
              (SELECT count(*)::int FROM polling_tables t WHERE t.centre_code = c.code) AS tables,
              coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'name', u.name,

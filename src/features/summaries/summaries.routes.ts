@@ -7,7 +7,14 @@ import { actorOf } from '../../infra/auth/actor.js';
 import { noneMatch } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import {
-  missingQuery, missingSchema, nationalQuery, nationalSchema, summaryListSchema, summaryQuery, timelineQuery, timelineSchema,
+  missingQuery,
+  missingSchema,
+  nationalQuery,
+  nationalSchema,
+  summaryListSchema,
+  summaryQuery,
+  timelineQuery,
+  timelineSchema,
 } from './summaries.schemas.js';
 
 const readers = ['admin', 'coordinator', 'analyst'] as const;
@@ -44,7 +51,9 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
       config,
       serializerCompiler,
       schema: {
-        tags: ['summaries'], operationId: 'summaries.list', summary: 'One summary per region (or centre) at a level',
+        tags: ['summaries'],
+        operationId: 'summaries.list',
+        summary: 'One summary per region (or centre) at a level',
         description: `Regions of \`level\` under \`parent\` (by default, the caller's scope). Without \`since\`/\`until\` the live picture, exact at every moment; with them, a recount of the reports received in that window. \`level=centre\` needs a \`parent\`, and so does a recount at any level below \`state\` (400 VALIDATION_FAILED naming \`parent\`): no answer holds every centre of the country. ${freshness}`,
         querystring: summaryQuery,
         response: { 200: summaryListSchema, ...errors },
@@ -59,7 +68,9 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
       config,
       serializerCompiler,
       schema: {
-        tags: ['summaries'], operationId: 'summaries.national', summary: 'The summary of the whole country',
+        tags: ['summaries'],
+        operationId: 'summaries.national',
+        summary: 'The summary of the whole country',
         description: `Needs a national scope (admins, national analysts and coordinators), or PUBLIC_SUMMARIES. ${freshness}`,
         querystring: nationalQuery,
         response: { 200: nationalSchema, ...errors },
@@ -73,7 +84,9 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
     {
       config,
       schema: {
-        tags: ['summaries'], operationId: 'summaries.timeline', summary: 'Reports received per 15 minutes or hour',
+        tags: ['summaries'],
+        operationId: 'summaries.timeline',
+        summary: 'Reports received per 15 minutes or hour',
         description: `Oldest bucket first, paged by \`cursor\`. ${freshness}`,
         querystring: timelineQuery,
         response: { 200: timelineSchema, ...errors },
@@ -88,7 +101,9 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
       // Names observers: never public. Analysts see who, coordinators and admins also how to reach them.
       config: { roles: readers },
       schema: {
-        tags: ['summaries'], operationId: 'summaries.missing', summary: 'Centres that have not sent a kind of report yet, with their observers',
+        tags: ['summaries'],
+        operationId: 'summaries.missing',
+        summary: 'Centres that have not sent a kind of report yet, with their observers',
         description: `A centre counts as missing until it has an unrejected report of \`kind\`. By centre code, paged by \`cursor\`. ${freshness}`,
         querystring: missingQuery,
         response: { 200: missingSchema, ...problemResponses(400, 401, 403, 404, 429) },

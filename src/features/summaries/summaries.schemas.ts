@@ -7,14 +7,24 @@ import { kindSchema } from '../reports/reports.schemas.js';
 
 const regionCode = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a region code');
 const instant = instantInput().transform((value) => new Date(value));
-const share = z.number().min(0).max(1).nullable().meta({ description: 'A fraction from 0 to 1; null when the denominator is 0' });
-const counts = <T extends readonly [string, ...string[]]>(keys: T) => z.object(Object.fromEntries(keys.map((key) => [key, z.number().int()])) as Record<T[number], z.ZodNumber>);
+const share = z
+  .number()
+  .min(0)
+  .max(1)
+  .nullable()
+  .meta({ description: 'A fraction from 0 to 1; null when the denominator is 0' });
+const counts = <T extends readonly [string, ...string[]]>(keys: T) =>
+  z.object(Object.fromEntries(keys.map((key) => [key, z.number().int()])) as Record<T[number], z.ZodNumber>);
 
 export const summaryLevelSchema = z.enum(['state', 'municipality', 'parish', 'centre']).meta({ id: 'SummaryLevel' });
 
 const window = {
-  since: instant.optional().meta({ description: 'Only reports received at or after this instant (computed from the reports; slower)' }),
-  until: instant.optional().meta({ description: 'Only reports received before this instant (computed from the reports; slower)' }),
+  since: instant
+    .optional()
+    .meta({ description: 'Only reports received at or after this instant (computed from the reports; slower)' }),
+  until: instant
+    .optional()
+    .meta({ description: 'Only reports received before this instant (computed from the reports; slower)' }),
 };
 
 // Bounded answers: centres only under a parent (a state holds at most ~1,500), and a recount (since/until)
@@ -23,16 +33,25 @@ export const summaryQuery = z
   .strictObject({
     level: summaryLevelSchema,
     parent: regionCode.optional().meta({
-      description: 'Only regions under this region (a state, municipality or parish); by default your scope. Required for `level=centre`, and with `since`/`until` for every level below `state`',
+      description:
+        'Only regions under this region (a state, municipality or parish); by default your scope. Required for `level=centre`, and with `since`/`until` for every level below `state`',
     }),
     ...window,
   })
   .superRefine((query, ctx) => {
     if (query.parent !== undefined) return;
     if (query.level === 'centre') {
-      ctx.addIssue({ code: 'custom', path: ['parent'], message: 'required for level=centre: the centres of one state, municipality or parish' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parent'],
+        message: 'required for level=centre: the centres of one state, municipality or parish',
+      });
     } else if (query.level !== 'state' && (query.since || query.until)) {
-      ctx.addIssue({ code: 'custom', path: ['parent'], message: `required for a recount (since/until) at level=${query.level}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parent'],
+        message: `required for a recount (since/until) at level=${query.level}`,
+      });
     }
   });
 export const nationalQuery = z.strictObject(window);
@@ -53,7 +72,10 @@ export const summarySchema = z
       centresOpenedShare: share,
       tablesCountedShare: share,
     }),
-    reports: z.object({ total: z.number().int().meta({ description: 'Unrejected reports' }), byKind: counts(REPORT_KINDS) }),
+    reports: z.object({
+      total: z.number().int().meta({ description: 'Unrejected reports' }),
+      byKind: counts(REPORT_KINDS),
+    }),
     incidents: z.object({
       total: z.number().int(),
       open: z.number().int().meta({ description: 'Incidents reported as still ongoing' }),
@@ -61,11 +83,19 @@ export const summarySchema = z
       byCategory: z.record(z.string(), z.number().int()),
     }),
     opening: z.object({
-      openingTime: z.string().meta({ description: 'The election\'s opening time (HH:MM, election time zone) that "on time" is measured against' }),
-      centres: z.number().int().meta({ description: 'Centres with an opening time (their earliest unrejected opening report)' }),
+      openingTime: z.string().meta({
+        description: 'The election\'s opening time (HH:MM, election time zone) that "on time" is measured against',
+      }),
+      centres: z
+        .number()
+        .int()
+        .meta({ description: 'Centres with an opening time (their earliest unrejected opening report)' }),
       onTime: z.number().int().meta({ description: 'Of those, centres that opened at or before the opening time' }),
       onTimeShare: share,
-      medianOpenedAt: z.string().nullable().meta({ description: 'Median opening time of those centres (HH:MM; the lower median)' }),
+      medianOpenedAt: z
+        .string()
+        .nullable()
+        .meta({ description: 'Median opening time of those centres (HH:MM; the lower median)' }),
     }),
     results: z.object({
       tablesCounted: z.number().int(),
@@ -75,11 +105,18 @@ export const summarySchema = z
       blankVotes: z.number().int(),
       votesCast: z.number().int().meta({ description: 'validVotes + nullVotes + blankVotes' }),
       turnout: share.meta({ description: 'votesCast / registeredVoters of the counted tables' }),
-      votes: z.record(z.string(), z.number().int()).meta({ description: 'Votes per candidate code (every candidate of the election)' }),
-      shares: z.record(z.string(), z.number()).meta({ description: 'Each candidate\'s share of the valid votes, 0 to 1' }),
+      votes: z
+        .record(z.string(), z.number().int())
+        .meta({ description: 'Votes per candidate code (every candidate of the election)' }),
+      shares: z
+        .record(z.string(), z.number())
+        .meta({ description: "Each candidate's share of the valid votes, 0 to 1" }),
     }),
     flags: z.object({
-      flagged: z.number().int().meta({ description: 'Unrejected reports with a plausibility flag or flagged by a reviewer' }),
+      flagged: z
+        .number()
+        .int()
+        .meta({ description: 'Unrejected reports with a plausibility flag or flagged by a reviewer' }),
       conflicting: z.number().int().meta({ description: 'Results reports whose table has disagreeing results' }),
       unreviewed: z.number().int(),
       verified: z.number().int(),
@@ -98,10 +135,14 @@ export const summaryListSchema = z
   })
   .meta({ id: 'SummaryList' });
 
-export const nationalSchema = summarySchema.extend({ since: z.iso.datetime().nullable(), until: z.iso.datetime().nullable() }).meta({ id: 'NationalSummary' });
+export const nationalSchema = summarySchema
+  .extend({ since: z.iso.datetime().nullable(), until: z.iso.datetime().nullable() })
+  .meta({ id: 'NationalSummary' });
 
 export const timelineQuery = z.strictObject({
-  region: regionCode.optional().meta({ description: 'A state, municipality or parish; by default your scope (the country for national roles)' }),
+  region: regionCode
+    .optional()
+    .meta({ description: 'A state, municipality or parish; by default your scope (the country for national roles)' }),
   kind: kindSchema.optional(),
   bucket: z.enum(['15m', '1h']).default('1h'),
   ...window,
@@ -114,12 +155,14 @@ export const timelineSchema = z
     region: z.string().nullable(),
     kind: kindSchema.nullable(),
     bucket: z.enum(['15m', '1h']),
-    items: z.array(z.object({
-      start: z.iso.datetime(),
-      end: z.iso.datetime(),
-      reports: z.number().int().meta({ description: 'Reports received in [start, end), rejected ones included' }),
-      byKind: z.record(z.string(), z.number().int()),
-    })),
+    items: z.array(
+      z.object({
+        start: z.iso.datetime(),
+        end: z.iso.datetime(),
+        reports: z.number().int().meta({ description: 'Reports received in [start, end), rejected ones included' }),
+        byKind: z.record(z.string(), z.number().int()),
+      }),
+    ),
     nextCursor: z.string().nullable(),
   })
   .meta({ id: 'Timeline', description: 'Buckets without reports are left out' });
@@ -127,7 +170,10 @@ export const timelineSchema = z
 export const missingQuery = z.strictObject({
   region: regionCode.optional().meta({ description: 'A state, municipality or parish; by default your scope' }),
   kind: kindSchema,
-  observed: z.enum(['true', 'false']).transform((value) => value === 'true').optional()
+  observed: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional()
     .meta({ description: 'true: only centres with at least one active observer assigned' }),
   cursor: cursorParam(z.string()).optional(),
   limit: limitParam(100, 1000),
@@ -137,10 +183,19 @@ export const missingSchema = z
   .object({
     kind: kindSchema,
     region: z.string().nullable(),
-    items: z.array(z.object({
-      code: z.string(), name: z.string(), stateCode: z.string(), municipalityCode: z.string(), parishCode: z.string(), tables: z.number().int(),
-      observers: z.array(z.object({ id: z.uuid(), name: z.string(), phone: z.string().nullable(), email: z.string().nullable() })),
-    })),
+    items: z.array(
+      z.object({
+        code: z.string(),
+        name: z.string(),
+        stateCode: z.string(),
+        municipalityCode: z.string(),
+        parishCode: z.string(),
+        tables: z.number().int(),
+        observers: z.array(
+          z.object({ id: z.uuid(), name: z.string(), phone: z.string().nullable(), email: z.string().nullable() }),
+        ),
+      }),
+    ),
     nextCursor: z.string().nullable(),
   })
   .meta({ id: 'MissingCentres' });

@@ -1,22 +1,29 @@
 // Summaries per region for dashboards: scope, the choice between the live tallies and a recount for a
 // time window, and the shape of a row (coverage, reports, incidents, opening, results, flags).
-import type { Database } from '../../infra/db/client.js';
-import { preparedQuery, shedQuery } from '../../infra/db/prepared.js';
-import type { ConcurrencyCap } from '../../infra/http/concurrency.js';
+
 import type { Actor } from '../../infra/auth/actor.js';
 import { visibleUsers } from '../../infra/auth/policy.js';
+import type { Database } from '../../infra/db/client.js';
+import { preparedQuery, shedQuery } from '../../infra/db/prepared.js';
 import { AppError } from '../../infra/errors.js';
+import type { ConcurrencyCap } from '../../infra/http/concurrency.js';
 import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
 import type { Election } from '../election/election.service.js';
 import { INCIDENT_CATEGORIES, REPORT_KINDS, type ReportKind } from '../reports/forms.js';
-import { summariesRepository as repo, type AreaQuery, type SummaryLevel, type TallyRow } from './summaries.repository.js';
+import {
+  type AreaQuery,
+  summariesRepository as repo,
+  type SummaryLevel,
+  type TallyRow,
+} from './summaries.repository.js';
 
 export const DEFAULT_OPENING_TIME = '06:00';
 type Window = { since?: Date | undefined; until?: Date | undefined };
 
 const fraction = (part: number, whole: number) => (whole > 0 ? part / whole : null);
 const minuteOf = (clock: string) => Number(clock.slice(0, 2)) * 60 + Number(clock.slice(3, 5));
-const clockOf = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+const clockOf = (minute: number) =>
+  `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
 
 /** Every known key with its count (0 when absent), then any other key with a count. */
 function withKeys(keys: readonly string[], counts: Record<string, number> | null): Record<string, number> {
@@ -50,27 +57,56 @@ export function toSummary(row: TallyRow, level: SummaryLevel, openingTime: strin
     name: row.name,
     level,
     coverage: {
-      centres: row.centres, tables: row.tables, registeredVoters: row.registryVoters,
-      centresReporting: row.centres_reporting, centresOpened: row.centres_opened, tablesCounted: row.tables_counted,
-      centresReportingShare: fraction(row.centres_reporting, row.centres), centresOpenedShare: fraction(row.centres_opened, row.centres),
+      centres: row.centres,
+      tables: row.tables,
+      registeredVoters: row.registryVoters,
+      centresReporting: row.centres_reporting,
+      centresOpened: row.centres_opened,
+      tablesCounted: row.tables_counted,
+      centresReportingShare: fraction(row.centres_reporting, row.centres),
+      centresOpenedShare: fraction(row.centres_opened, row.centres),
       tablesCountedShare: fraction(row.tables_counted, row.tables),
     },
     reports: { total: REPORT_KINDS.reduce((sum, kind) => sum + row[kind], 0), byKind: reportsByKind },
     incidents: {
-      total: row.incident, open: row.incidents_open,
-      bySeverity: { low: row.severity_low, medium: row.severity_medium, high: row.severity_high, critical: row.severity_critical },
+      total: row.incident,
+      open: row.incidents_open,
+      bySeverity: {
+        low: row.severity_low,
+        medium: row.severity_medium,
+        high: row.severity_high,
+        critical: row.severity_critical,
+      },
       byCategory: withKeys(INCIDENT_CATEGORIES, row.categories),
     },
     opening: {
-      openingTime, centres: opened.total, onTime: opened.onTime, onTimeShare: fraction(opened.onTime, opened.total),
+      openingTime,
+      centres: opened.total,
+      onTime: opened.onTime,
+      onTimeShare: fraction(opened.onTime, opened.total),
       medianOpenedAt: opened.median === null ? null : clockOf(opened.median),
     },
     results: {
-      tablesCounted: row.tables_counted, registeredVoters: row.registered_voters, validVotes: row.valid_votes, nullVotes: row.null_votes,
-      blankVotes: row.blank_votes, votesCast, turnout: fraction(votesCast, row.registered_voters), votes,
-      shares: row.valid_votes > 0 ? Object.fromEntries(Object.entries(votes).map(([code, count]) => [code, count / row.valid_votes])) : {},
+      tablesCounted: row.tables_counted,
+      registeredVoters: row.registered_voters,
+      validVotes: row.valid_votes,
+      nullVotes: row.null_votes,
+      blankVotes: row.blank_votes,
+      votesCast,
+      turnout: fraction(votesCast, row.registered_voters),
+      votes,
+      shares:
+        row.valid_votes > 0
+          ? Object.fromEntries(Object.entries(votes).map(([code, count]) => [code, count / row.valid_votes]))
+          : {},
     },
-    flags: { flagged: row.flagged, conflicting: row.conflicting, unreviewed: row.unreviewed, verified: row.verified, rejected: row.rejected },
+    flags: {
+      flagged: row.flagged,
+      conflicting: row.conflicting,
+      unreviewed: row.unreviewed,
+      verified: row.verified,
+      rejected: row.rejected,
+    },
   };
 }
 
@@ -82,16 +118,25 @@ export type Summary = ReturnType<typeof toSummary>;
  * refused (503 SERVICE_OVERLOADED) while that many queries wait for a read connection.
  */
 export function createSummariesService(
-  database: Pick<Database, 'prisma' | 'readPool'>, election: () => Promise<Election | undefined>, options: { recounts?: ConcurrencyCap; maxWaiting?: number } = {},
+  database: Pick<Database, 'prisma' | 'readPool'>,
+  election: () => Promise<Election | undefined>,
+  options: { recounts?: ConcurrencyCap; maxWaiting?: number } = {},
 ) {
-  const run = options.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, options.maxWaiting);
+  const run =
+    options.maxWaiting === undefined
+      ? preparedQuery(database.readPool)
+      : shedQuery(database.readPool, options.maxWaiting);
   /** The subtree a caller may summarise: `requested` if given (404 when unknown or outside the caller's scope), else the caller's scope. */
-  async function rootFor(actor: Actor | null, requested: string | undefined): Promise<{ code: string; name: string; level: SummaryLevel } | null> {
+  async function rootFor(
+    actor: Actor | null,
+    requested: string | undefined,
+  ): Promise<{ code: string; name: string; level: SummaryLevel } | null> {
     const scope = actor && actor.role !== 'admin' ? actor.scopeRegionCode : null;
     const code = requested ?? scope;
     if (code === null) return null;
     const area = await repo.findArea(run, code);
-    const inside = area && area.level !== 'centre' && (scope === null || (await repo.regionWithin(run, code, scope)) === 'inside');
+    const inside =
+      area && area.level !== 'centre' && (scope === null || (await repo.regionWithin(run, code, scope)) === 'inside');
     if (!area || !inside) throw new AppError('NOT_FOUND', `Region ${code} does not exist`);
     return area;
   }
@@ -109,16 +154,20 @@ export function createSummariesService(
     const current = await election();
     const openingTime = current?.openingTime ?? DEFAULT_OPENING_TIME;
     const candidates = (current?.candidates ?? []).map((candidate) => candidate.code);
-    const found = window.since || window.until
-      ? await recount(() => repo.fromReports(run, area, window))
-      : await repo.fromTallies(run, area);
+    const found =
+      window.since || window.until
+        ? await recount(() => repo.fromReports(run, area, window))
+        : await repo.fromTallies(run, area);
     return found.map((row) => toSummary(row, area.level, openingTime, candidates));
   }
 
   const iso = (date: Date | undefined) => date?.toISOString() ?? null;
 
   return {
-    async list(actor: Actor | null, query: { level: Exclude<SummaryLevel, 'national'>; parent?: string | undefined } & Window) {
+    async list(
+      actor: Actor | null,
+      query: { level: Exclude<SummaryLevel, 'national'>; parent?: string | undefined } & Window,
+    ) {
       const parent = await rootFor(actor, query.parent);
       const items = await rows({ level: query.level, root: parent?.code ?? null }, query);
       return { level: query.level, parent, since: iso(query.since), until: iso(query.until), items };
@@ -126,16 +175,32 @@ export function createSummariesService(
 
     async national(actor: Actor | null, window: Window) {
       if (actor && actor.role !== 'admin' && actor.scopeRegionCode !== null) {
-        throw new AppError('FORBIDDEN', 'The national summary needs a national scope; ask for your region with GET /v1/summaries');
+        throw new AppError(
+          'FORBIDDEN',
+          'The national summary needs a national scope; ask for your region with GET /v1/summaries',
+        );
       }
       const [row] = await rows({ level: 'national', root: null }, window);
       return { ...row!, since: iso(window.since), until: iso(window.until) };
     },
 
-    async timeline(actor: Actor | null, query: { region?: string | undefined; kind?: ReportKind | undefined; bucket: '15m' | '1h'; cursor?: string | undefined; limit: number } & Window) {
+    async timeline(
+      actor: Actor | null,
+      query: {
+        region?: string | undefined;
+        kind?: ReportKind | undefined;
+        bucket: '15m' | '1h';
+        cursor?: string | undefined;
+        limit: number;
+      } & Window,
+    ) {
       const root = await rootFor(actor, query.region);
       const bucketMinutes = query.bucket === '15m' ? 15 : 60;
-      const found = await repo.timeline(run, { ...query, root: root?.code ?? null, bucketMinutes, after: query.cursor ? new Date(query.cursor) : undefined }, query.limit + 1);
+      const found = await repo.timeline(
+        run,
+        { ...query, root: root?.code ?? null, bucketMinutes, after: query.cursor ? new Date(query.cursor) : undefined },
+        query.limit + 1,
+      );
       const buckets = new Map<number, Record<string, number>>();
       for (const row of found) {
         const byKind = buckets.get(row.start.getTime()) ?? {};
@@ -143,21 +208,47 @@ export function createSummariesService(
         buckets.set(row.start.getTime(), byKind);
       }
       const all = [...buckets].map(([start, byKind]) => ({
-        start: new Date(start).toISOString(), end: new Date(start + bucketMinutes * 60_000).toISOString(),
-        reports: Object.values(byKind).reduce((sum, count) => sum + count, 0), byKind,
+        start: new Date(start).toISOString(),
+        end: new Date(start + bucketMinutes * 60_000).toISOString(),
+        reports: Object.values(byKind).reduce((sum, count) => sum + count, 0),
+        byKind,
       }));
       const page = pageOf(all, query.limit, (last) => last.start);
-      return { region: root?.code ?? null, kind: query.kind ?? null, bucket: query.bucket, items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+      return {
+        region: root?.code ?? null,
+        kind: query.kind ?? null,
+        bucket: query.bucket,
+        items: page.items,
+        nextCursor: page.next ? encodeCursor(page.next) : null,
+      };
     },
 
-    async missing(actor: Actor, query: { region?: string | undefined; kind: ReportKind; observed?: boolean | undefined; cursor?: string | undefined; limit: number }) {
+    async missing(
+      actor: Actor,
+      query: {
+        region?: string | undefined;
+        kind: ReportKind;
+        observed?: boolean | undefined;
+        cursor?: string | undefined;
+        limit: number;
+      },
+    ) {
       const root = await rootFor(actor, query.region);
       // Contact details only of observers the caller may read as users (GET /v1/users/{id}): never an analyst's,
       // nor a coordinator's of a national observer who happens to be assigned inside their region.
       const contacts = visibleUsers(actor);
-      const found = await repo.missing(run, { root: root?.code ?? null, kind: query.kind, observed: query.observed, after: query.cursor, contacts }, query.limit + 1);
+      const found = await repo.missing(
+        run,
+        { root: root?.code ?? null, kind: query.kind, observed: query.observed, after: query.cursor, contacts },
+        query.limit + 1,
+      );
       const page = pageOf(found, query.limit, (last) => last.code);
-      return { kind: query.kind, region: root?.code ?? null, items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+      return {
+        kind: query.kind,
+        region: root?.code ?? null,
+        items: page.items,
+        nextCursor: page.next ? encodeCursor(page.next) : null,
+      };
     },
   };
 }

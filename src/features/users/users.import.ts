@@ -17,9 +17,23 @@ const MAX_ROWS = 20_000;
 const phoneSchema = z.string().regex(/^\+?[0-9 ()-]{5,39}$/);
 const emailSchema = z.email().max(254);
 
-interface Row { line: number; externalId: string; name: string; phone: string | null; email: string | null; scopeRegion: string | null; centres: string[] }
+interface Row {
+  line: number;
+  externalId: string;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  scopeRegion: string | null;
+  centres: string[];
+}
 type Status = 'created' | 'updated' | 'unchanged';
-interface ImportResult { line: number; externalId: string; id: string; status: Status; token: string | null }
+interface ImportResult {
+  line: number;
+  externalId: string;
+  id: string;
+  status: Status;
+  token: string | null;
+}
 
 async function parseRows(input: Readable, errors: LineErrors): Promise<Row[]> {
   const rows: Row[] = [];
@@ -28,14 +42,22 @@ async function parseRows(input: Readable, errors: LineErrors): Promise<Row[]> {
     if (rows.length >= MAX_ROWS) return row.error(`At most ${MAX_ROWS} observers per file`);
     const before = errors.total;
     const externalId = row.text('external_id', 100, true) ?? '';
-    if (externalId && !/^[\x21-\x7e]+$/.test(externalId)) row.error('Printable characters without spaces', 'external_id');
+    if (externalId && !/^[\x21-\x7e]+$/.test(externalId))
+      row.error('Printable characters without spaces', 'external_id');
     const name = row.text('name', 200, true) ?? '';
     const phone = row.text('phone', 40, false);
     if (phone && !phoneSchema.safeParse(phone).success) row.error(`"${phone}" is not a phone number`, 'phone');
     const email = row.text('email', 254, false);
     if (email && !emailSchema.safeParse(email).success) row.error(`"${email}" is not an email address`, 'email');
     const scopeRegion = row.code('scope_region', false) || null;
-    const centres = [...new Set(row.cell('centres').split(/[\s;|]+/).filter(Boolean))];
+    const centres = [
+      ...new Set(
+        row
+          .cell('centres')
+          .split(/[\s;|]+/)
+          .filter(Boolean),
+      ),
+    ];
     for (const code of centres) if (!CODE_PATTERN.test(code)) row.error(`"${code}" is not a centre code`, 'centres');
     if (centres.length > 1000) row.error('At most 1000 centres per observer', 'centres');
     const first = seen.get(externalId);
@@ -75,7 +97,12 @@ function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineE
   if (errors.total > 0) throw errors.problem('USERS_CSV_INVALID');
 
   const plan: Plan = {
-    created: [], tokens: [], updated: [], assignments: [], events: [], results: [],
+    created: [],
+    tokens: [],
+    updated: [],
+    assignments: [],
+    events: [],
+    results: [],
     notObservers(ids) {
       for (const row of rows) {
         const user = facts.existing.get(row.externalId);
@@ -101,8 +128,11 @@ function planImport(actor: Actor, rows: Row[], facts: ImportFacts, errors: LineE
       plan.results.push({ line: row.line, externalId: row.externalId, id, status: 'created', token: token.secret });
       continue;
     }
-    const fieldsChanged = user.name !== row.name || user.phone !== row.phone || user.email !== row.email
-      || user.scopeRegionCode !== row.scopeRegion;
+    const fieldsChanged =
+      user.name !== row.name ||
+      user.phone !== row.phone ||
+      user.email !== row.email ||
+      user.scopeRegionCode !== row.scopeRegion;
     const centresChanged = JSON.stringify(user.centres) !== JSON.stringify([...row.centres].sort());
     if (fieldsChanged) plan.updated.push({ id: user.id, ...fields });
     if (centresChanged) plan.assignments.push({ id: user.id, centres: row.centres });
@@ -135,7 +165,10 @@ export function createUsersImporter(prisma: Database['prisma'], options: UsersSe
     const errors = new LineErrors();
     const parsed = await parseRows(input, errors);
     if (errors.total > 0) throw errors.problem('USERS_CSV_INVALID');
-    const rows = parsed.map((row) => ({ ...row, scopeRegion: row.scopeRegion ?? (actor.role === 'coordinator' ? actor.scopeRegionCode : null) }));
+    const rows = parsed.map((row) => ({
+      ...row,
+      scopeRegion: row.scopeRegion ?? (actor.role === 'coordinator' ? actor.scopeRegionCode : null),
+    }));
     const file = {
       // Scope regions: known, and inside what the caller may hand out; centres: known, and inside the observer's
       // region (policy.centresWithin).

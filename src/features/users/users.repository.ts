@@ -1,29 +1,72 @@
 // SQL of users, their tokens and assignments, and the transactions that write them. Visibility and scope
 // conditions come from infra/auth/policy.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { type AuditEvent, auditTrail as audit } from '../../infra/audit.js';
 import type { Actor, RequestContext, Role } from '../../infra/auth/actor.js';
-import { centresWithin, inRegion, regionVerdict, regionWithin, subtreeOf, visibleUsers } from '../../infra/auth/policy.js';
+import {
+  centresWithin,
+  inRegion,
+  regionVerdict,
+  regionWithin,
+  subtreeOf,
+  visibleUsers,
+} from '../../infra/auth/policy.js';
 import { notifyAccessChanged } from '../../infra/auth/token-cache.js';
 import { repositoryOf, type Db as Sql, type TransactionOptions } from '../../infra/db/client.js';
 import { containing } from '../../infra/db/sql.js';
-import { auditTrail as audit, type AuditEvent } from '../../infra/audit.js';
 
 export interface UserRow {
-  id: string; name: string; role: Role; scopeRegionCode: string | null; phone: string | null; email: string | null;
-  externalId: string | null; active: boolean; assignmentCount: number; createdAt: Date; updatedAt: Date; deactivatedAt: Date | null;
+  id: string;
+  name: string;
+  role: Role;
+  scopeRegionCode: string | null;
+  phone: string | null;
+  email: string | null;
+  externalId: string | null;
+  active: boolean;
+  assignmentCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+  deactivatedAt: Date | null;
 }
-export interface AssignmentRow { centreCode: string; centreName: string; parishCode: string; stateCode: string }
+export interface AssignmentRow {
+  centreCode: string;
+  centreName: string;
+  parishCode: string;
+  stateCode: string;
+}
 export interface TokenRow {
-  id: string; userId: string; name: string | null; prefix: string; expiresAt: Date | null; revokedAt: Date | null;
-  lastUsedAt: Date | null; createdAt: Date;
+  id: string;
+  userId: string;
+  name: string | null;
+  prefix: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  createdAt: Date;
 }
 export type RegionVerdict = 'inside' | 'outside' | 'unknown';
 /** A centre to check against the region it must lie in (null: anywhere); `key` is passed through. */
-export interface CentreCheck { key: number; code: string; root: string | null }
-export interface CentreVerdict { key: number; code: string; known: boolean; inside: boolean }
+export interface CentreCheck {
+  key: number;
+  code: string;
+  root: string | null;
+}
+export interface CentreVerdict {
+  key: number;
+  code: string;
+  known: boolean;
+  inside: boolean;
+}
 export interface UserFields {
-  name?: string; role?: Role; scopeRegionCode?: string | null; phone?: string | null; email?: string | null;
-  externalId?: string | null; active?: boolean; deactivatedAt?: Date | null;
+  name?: string;
+  role?: Role;
+  scopeRegionCode?: string | null;
+  phone?: string | null;
+  email?: string | null;
+  externalId?: string | null;
+  active?: boolean;
+  deactivatedAt?: Date | null;
 }
 
 /** What an observer import reads, locked, before deciding (see importObservers). */
@@ -36,11 +79,21 @@ export interface ImportFacts {
   visibleIds: Set<string>;
 }
 export interface ExistingObserver {
-  id: string; externalId: string; role: string; name: string; phone: string | null; email: string | null;
-  scopeRegionCode: string | null; centres: string[];
+  id: string;
+  externalId: string;
+  role: string;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  scopeRegionCode: string | null;
+  centres: string[];
 }
 export interface ObserverFields {
-  id: string; name: string; phone: string | null; email: string | null; scopeRegionCode: string | null;
+  id: string;
+  name: string;
+  phone: string | null;
+  email: string | null;
+  scopeRegionCode: string | null;
 }
 /** What an import writes once its rows are accepted. */
 export interface ImportPlan {
@@ -90,14 +143,27 @@ export const usersRepository = {
     return rows[0]?.id;
   },
 
-  async insertUser(db: Sql, data: {
-    name: string; role: Role; scopeRegionCode: string | null; phone?: string | null; email?: string | null;
-    externalId?: string | null; createdById?: string | null;
-  }): Promise<string> {
+  async insertUser(
+    db: Sql,
+    data: {
+      name: string;
+      role: Role;
+      scopeRegionCode: string | null;
+      phone?: string | null;
+      email?: string | null;
+      externalId?: string | null;
+      createdById?: string | null;
+    },
+  ): Promise<string> {
     const created = await db.user.create({
       data: {
-        name: data.name, role: data.role, scopeRegionCode: data.scopeRegionCode, phone: data.phone ?? null,
-        email: data.email ?? null, externalId: data.externalId ?? null, createdById: data.createdById ?? null,
+        name: data.name,
+        role: data.role,
+        scopeRegionCode: data.scopeRegionCode,
+        phone: data.phone ?? null,
+        email: data.email ?? null,
+        externalId: data.externalId ?? null,
+        createdById: data.createdById ?? null,
       },
       select: { id: true },
     });
@@ -109,9 +175,17 @@ export const usersRepository = {
     await db.user.update({ where: { id }, data: { ...fields, updatedAt: new Date() } });
   },
 
-  async insertToken(db: Sql, data: {
-    userId: string; name: string | null; hash: string; prefix: string; expiresAt: Date | null; createdById: string | null;
-  }): Promise<TokenRow> {
+  async insertToken(
+    db: Sql,
+    data: {
+      userId: string;
+      name: string | null;
+      hash: string;
+      prefix: string;
+      expiresAt: Date | null;
+      createdById: string | null;
+    },
+  ): Promise<TokenRow> {
     const { hash: _hash, ...row } = await db.apiToken.create({ data });
     return row;
   },
@@ -154,7 +228,9 @@ export const usersRepository = {
 
   /** The user if `actor` may see it. */
   async findVisible(db: Sql, actor: Actor, id: string): Promise<UserRow | undefined> {
-    const rows = await db.$queryRaw<UserRow[]>`SELECT ${userColumns} FROM users u WHERE u.id = ${id}::uuid AND ${visibleUsers(actor)}`;
+    const rows = await db.$queryRaw<
+      UserRow[]
+    >`SELECT ${userColumns} FROM users u WHERE u.id = ${id}::uuid AND ${visibleUsers(actor)}`;
     return rows[0];
   },
 
@@ -174,7 +250,14 @@ export const usersRepository = {
   async list(
     db: Sql,
     actor: Actor,
-    filter: { role?: Role; region?: string; active?: boolean; q?: string; after?: { at: string; id: string }; limit: number },
+    filter: {
+      role?: Role;
+      region?: string;
+      active?: boolean;
+      q?: string;
+      after?: { at: string; id: string };
+      limit: number;
+    },
   ): Promise<UserRow[]> {
     const pattern = filter.q ? containing(filter.q) : undefined;
     const conditions = [
@@ -186,8 +269,12 @@ export const usersRepository = {
             SELECT 1 FROM assignments a JOIN centres c ON c.code = a.centre_code
             WHERE a.user_id = u.id AND ${inRegion(filter.region)}))`
         : undefined,
-      pattern ? Prisma.sql`(u.name ILIKE ${pattern} OR u.external_id ILIKE ${pattern} OR u.phone ILIKE ${pattern} OR u.email ILIKE ${pattern})` : undefined,
-      filter.after ? Prisma.sql`(u.created_at, u.id) > (${new Date(filter.after.at)}, ${filter.after.id}::uuid)` : undefined,
+      pattern
+        ? Prisma.sql`(u.name ILIKE ${pattern} OR u.external_id ILIKE ${pattern} OR u.phone ILIKE ${pattern} OR u.email ILIKE ${pattern})`
+        : undefined,
+      filter.after
+        ? Prisma.sql`(u.created_at, u.id) > (${new Date(filter.after.at)}, ${filter.after.id}::uuid)`
+        : undefined,
     ].filter((condition): condition is Prisma.Sql => condition !== undefined);
     return db.$queryRaw`
       SELECT ${userColumns} FROM users u WHERE ${Prisma.join(conditions, ' AND ')}
@@ -265,7 +352,11 @@ export function createUsersRepository(prisma: PrismaClient) {
           WHERE u.external_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(file.externalIds)}::jsonb))
           FOR UPDATE OF u`;
         const existing = new Map(existingRows.map((user) => [user.externalId, user]));
-        const visibleIds = await usersRepository.visibleIds(tx, actor, existingRows.map((user) => user.id));
+        const visibleIds = await usersRepository.visibleIds(
+          tx,
+          actor,
+          existingRows.map((user) => user.id),
+        );
         const decided = plan({ regions, centres, existing, visibleIds });
 
         const json = (rows: unknown[]) => JSON.stringify(rows);
@@ -281,7 +372,10 @@ export function createUsersRepository(prisma: PrismaClient) {
             FROM jsonb_to_recordset(${json(decided.tokens)}::jsonb) AS x(id uuid, "userId" uuid, hash text, prefix text)`;
         }
         if (decided.updated.length > 0) {
-          await notifyAccessChanged(tx, decided.updated.map((user) => user.id));
+          await notifyAccessChanged(
+            tx,
+            decided.updated.map((user) => user.id),
+          );
           // Observers only, in the statement itself (the rows are locked above; this holds even if they were not).
           const written = await tx.$queryRaw<{ id: string }[]>`
             UPDATE users u SET name = x.name, phone = x.phone, email = x.email, scope_region_code = x."scopeRegionCode",
@@ -298,8 +392,11 @@ export function createUsersRepository(prisma: PrismaClient) {
         }
         if (decided.assignments.length > 0) {
           const ids = json(decided.assignments.map((change) => change.id));
-          const pairs = json(decided.assignments.flatMap((change) =>
-            change.centres.map((centre) => ({ user_id: change.id, centre_code: centre }))));
+          const pairs = json(
+            decided.assignments.flatMap((change) =>
+              change.centres.map((centre) => ({ user_id: change.id, centre_code: centre })),
+            ),
+          );
           await tx.$executeRaw`
             DELETE FROM assignments WHERE user_id IN (SELECT jsonb_array_elements_text(${ids}::jsonb)::uuid)`;
           await tx.$executeRaw`

@@ -1,22 +1,33 @@
 // Request and response schemas of users, tokens, assignments and the caller (/v1/me).
 import { z } from 'zod';
-import { instantInput } from '../../infra/http/validation.js';
 import { ROLES } from '../../infra/auth/actor.js';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
+import { instantInput } from '../../infra/http/validation.js';
 
 export const roleSchema = z.enum(ROLES).meta({ id: 'Role' });
 const code = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a region or centre code');
-const phone = z.string().trim().regex(/^\+?[0-9 ()-]{5,39}$/, 'a phone number: digits, spaces, ( ) - and an optional leading +');
+const phone = z
+  .string()
+  .trim()
+  .regex(/^\+?[0-9 ()-]{5,39}$/, 'a phone number: digits, spaces, ( ) - and an optional leading +');
 const email = z.email().max(254);
 const name = z.string().trim().min(1).max(200);
-const externalId = z.string().trim().min(1).max(100).regex(/^[\x21-\x7e]+$/, 'printable characters without spaces');
+const externalId = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(/^[\x21-\x7e]+$/, 'printable characters without spaces');
 
 export const userSchema = z
   .object({
     id: z.uuid(),
     name: z.string(),
     role: roleSchema,
-    scopeRegion: z.string().nullable().meta({ description: 'Root of the region subtree the user acts in; null: nationally (or, for observers, anywhere they are assigned)' }),
+    scopeRegion: z.string().nullable().meta({
+      description:
+        'Root of the region subtree the user acts in; null: nationally (or, for observers, anywhere they are assigned)',
+    }),
     phone: z.string().nullable(),
     email: z.string().nullable(),
     externalId: z.string().nullable(),
@@ -28,8 +39,12 @@ export const userSchema = z
   })
   .meta({ id: 'User' });
 
-export const assignmentSchema = z.object({ centreCode: z.string(), centreName: z.string(), parishCode: z.string(), stateCode: z.string() }).meta({ id: 'Assignment' });
-export const userDetailSchema = userSchema.extend({ assignments: z.array(assignmentSchema) }).meta({ id: 'UserDetail' });
+export const assignmentSchema = z
+  .object({ centreCode: z.string(), centreName: z.string(), parishCode: z.string(), stateCode: z.string() })
+  .meta({ id: 'Assignment' });
+export const userDetailSchema = userSchema
+  .extend({ assignments: z.array(assignmentSchema) })
+  .meta({ id: 'UserDetail' });
 
 export const createUserBody = z
   .strictObject({
@@ -51,7 +66,9 @@ export const updateUserBody = z
     phone: phone.nullable().optional(),
     email: email.nullable().optional(),
     externalId: externalId.nullable().optional(),
-    active: z.boolean().optional().meta({ description: 'false deactivates the user and revokes every token of it at once; reactivating it needs new tokens' }),
+    active: z.boolean().optional().meta({
+      description: 'false deactivates the user and revokes every token of it at once; reactivating it needs new tokens',
+    }),
   })
   .refine((body) => Object.keys(body).length > 0, 'Send at least one field to change')
   .meta({ id: 'UpdateUser' });
@@ -59,12 +76,23 @@ export const updateUserBody = z
 export const userListQuery = z.strictObject({
   role: roleSchema.optional(),
   region: code.optional().meta({ description: 'Users scoped inside this region, or assigned to a centre in it' }),
-  active: z.enum(['true', 'false']).transform((value) => value === 'true').optional(),
-  q: z.string().trim().min(1).max(100).optional().meta({ description: 'Searches names, external ids, phones and emails' }),
+  active: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional(),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .optional()
+    .meta({ description: 'Searches names, external ids, phones and emails' }),
   cursor: cursorParam(z.object({ at: instantInput(), id: z.uuid() })).optional(),
   limit: limitParam(50, 500),
 });
-export const userPageSchema = z.object({ items: z.array(userSchema), nextCursor: z.string().nullable() }).meta({ id: 'UserPage' });
+export const userPageSchema = z
+  .object({ items: z.array(userSchema), nextCursor: z.string().nullable() })
+  .meta({ id: 'UserPage' });
 export const userIdParams = z.strictObject({ id: z.uuid() });
 
 export const tokenSchema = z
@@ -94,7 +122,9 @@ export const assignmentsBody = z
   .strictObject({ centres: z.array(code).max(1000) })
   .refine((body) => new Set(body.centres).size === body.centres.length, 'centres repeats a code')
   .meta({ id: 'ReplaceAssignments' });
-export const assignmentsResponse = z.object({ userId: z.uuid(), assignments: z.array(assignmentSchema) }).meta({ id: 'Assignments' });
+export const assignmentsResponse = z
+  .object({ userId: z.uuid(), assignments: z.array(assignmentSchema) })
+  .meta({ id: 'Assignments' });
 
 export const meSchema = userDetailSchema.extend({ token: tokenSchema.omit({ userId: true }) }).meta({ id: 'Me' });
 
@@ -109,7 +139,10 @@ export const userImportSchema = z
         externalId: z.string(),
         id: z.uuid(),
         status: z.enum(['created', 'updated', 'unchanged']),
-        token: z.string().nullable().meta({ description: 'A new user\'s bearer token, shown this once; null for users that existed' }),
+        token: z
+          .string()
+          .nullable()
+          .meta({ description: "A new user's bearer token, shown this once; null for users that existed" }),
       }),
     ),
   })

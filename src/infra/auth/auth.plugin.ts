@@ -56,14 +56,19 @@ function lastUsedTracker(app: FastifyInstance, tokens: TokenStore, flushMs: numb
 }
 
 export const authPlugin = fp(
-  async (app: FastifyInstance, options: {
-    /** The token queries (the users feature's). */
-    tokens: TokenStore;
-    lastUsedFlushMs: number; cacheTtlMs: number;
-    /** Failed lookups of well-formed tokens an IP may make per window before its new tokens share its IP bucket (0: no cap). */
-    probesPerIp: number; probeWindowMs: number;
-    afterTokenRead?: AfterTokenRead;
-  }) => {
+  async (
+    app: FastifyInstance,
+    options: {
+      /** The token queries (the users feature's). */
+      tokens: TokenStore;
+      lastUsedFlushMs: number;
+      cacheTtlMs: number;
+      /** Failed lookups of well-formed tokens an IP may make per window before its new tokens share its IP bucket (0: no cap). */
+      probesPerIp: number;
+      probeWindowMs: number;
+      afterTokenRead?: AfterTokenRead;
+    },
+  ) => {
     const tracker = lastUsedTracker(app, options.tokens, options.lastUsedFlushMs);
     const cache = new TokenCache({ listener: app.listener, ttlMs: options.cacheTtlMs });
     app.decorate('forgetAccess', (userIds: string[]) => userIds.forEach((id) => cache.forgetUser(id)));
@@ -80,8 +85,11 @@ export const authPlugin = fp(
       const entry = probes.get(ip);
       return entry && entry.until > Date.now() ? entry.count : 0;
     };
-    app.decorate('mayProbeToken', (hash: string, ip: string) =>
-      !rejected.has(hash) && (options.probesPerIp === 0 || failedProbes(ip) < options.probesPerIp));
+    app.decorate(
+      'mayProbeToken',
+      (hash: string, ip: string) =>
+        !rejected.has(hash) && (options.probesPerIp === 0 || failedProbes(ip) < options.probesPerIp),
+    );
     const recordFailure = (hash: string, ip: string) => {
       known.delete(hash);
       if (rejected.has(hash)) return; // counted once: a phone retrying its revoked token is not guessing
@@ -89,7 +97,10 @@ export const authPlugin = fp(
       rejected.add(hash);
       if (probes.size >= 100_000) probes = new Map();
       const count = failedProbes(ip);
-      probes.set(ip, { count: count + 1, until: count === 0 ? Date.now() + options.probeWindowMs : probes.get(ip)!.until });
+      probes.set(ip, {
+        count: count + 1,
+        until: count === 0 ? Date.now() + options.probeWindowMs : probes.get(ip)!.until,
+      });
     };
 
     async function lookup(secret: string, ip: string): Promise<Actor | undefined> {
@@ -117,7 +128,10 @@ export const authPlugin = fp(
       const config = request.routeOptions.config;
       if (config?.public) return;
       const header = request.headers.authorization;
-      if (!header) throw new AppError('AUTH_REQUIRED', 'This route needs a bearer token', { headers: { 'www-authenticate': challenge } });
+      if (!header)
+        throw new AppError('AUTH_REQUIRED', 'This route needs a bearer token', {
+          headers: { 'www-authenticate': challenge },
+        });
       const match = /^Bearer +([\x21-\x7e]{1,512})$/i.exec(header);
       const actor = match ? await lookup(match[1]!, request.ip) : undefined;
       if (!actor) {

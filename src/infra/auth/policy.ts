@@ -59,18 +59,27 @@ export function visibleReports(actor: Actor, alias = Prisma.raw('r')): Prisma.Sq
 }
 
 /** visibleReports for one report already read: whether `actor` may read it. */
-export function mayReadReport(actor: Actor, report: { observerId: string; stateCode: string; municipalityCode: string; parishCode: string }): boolean {
+export function mayReadReport(
+  actor: Actor,
+  report: { observerId: string; stateCode: string; municipalityCode: string; parishCode: string },
+): boolean {
   if (actor.role === 'observer') return report.observerId === actor.userId;
   return centreInScope(actor, report);
 }
 
 /** Who may modify a report (revise it, attach photos to it): its author, or a coordinator or admin in scope. */
-export function mayModifyReport(actor: Actor, report: { observerId: string; stateCode: string; municipalityCode: string; parishCode: string }): boolean {
+export function mayModifyReport(
+  actor: Actor,
+  report: { observerId: string; stateCode: string; municipalityCode: string; parishCode: string },
+): boolean {
   return actor.role !== 'analyst' && mayReadReport(actor, report);
 }
 
 /** Whether a centre with these region codes lies in the actor's region (everywhere for admins and national roles). */
-export function centreInScope(actor: Actor, centre: { stateCode: string; municipalityCode: string; parishCode: string }): boolean {
+export function centreInScope(
+  actor: Actor,
+  centre: { stateCode: string; municipalityCode: string; parishCode: string },
+): boolean {
   if (actor.role === 'admin' || actor.scopeRegionCode === null) return true;
   return [centre.stateCode, centre.municipalityCode, centre.parishCode].includes(actor.scopeRegionCode);
 }

@@ -6,13 +6,17 @@
 // undone by that set. So each forget bumps the user's generation (a global sequence number), a lookup
 // takes mark() before its read, and set() drops what was read before the user's last forget.
 import type { Db } from '../db/client.js';
-import { notify, type Listener } from '../db/listener.js';
+import { type Listener, notify } from '../db/listener.js';
 import type { Actor } from './actor.js';
 
 export const AUTH_CHANNEL = 'testigo_auth';
 const MAX_ENTRIES = 100_000;
 
-interface Entry { actor: Actor; tokenExpiresAt: number | null; cachedUntil: number }
+interface Entry {
+  actor: Actor;
+  tokenExpiresAt: number | null;
+  cachedUntil: number;
+}
 
 /** Tells every process (this one included) that `userId`'s access changed; takes effect at commit. */
 export async function notifyAccessChanged(tx: Db, userIds: string[]): Promise<void> {
@@ -71,7 +75,11 @@ export class TokenCache {
   set(hash: string, actor: Actor, tokenExpiresAt: Date | null, mark: number): void {
     if (!this.enabled || this.changedSince(actor.userId, mark)) return;
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-    this.entries.set(hash, { actor, tokenExpiresAt: tokenExpiresAt?.getTime() ?? null, cachedUntil: Date.now() + this.options.ttlMs });
+    this.entries.set(hash, {
+      actor,
+      tokenExpiresAt: tokenExpiresAt?.getTime() ?? null,
+      cachedUntil: Date.now() + this.options.ttlMs,
+    });
   }
 
   forgetUser(userId: string): void {

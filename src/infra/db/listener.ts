@@ -24,7 +24,9 @@ export interface Listener {
 
 /** Tells every process (this one included) of changes on `channel`; inside a transaction, takes effect at commit. */
 export async function notify(
-  tx: PrismaClient | Prisma.TransactionClient, channel: string, payloads: string[],
+  tx: PrismaClient | Prisma.TransactionClient,
+  channel: string,
+  payloads: string[],
 ): Promise<void> {
   for (const payload of new Set(payloads)) await tx.$executeRaw`SELECT pg_notify(${channel}, ${payload})`;
 }
@@ -43,7 +45,10 @@ export function createListener(options: { url: string; log: Pick<Logger, 'warn'>
   async function connect(): Promise<void> {
     if (closed) return;
     const connection = new pg.Client({
-      connectionString: options.url, application_name: 'testigo-listener', keepAlive: true, connectionTimeoutMillis: 5000,
+      connectionString: options.url,
+      application_name: 'testigo-listener',
+      keepAlive: true,
+      connectionTimeoutMillis: 5000,
     });
     const lost = (error?: Error) => {
       if (client !== connection) return;

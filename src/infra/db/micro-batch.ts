@@ -12,7 +12,11 @@ export interface MicroBatchOptions<I, O> {
   retryAlone?(error: unknown): boolean;
 }
 
-interface Entry<I, O> { item: I; resolve(output: O): void; reject(error: unknown): void }
+interface Entry<I, O> {
+  item: I;
+  resolve(output: O): void;
+  reject(error: unknown): void;
+}
 
 /** A function that writes one item, sharing the statement with the items of other callers waiting at the same time. */
 export function microBatch<I, O>(options: MicroBatchOptions<I, O>): (item: I) => Promise<O> {
@@ -25,7 +29,8 @@ export function microBatch<I, O>(options: MicroBatchOptions<I, O>): (item: I) =>
       const outputs = await options.write(entries.map((entry) => entry.item));
       entries.forEach((entry, index) => entry.resolve(outputs[index]!));
     } catch (error) {
-      if (entries.length === 1 || options.retryAlone?.(error) === false) return entries.forEach((entry) => entry.reject(error));
+      if (entries.length === 1 || options.retryAlone?.(error) === false)
+        return entries.forEach((entry) => entry.reject(error));
       await Promise.all(entries.map((entry) => settle([entry])));
     }
   }

@@ -35,7 +35,10 @@ export function defaultMigrationsDir(): string {
 
 export async function readMigrations(dir = defaultMigrationsDir()): Promise<Migration[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const names = entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
   const migrations: Migration[] = [];
   for (const name of names) {
     const file = join(dir, name, 'migration.sql');
@@ -79,7 +82,11 @@ export async function migrate(
   options: { dir?: string; onWarning?: (message: string) => void; onApplied?: (name: string) => void } = {},
 ): Promise<MigrateResult> {
   const migrations = await readMigrations(options.dir);
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'testigo-migrate', connectionTimeoutMillis: 10_000 });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: 'testigo-migrate',
+    connectionTimeoutMillis: 10_000,
+  });
   await client.connect();
   const result: MigrateResult = { applied: [], alreadyApplied: [] };
   try {
@@ -95,10 +102,15 @@ export async function migrate(
           `Migration ${failed.migration_name} failed earlier and is not resolved; fix it, then run \`prisma migrate resolve\` (P3009).`,
         );
       }
-      const applied = new Map(rows.filter((row) => row.finished_at !== null && row.rolled_back_at === null).map((row) => [row.migration_name, row]));
+      const applied = new Map(
+        rows
+          .filter((row) => row.finished_at !== null && row.rolled_back_at === null)
+          .map((row) => [row.migration_name, row]),
+      );
       const known = new Set(migrations.map((migration) => migration.name));
       for (const name of applied.keys()) {
-        if (!known.has(name)) options.onWarning?.(`The database has migration ${name}, which this version does not know.`);
+        if (!known.has(name))
+          options.onWarning?.(`The database has migration ${name}, which this version does not know.`);
       }
       for (const migration of migrations) {
         const row = applied.get(migration.name);
@@ -131,16 +143,23 @@ async function applyOne(client: pg.Client, migration: Migration): Promise<void> 
       [id, migration.checksum, migration.name],
     );
     await client.query(migration.sql);
-    await client.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]);
+    await client.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [
+      id,
+    ]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw new MigrationError(`Migration ${migration.name} failed and was rolled back: ${(error as Error).message}`, { cause: error });
+    throw new MigrationError(`Migration ${migration.name} failed and was rolled back: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
 /** Names of the project's migrations that the database has not finished applying. */
-export async function pendingMigrations(query: (sql: string) => Promise<{ migration_name: string }[]>, dir?: string): Promise<string[]> {
+export async function pendingMigrations(
+  query: (sql: string) => Promise<{ migration_name: string }[]>,
+  dir?: string,
+): Promise<string[]> {
   const migrations = await readMigrations(dir);
   const rows = await query(
     'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',

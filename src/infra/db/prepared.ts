@@ -26,9 +26,13 @@ export function shedQuery(pool: pg.Pool, maxWaiting: number, retryAfterSeconds =
   const query = preparedQuery(pool);
   return async <T>(sql: Prisma.Sql) => {
     if (pool.waitingCount >= maxWaiting) {
-      throw new AppError('SERVICE_OVERLOADED', `${pool.waitingCount} reads are waiting for the database; retry after ${retryAfterSeconds} s`, {
-        headers: { 'retry-after': String(retryAfterSeconds) },
-      });
+      throw new AppError(
+        'SERVICE_OVERLOADED',
+        `${pool.waitingCount} reads are waiting for the database; retry after ${retryAfterSeconds} s`,
+        {
+          headers: { 'retry-after': String(retryAfterSeconds) },
+        },
+      );
     }
     return query<T>(sql);
   };

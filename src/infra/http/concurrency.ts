@@ -15,9 +15,13 @@ export function concurrencyCap(what: string, max: number, retryAfterSeconds = 5)
   return {
     enter() {
       if (active >= max) {
-        throw new AppError('SERVICE_OVERLOADED', `${max} ${what} are running on this server, the most it runs at once; retry after ${retryAfterSeconds} s`, {
-          headers: { 'retry-after': String(retryAfterSeconds) },
-        });
+        throw new AppError(
+          'SERVICE_OVERLOADED',
+          `${max} ${what} are running on this server, the most it runs at once; retry after ${retryAfterSeconds} s`,
+          {
+            headers: { 'retry-after': String(retryAfterSeconds) },
+          },
+        );
       }
       active += 1;
       let released = false;

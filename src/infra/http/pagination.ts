@@ -24,7 +24,13 @@ export function cursorParam<T extends z.ZodType>(shape: T) {
 }
 
 export const limitParam = (fallback: number, max: number) =>
-  z.coerce.number().int().min(1).max(max).default(fallback).meta({ description: `Page size, 1 to ${max}` });
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(max)
+    .default(fallback)
+    .meta({ description: `Page size, 1 to ${max}` });
 
 /** One page out of `limit + 1` fetched rows: the first `limit`, and the key of the last when more follow. */
 export function pageOf<T, K>(rows: T[], limit: number, keyOf: (last: T) => K): { items: T[]; next: K | undefined } {

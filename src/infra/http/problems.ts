@@ -5,7 +5,7 @@ import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { translateDatabaseError } from '../db/errors.js';
-import { AppError, problemCatalogue, problemType, type ProblemCode, type ProblemDetailItem } from '../errors.js';
+import { AppError, type ProblemCode, type ProblemDetailItem, problemCatalogue, problemType } from '../errors.js';
 
 export const problemSchema = z
   .looseObject({
@@ -13,7 +13,9 @@ export const problemSchema = z
     title: z.string(),
     status: z.number().int(),
     detail: z.string().optional(),
-    code: z.enum(Object.keys(problemCatalogue) as [ProblemCode, ...ProblemCode[]]).meta({ description: 'Stable error code; see docs/errors.md' }),
+    code: z
+      .enum(Object.keys(problemCatalogue) as [ProblemCode, ...ProblemCode[]])
+      .meta({ description: 'Stable error code; see docs/errors.md' }),
     requestId: z.string(),
     instance: z.string().optional(),
     errors: z
@@ -30,8 +32,12 @@ export const problemSchema = z
   .meta({ id: 'Problem', description: 'An RFC 9457 problem document' });
 
 /** Response schemas for the given error statuses, to spread into a route's `response`. */
-export function problemResponses<const S extends readonly number[]>(...statuses: S): { [K in S[number]]: typeof problemSchema } {
-  return Object.fromEntries(statuses.map((status) => [status, problemSchema])) as { [K in S[number]]: typeof problemSchema };
+export function problemResponses<const S extends readonly number[]>(
+  ...statuses: S
+): { [K in S[number]]: typeof problemSchema } {
+  return Object.fromEntries(statuses.map((status) => [status, problemSchema])) as {
+    [K in S[number]]: typeof problemSchema;
+  };
 }
 
 /** The problem document of an error, as answered alone or inside a batch result. */
@@ -64,7 +70,11 @@ function validationItems(error: FastifyError): ProblemDetailItem[] {
       return { in: where, ...(path ? { path } : {}), message: item.message ?? 'invalid' };
     });
   }
-  return (error.validation ?? []).map((item) => ({ in: where, path: item.instancePath, message: item.message ?? 'invalid' }));
+  return (error.validation ?? []).map((item) => ({
+    in: where,
+    path: item.instancePath,
+    message: item.message ?? 'invalid',
+  }));
 }
 
 /** Maps any thrown error to an AppError of the catalogue. */
@@ -73,7 +83,11 @@ export function toAppError(error: FastifyError | Error): AppError {
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     const items = validationItems(fastifyError);
-    return new AppError('VALIDATION_FAILED', items.map((item) => `${item.in}${item.path ? `.${item.path}` : ''}: ${item.message}`).join('; '), { errors: items });
+    return new AppError(
+      'VALIDATION_FAILED',
+      items.map((item) => `${item.in}${item.path ? `.${item.path}` : ''}: ${item.message}`).join('; '),
+      { errors: items },
+    );
   }
   const fromDatabase = translateDatabaseError(error);
   if (fromDatabase) return fromDatabase;
@@ -98,7 +112,12 @@ export function toAppError(error: FastifyError | Error): AppError {
   if (fastifyError.statusCode === 429) return new AppError('RATE_LIMITED', fastifyError.message);
   if (fastifyError.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', fastifyError.message);
   if (fastifyError.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', fastifyError.message);
-  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500 && !isResponseSerializationError(error)) {
+  if (
+    fastifyError.statusCode &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500 &&
+    !isResponseSerializationError(error)
+  ) {
     return new AppError('BAD_REQUEST', fastifyError.message);
   }
   return new AppError('INTERNAL', 'An unexpected error occurred; quote the request id when reporting it.');
@@ -126,7 +145,11 @@ export const problemsPlugin = fp(
       return sendProblem(request, reply, problem);
     });
     app.setNotFoundHandler((request, reply) =>
-      sendProblem(request, reply, new AppError('ROUTE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+      sendProblem(
+        request,
+        reply,
+        new AppError('ROUTE_NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`),
+      ),
     );
   },
   { name: 'problems', fastify: '5.x' },

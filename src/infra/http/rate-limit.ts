@@ -27,12 +27,17 @@ export function rateLimitOptions(config: Config): RateLimitPluginOptions {
       const own = request.server.isKnownToken(hash) || request.server.mayProbeToken(hash, request.ip);
       return own ? `token:${hash.slice(0, 32)}` : `ip:${request.ip}`;
     },
-    max: (_request, key) => (key.startsWith('token:') ? config.RATE_LIMIT_PER_TOKEN : config.RATE_LIMIT_PER_IP) || UNLIMITED,
+    max: (_request, key) =>
+      (key.startsWith('token:') ? config.RATE_LIMIT_PER_TOKEN : config.RATE_LIMIT_PER_IP) || UNLIMITED,
     // Health and readiness probes are never limited.
     allowList: (request) => request.routeOptions.config?.public === true && !request.url.startsWith('/v1/'),
     errorResponseBuilder: (_request, context) =>
-      new AppError('RATE_LIMITED', `More than ${context.max} requests in ${context.after}; retry after ${Math.ceil(context.ttl / 1000)} s`, {
-        headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
-      }),
+      new AppError(
+        'RATE_LIMITED',
+        `More than ${context.max} requests in ${context.after}; retry after ${Math.ceil(context.ttl / 1000)} s`,
+        {
+          headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
+        },
+      ),
   };
 }

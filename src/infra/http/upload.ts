@@ -1,8 +1,8 @@
 // File uploads for imports: a CSV body (text/csv) or one multipart part named `file`, streamed, under a
 // size limit that holds with or without Content-Length.
-import { Transform, type Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import { type Readable, Transform } from 'node:stream';
 import type {} from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import { AppError } from '../errors.js';
 
 const CSV_TYPES = ['text/csv', 'application/csv'];
@@ -16,7 +16,10 @@ export function acceptCsvStreams(app: FastifyInstance): void {
 /** Route hook: anything but CSV or multipart is a 415, decided after authentication and before any body parser runs. */
 export const requireCsvUpload: preParsingAsyncHookHandler = async (request, _reply, payload) => {
   if (!ACCEPTED.test(request.headers['content-type'] ?? '')) {
-    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the file as a text/csv body or a multipart/form-data part named "file"');
+    throw new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Send the file as a text/csv body or a multipart/form-data part named "file"',
+    );
   }
   return payload;
 };
@@ -46,7 +49,9 @@ export async function uploadedFile(request: FastifyRequest, maxBytes: number): P
   if (declared > maxBytes + 64 * 1024) throw new AppError('PAYLOAD_TOO_LARGE', `The file exceeds ${maxBytes} bytes`);
   if (request.isMultipart()) {
     // busboy stops one byte past the limit, so that byteLimit, not a silent truncation, ends the upload.
-    const parts = request.parts({ limits: { fileSize: maxBytes + 1, files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
+    const parts = request.parts({
+      limits: { fileSize: maxBytes + 1, files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 },
+    });
     for await (const part of parts) {
       if (part.type === 'file' && part.fieldname === 'file') return limited(part.file, maxBytes);
       if (part.type === 'file') part.file.resume();

@@ -14,10 +14,17 @@ const UNSAFE_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surro
 export const isUnsafeText = (text: string): boolean => UNSAFE_TEXT.test(text);
 export { UNSAFE_MESSAGE };
 
-export interface InputIssue { path: (string | number)[]; message: string }
+export interface InputIssue {
+  path: (string | number)[];
+  message: string;
+}
 
 /** Strings or keys in `value` that PostgreSQL cannot store as text, by path (iterative: any depth, bounded count). */
-export function unsafeTextIssues(value: unknown, skip?: (path: (string | number)[]) => boolean, limit = 20): InputIssue[] {
+export function unsafeTextIssues(
+  value: unknown,
+  skip?: (path: (string | number)[]) => boolean,
+  limit = 20,
+): InputIssue[] {
   const issues: InputIssue[] = [];
   const stack: [unknown, (string | number)[]][] = [[value, []]];
   while (stack.length > 0 && issues.length < limit) {
@@ -41,7 +48,10 @@ export function unsafeTextIssues(value: unknown, skip?: (path: (string | number)
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.ZodSafeParseResult<z.output<T>> {
   const issues = unsafeTextIssues(value);
   if (issues.length === 0) return schema.safeParse(value);
-  return { success: false, error: new z.ZodError(issues.map((issue) => ({ code: 'custom' as const, input: undefined, ...issue }))) } as z.ZodSafeParseResult<z.output<T>>;
+  return {
+    success: false,
+    error: new z.ZodError(issues.map((issue) => ({ code: 'custom' as const, input: undefined, ...issue }))),
+  } as z.ZodSafeParseResult<z.output<T>>;
 }
 
 /** Properties of object schemas whose values the handler validates itself, item by item (see `parseInput`). */
@@ -54,7 +64,8 @@ export function checkedPerItem<T extends z.ZodType>(schema: T): T {
 function topLevelPerItemKeys(schema: unknown): Set<string> {
   const keys = new Set<string>();
   if (schema instanceof z.ZodObject) {
-    for (const [key, child] of Object.entries(schema.shape as Record<string, z.ZodType>)) if (perItem.has(child)) keys.add(key);
+    for (const [key, child] of Object.entries(schema.shape as Record<string, z.ZodType>))
+      if (perItem.has(child)) keys.add(key);
   }
   return keys;
 }
@@ -66,7 +77,8 @@ const zodValidationItem = Symbol.for('ZodFastifySchemaValidationError');
 export const safeValidatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) => {
   const validate = validatorCompiler(route);
   const deferred = topLevelPerItemKeys(route.schema);
-  const skip = deferred.size > 0 ? (path: (string | number)[]) => path.length === 1 && deferred.has(String(path[0])) : undefined;
+  const skip =
+    deferred.size > 0 ? (path: (string | number)[]) => path.length === 1 && deferred.has(String(path[0])) : undefined;
   return (data: unknown) => {
     const issues = unsafeTextIssues(data, skip);
     if (issues.length === 0) return validate(data);
@@ -97,4 +109,9 @@ export const instantInput = () =>
 
 /** A calendar day (YYYY-MM-DD) in the same range. */
 export const dayInput = () =>
-  z.iso.date().refine((value) => value >= EARLIEST_INSTANT.slice(0, 10) && value <= LATEST_INSTANT.slice(0, 10), `must lie between ${EARLIEST_INSTANT.slice(0, 10)} and ${LATEST_INSTANT.slice(0, 10)}`);
+  z.iso
+    .date()
+    .refine(
+      (value) => value >= EARLIEST_INSTANT.slice(0, 10) && value <= LATEST_INSTANT.slice(0, 10),
+      `must lie between ${EARLIEST_INSTANT.slice(0, 10)} and ${LATEST_INSTANT.slice(0, 10)}`,
+    );

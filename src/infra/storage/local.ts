@@ -7,7 +7,7 @@ import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promi
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Meter, stagedUploadLost, storageFailure, type BlobStore, type StagedObject } from './storage.js';
+import { type BlobStore, Meter, type StagedObject, stagedUploadLost, storageFailure } from './storage.js';
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 
@@ -78,14 +78,17 @@ export function createLocalStore(dataDir: string): BlobStore {
             }
           } catch (error) {
             // The staged file gone (swept while its upload stalled) is this upload's loss, not an outage.
-            throw isMissing(error) && !(await stat(temp).catch(() => undefined)) ? stagedUploadLost(error) : storageFailure(error);
+            throw isMissing(error) && !(await stat(temp).catch(() => undefined))
+              ? stagedUploadLost(error)
+              : storageFailure(error);
           }
           settled = true;
         },
         async discard() {
-          if (!settled) await rm(temp, { force: true }).catch((error: unknown) => {
-            throw storageFailure(error);
-          });
+          if (!settled)
+            await rm(temp, { force: true }).catch((error: unknown) => {
+              throw storageFailure(error);
+            });
           settled = true;
         },
       };

@@ -4,7 +4,7 @@
 // (`storage.unavailable` / `storage.full`, level error) and one `storage.recovered` when it is over.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { StorageError, storageFailure, type BlobStore, type StagedObject } from './storage.js';
+import { type BlobStore, type StagedObject, StorageError, storageFailure } from './storage.js';
 
 export type StorageState = 'ok' | 'unreachable' | 'full';
 
@@ -28,10 +28,16 @@ function healthTracker(log: FastifyBaseLogger, driver: string) {
       if (!(error instanceof StorageError)) return;
       if (error.failure === 'unavailable' && !unavailable) {
         unavailable = true;
-        log.error({ event: 'storage.unavailable', driver, err: error.cause ?? error }, 'ALERT: the photo store cannot be reached; uploads answer 503 STORAGE_UNAVAILABLE');
+        log.error(
+          { event: 'storage.unavailable', driver, err: error.cause ?? error },
+          'ALERT: the photo store cannot be reached; uploads answer 503 STORAGE_UNAVAILABLE',
+        );
       } else if (error.failure === 'full' && !full) {
         full = true;
-        log.error({ event: 'storage.full', driver, err: error.cause ?? error }, 'ALERT: the photo store is full; uploads answer 507 STORAGE_FULL');
+        log.error(
+          { event: 'storage.full', driver, err: error.cause ?? error },
+          'ALERT: the photo store is full; uploads answer 507 STORAGE_FULL',
+        );
       }
     },
     /** A call succeeded: the store is reachable; a write that succeeded also ends a full episode. */
@@ -89,7 +95,10 @@ export const storagePlugin = fp(
       let timer: NodeJS.Timeout | undefined;
       // A probe that outlives its bound counts as unreachable (and is left to settle on its own).
       const late = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(storageFailure(new Error(`the store did not answer within ${timeoutMs} ms`))), timeoutMs);
+        timer = setTimeout(
+          () => reject(storageFailure(new Error(`the store did not answer within ${timeoutMs} ms`))),
+          timeoutMs,
+        );
       });
       try {
         await Promise.race([store.probe(signal), late]);

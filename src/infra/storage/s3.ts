@@ -23,7 +23,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Meter, stagedUploadLost, storageFailure, type BlobStore, type StagedObject } from './storage.js';
+import { type BlobStore, Meter, type StagedObject, stagedUploadLost, storageFailure } from './storage.js';
 
 export interface S3StoreOptions {
   /** An S3-compatible endpoint (MinIO, Garage, R2, …); AWS itself when absent. */
@@ -92,7 +92,8 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
   });
 
   const objectKey = (key: string) => {
-    if (key === '' || key.includes('..') || key.startsWith('/') || key.includes('\0')) throw new Error(`invalid storage key ${key}`);
+    if (key === '' || key.includes('..') || key.startsWith('/') || key.includes('\0'))
+      throw new Error(`invalid storage key ${key}`);
     return `${prefix}${key}`;
   };
   /** The copy source header is `bucket/key`, URL-encoded segment by segment. */
@@ -149,16 +150,23 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
       ]);
       input.off('error', noteInputError);
       let failure: unknown;
-      let result: ReturnType<Meter["result"]> | undefined;
+      let result: ReturnType<Meter['result']> | undefined;
       if (piped.status === 'rejected' || uploaded.status === 'rejected') {
         failure = cause ?? (piped.status === 'rejected' ? piped.reason : (uploaded as PromiseRejectedResult).reason);
         if (storeFailedFirst) failure = storageFailure(failure);
       } else {
         // What the server holds must be what went through the meter, byte for byte in count.
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: staging })).catch((error: unknown) => error);
+        const head = await client
+          .send(new HeadObjectCommand({ Bucket: bucket, Key: staging }))
+          .catch((error: unknown) => error);
         const stored = (head as { ContentLength?: number }).ContentLength;
         const sent = meter.result();
-        if (stored !== sent.size) failure = storageFailure(head instanceof Error ? head : new Error(`staged object ${staging} holds ${String(stored)} bytes, ${sent.size} were sent`));
+        if (stored !== sent.size)
+          failure = storageFailure(
+            head instanceof Error
+              ? head
+              : new Error(`staged object ${staging} holds ${String(stored)} bytes, ${sent.size} were sent`),
+          );
         else result = sent;
       }
       if (failure !== undefined) {
@@ -171,7 +179,9 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
         ...result!,
         async commit(key, contentType) {
           const target = objectKey(key);
-          const existing = await guarded(() => client.send(new HeadObjectCommand({ Bucket: bucket, Key: target }))).then(
+          const existing = await guarded(() =>
+            client.send(new HeadObjectCommand({ Bucket: bucket, Key: target })),
+          ).then(
             () => true,
             (error: unknown) => {
               if (isNotFound(error)) return false;
@@ -217,11 +227,25 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
 
     async read(key, range) {
       const target = objectKey(key);
-      if (range && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+      if (
+        range &&
+        !(
+          Number.isSafeInteger(range.start) &&
+          Number.isSafeInteger(range.end) &&
+          range.start >= 0 &&
+          range.end >= range.start
+        )
+      ) {
         throw new Error(`invalid byte range ${range.start}-${range.end}`);
       }
       const response = await guarded(() =>
-        client.send(new GetObjectCommand({ Bucket: bucket, Key: target, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) })),
+        client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: target,
+            ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+          }),
+        ),
       );
       const body = response.Body;
       if (!(body instanceof Readable)) throw new Error(`GetObject ${target} returned no readable body`);
@@ -235,7 +259,9 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
         const exact = start === range.start && (end === range.end || (end < range.end && end === total - 1));
         if (response.$metadata.httpStatusCode !== 206 || !exact) {
           body.destroy();
-          throw new Error(`GetObject ${target} answered bytes=${range.start}-${range.end} with ${response.ContentRange ?? `status ${response.$metadata.httpStatusCode}`}`);
+          throw new Error(
+            `GetObject ${target} answered bytes=${range.start}-${range.end} with ${response.ContentRange ?? `status ${response.$metadata.httpStatusCode}`}`,
+          );
         }
       }
       return body;
@@ -243,7 +269,9 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
 
     async put(key, body, contentType) {
       const target = objectKey(key);
-      await guarded(() => client.send(new PutObjectCommand({ Bucket: bucket, Key: target, Body: body, ContentType: contentType })));
+      await guarded(() =>
+        client.send(new PutObjectCommand({ Bucket: bucket, Key: target, Body: body, ContentType: contentType })),
+      );
     },
 
     async probe(signal) {
@@ -263,55 +291,59 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
   };
 
   async function sweepStaging(olderThanMs: number): Promise<number> {
-      const now = Date.now();
-      const isOld = (started: number) => Number.isFinite(started) && now - started > olderThanMs;
-      let removed = 0;
+    const now = Date.now();
+    const isOld = (started: number) => Number.isFinite(started) && now - started > olderThanMs;
+    let removed = 0;
 
-      let continuationToken: string | undefined;
+    let continuationToken: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: stagingPrefix,
+          ...(continuationToken ? { ContinuationToken: continuationToken } : {}),
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key && isOld(startedAt(object.Key, object.LastModified))) {
+          await deleteObject(object.Key);
+          removed += 1;
+        }
+      }
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+
+    // A process killed mid-upload leaves an unfinished multipart upload (invisible to listings, but
+    // billed). Servers that do not implement the listing are skipped; a lifecycle rule
+    // (AbortIncompleteMultipartUpload) does the same job there.
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
       do {
         const page = await client.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingPrefix, ...(continuationToken ? { ContinuationToken: continuationToken } : {}) }),
+          new ListMultipartUploadsCommand({
+            Bucket: bucket,
+            Prefix: stagingPrefix,
+            ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+            ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+          }),
         );
-        for (const object of page.Contents ?? []) {
-          if (object.Key && isOld(startedAt(object.Key, object.LastModified))) {
-            await deleteObject(object.Key);
+        for (const pending of page.Uploads ?? []) {
+          if (pending.Key && pending.UploadId && isOld(startedAt(pending.Key, pending.Initiated))) {
+            await client
+              .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: pending.Key, UploadId: pending.UploadId }))
+              .catch((error: unknown) => {
+                if (!isNotFound(error)) throw error;
+              });
             removed += 1;
           }
         }
-        continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (continuationToken);
-
-      // A process killed mid-upload leaves an unfinished multipart upload (invisible to listings, but
-      // billed). Servers that do not implement the listing are skipped; a lifecycle rule
-      // (AbortIncompleteMultipartUpload) does the same job there.
-      let keyMarker: string | undefined;
-      let uploadIdMarker: string | undefined;
-      try {
-        do {
-          const page = await client.send(
-            new ListMultipartUploadsCommand({
-              Bucket: bucket,
-              Prefix: stagingPrefix,
-              ...(keyMarker ? { KeyMarker: keyMarker } : {}),
-              ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
-            }),
-          );
-          for (const pending of page.Uploads ?? []) {
-            if (pending.Key && pending.UploadId && isOld(startedAt(pending.Key, pending.Initiated))) {
-              await client
-                .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: pending.Key, UploadId: pending.UploadId }))
-                .catch((error: unknown) => {
-                  if (!isNotFound(error)) throw error;
-                });
-              removed += 1;
-            }
-          }
-          keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-          uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
-        } while (keyMarker);
-      } catch (error) {
-        if (!isNotImplemented(error)) throw error;
-      }
-      return removed;
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+    } catch (error) {
+      if (!isNotImplemented(error)) throw error;
+    }
+    return removed;
   }
 }

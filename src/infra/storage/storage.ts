@@ -2,7 +2,7 @@
 // S3-compatible store. Uploads are staged first (hashed and measured on the way) and only then committed
 // under a key the server derives from the content, so a row can point only at bytes that are all there.
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { AppError } from '../errors.js';
 
 export interface StagedObject {
@@ -48,8 +48,14 @@ export interface BlobStore {
 export type StorageFailure = 'full' | 'unavailable' | 'lost';
 
 export class StorageError extends AppError {
-  constructor(readonly failure: StorageFailure, detail: string, cause?: unknown) {
-    super(failure === 'full' ? 'STORAGE_FULL' : 'STORAGE_UNAVAILABLE', detail, { headers: { 'retry-after': failure === 'full' ? '60' : failure === 'lost' ? '1' : '5' } });
+  constructor(
+    readonly failure: StorageFailure,
+    detail: string,
+    cause?: unknown,
+  ) {
+    super(failure === 'full' ? 'STORAGE_FULL' : 'STORAGE_UNAVAILABLE', detail, {
+      headers: { 'retry-after': failure === 'full' ? '60' : failure === 'lost' ? '1' : '5' },
+    });
     this.name = 'StorageError';
     if (cause !== undefined) this.cause = cause;
   }
@@ -60,11 +66,15 @@ const FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
 /** A failure of the store (a driver's own call, never the client's stream) as a StorageError; AppErrors pass. */
 export function storageFailure(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  const e = error as { code?: unknown; name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+  const e = error as
+    | { code?: unknown; name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: number } }
+    | undefined;
   const full =
     (typeof e?.code === 'string' && FULL_CODES.has(e.code)) ||
     e?.$metadata?.httpStatusCode === 507 ||
-    [e?.name, e?.Code].some((name) => typeof name === 'string' && /StorageFull|QuotaExceeded|InsufficientStorage/i.test(name));
+    [e?.name, e?.Code].some(
+      (name) => typeof name === 'string' && /StorageFull|QuotaExceeded|InsufficientStorage/i.test(name),
+    );
   return full
     ? new StorageError('full', 'The photo store is full; nothing was stored. Retry later.', error)
     : new StorageError('unavailable', 'The photo store cannot be reached; nothing was stored. Retry later.', error);
@@ -122,8 +132,13 @@ export class Meter extends Transform {
     super();
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
-    if (this.sampler.size + chunk.length > this.maxBytes) return callback(new AppError('PAYLOAD_TOO_LARGE', `The photo exceeds ${this.maxBytes} bytes`));
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null, data?: Buffer) => void,
+  ): void {
+    if (this.sampler.size + chunk.length > this.maxBytes)
+      return callback(new AppError('PAYLOAD_TOO_LARGE', `The photo exceeds ${this.maxBytes} bytes`));
     this.sampler.add(chunk);
     this.hash.update(chunk);
     callback(null, chunk);
@@ -131,7 +146,12 @@ export class Meter extends Transform {
 
   /** What went through, once the stream has ended. */
   result(): Pick<StagedObject, 'sha256' | 'size' | 'head' | 'tail'> {
-    return { sha256: this.hash.digest('hex'), size: this.sampler.size, head: this.sampler.head, tail: this.sampler.tail };
+    return {
+      sha256: this.hash.digest('hex'),
+      size: this.sampler.size,
+      head: this.sampler.head,
+      tail: this.sampler.tail,
+    };
   }
 }
 
