@@ -93,6 +93,7 @@ beforeAll(async () => {
   } catch (error) {
     throw new Error(
       `The full-disk fault test needs a real small filesystem: mount -t tmpfs -o size=${DISK} tmpfs ${blobs} failed (run the tests as root, or with CAP_SYS_ADMIN): ${(error as Error).message}`,
+      { cause: error },
     );
   }
   server = startServer({ DATABASE_URL: db.url, DATA_DIR: dataDir, RATE_LIMIT_PER_TOKEN: '0' });

@@ -131,7 +131,7 @@ export async function ensureBuilt(): Promise<void> {
           () => Date.now(),
         ));
       if (age > 120_000) await rm(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for the build lock ${lock}`);
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for the build lock ${lock}`, { cause: error });
       await sleep(200);
     }
   }
@@ -294,7 +294,7 @@ export function startServer(env: Record<string, string>): ServerProcess {
       } catch (error) {
         child.kill('SIGKILL');
         await within(exited, 5_000, 'the server to exit after SIGKILL').catch(() => undefined);
-        throw new Error(`${(error as Error).message}${describe()}`);
+        throw new Error(`${(error as Error).message}${describe()}`, { cause: error });
       }
     },
   };
@@ -335,7 +335,7 @@ export async function stopLeftoverPostmaster(dataDir: string): Promise<void> {
 /** Polls `url` until it answers 200 (bounded). */
 export async function waitForOk(url: string, timeoutMs: number): Promise<Response> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
+  let last: string;
   for (;;) {
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });

@@ -1,6 +1,7 @@
 // Every route's zod schemas, walked as the app registers them, are free of the zod 4 traps: a one-way
 // .transform()/preprocess in a response (the JSON Schema then describes what is not sent), and a
 // .default() inside an optional field (zod 4 fills it in, so an absent PATCH field overwrites), as Infisical checks.
+import type * as FastifyModule from 'fastify';
 import type { RouteOptions } from 'fastify';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -8,7 +9,7 @@ import { z } from 'zod';
 // The app's Fastify, with one onRoute hook added at creation (so every route, of every plugin, is seen).
 const seen = vi.hoisted(() => ({ routes: [] as RouteOptions[] }));
 vi.mock('fastify', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('fastify')>();
+  const actual = await importOriginal<typeof FastifyModule>();
   const create = ((options?: object) => {
     const app = actual.default(options as never);
     app.addHook('onRoute', (route) => {

@@ -18,6 +18,7 @@ try {
 } catch (error) {
   throw new Error(
     `full-disk tests need to mount a 1 MiB tmpfs at ${mountPoint} (run as root): ${String((error as { stderr?: Buffer }).stderr ?? error)}`,
+    { cause: error },
   );
 }
 const unmount = async () => {
