@@ -30,9 +30,10 @@ const trustProxy = z
     const addresses = value.split(',').map((item) => item.trim());
     const wrong = addresses.filter((item) => !isProxyAddress(item));
     if (wrong.length > 0) {
+      const quoted = wrong.map((item) => `"${item}"`).join(', ');
       ctx.addIssue({
         code: 'custom',
-        message: `true, false, a hop count, or proxy addresses/CIDRs separated by commas (not ${wrong.map((item) => `"${item}"`).join(', ')})`,
+        message: `true, false, a hop count, or proxy addresses/CIDRs separated by commas (not ${quoted})`,
       });
       return z.NEVER;
     }

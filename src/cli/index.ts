@@ -20,7 +20,8 @@ const servicesOf = async (opened: OpenedDatabase, config: ReturnType<typeof load
   buildServices({ database: opened.database, store: await createStore(config), config });
 
 const usage =
-  'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer --name NAME [--scope REGION] | summaries:rebuild';
+  'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer ' +
+  '--name NAME [--scope REGION] | summaries:rebuild';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

@@ -38,7 +38,8 @@ export const problemCatalogue = {
     status: 422,
     title: 'The registry file is not valid',
     description:
-      'The CSV has a missing column, a bad value, a duplicate table, or a code that contradicts the registry; `errors[]` names each line. Nothing was written.',
+      'The CSV has a missing column, a bad value, a duplicate table, or a code that contradicts the registry; ' +
+      '`errors[]` names each line. Nothing was written.',
   },
   IMPORT_FILE_MISSING: {
     status: 400,
@@ -81,7 +82,8 @@ export const problemCatalogue = {
     status: 422,
     title: 'The observers file is not valid',
     description:
-      'The CSV has a missing column, a bad value, a duplicate external id or an unknown or out-of-scope centre; `errors[]` names each line. Nothing was written.',
+      'The CSV has a missing column, a bad value, a duplicate external id or an unknown or out-of-scope centre; ' +
+      '`errors[]` names each line. Nothing was written.',
   },
   TOKEN_EXPIRY_INVALID: {
     status: 422,
@@ -102,13 +104,15 @@ export const problemCatalogue = {
     status: 409,
     title: 'A different report has this id',
     description:
-      'The id was used for a report with other content, or one the caller may not read; `fields` names what differs (only to those who may read it). Send a new id, or a revision; for a review, the report was revised since.',
+      'The id was used for a report with other content, or one the caller may not read; `fields` names what differs ' +
+      '(only to those who may read it). Send a new id, or a revision; for a review, the report was revised since.',
   },
   REPORT_INVALID: {
     status: 422,
     title: 'The report cannot be accepted',
     description:
-      'An unknown centre, table or candidate, a time in the future, or a centre not assigned to the observer; `errors[]` says which.',
+      'An unknown centre, table or candidate, a time in the future, or a centre not assigned to the observer; ' +
+      '`errors[]` says which.',
   },
   REVIEW_NOT_ALLOWED: {
     status: 403,
@@ -125,7 +129,8 @@ export const problemCatalogue = {
     status: 415,
     title: 'Not a supported image',
     description:
-      'Decided by the bytes, not the name or header: JPEG, PNG, WebP and HEIC/HEIF only, with nothing hidden after the image.',
+      'Decided by the bytes, not the name or header: JPEG, PNG, WebP and HEIC/HEIF only, with nothing hidden after ' +
+      'the image.',
   },
   PHOTO_TOO_MANY_PIXELS: {
     status: 422,
@@ -162,13 +167,15 @@ export const problemCatalogue = {
     status: 507,
     title: 'The photo store is full',
     description:
-      'The disk or bucket that holds photos has no room left; nothing was stored. Operators are alerted; retry after `Retry-After` seconds.',
+      'The disk or bucket that holds photos has no room left; nothing was stored. Operators are alerted; retry after ' +
+      '`Retry-After` seconds.',
   },
   STORAGE_UNAVAILABLE: {
     status: 503,
     title: 'The photo store is unavailable',
     description:
-      'The blob store (local disk or S3) cannot be reached or failed, or a staged upload was lost; nothing was stored. Retry after `Retry-After` seconds.',
+      'The blob store (local disk or S3) cannot be reached or failed, or a staged upload was lost; nothing was ' +
+      'stored. Retry after `Retry-After` seconds.',
   },
   DATABASE_UNAVAILABLE: {
     status: 503,

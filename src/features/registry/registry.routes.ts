@@ -18,7 +18,8 @@ import {
 } from './registry.schemas.js';
 
 const REGISTRY_CSV_EXAMPLE =
-  'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,centre_code,centre_name,table_number,registered_voters\n' +
+  'state_code,state_name,municipality_code,municipality_name,parish_code,parish_name,' +
+  'centre_code,centre_name,table_number,registered_voters\n' +
   '01,DTTO. CAPITAL,0101,MP. LIBERTADOR,010101,PQ. ALTAGRACIA,010101001,ESCUELA MADARIAGA,1,760\n';
 
 export interface RegistryRoutesOptions {
@@ -39,7 +40,8 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
         roles: ['admin'],
         rawBody: {
           description:
-            'The registry CSV, one row per table (see the README), as a text/csv body or a multipart part named `file`.',
+            'The registry CSV, one row per table (see the README), as a text/csv body or a multipart part named ' +
+            '`file`.',
           content: {
             'text/csv': { schema: { type: 'string', examples: [REGISTRY_CSV_EXAMPLE] } },
             'multipart/form-data': {
@@ -58,8 +60,9 @@ export async function registryRoutes(app: FastifyInstance, options: RegistryRout
         operationId: 'registry.import',
         summary: 'Import or update regions, centres and tables from a CSV',
         description:
-          'All or nothing: a file with any problem is rejected with every problem and its line number, and nothing is written. ' +
-          'Re-importing the same file changes nothing; a corrected file updates names, addresses, coordinates and registered voters. Nothing is ever deleted.',
+          'All or nothing: a file with any problem is rejected with every problem and its line number, and nothing ' +
+          'is written. Re-importing the same file changes nothing; a corrected file updates names, addresses, ' +
+          'coordinates and registered voters. Nothing is ever deleted.',
         response: { 200: importSummarySchema, ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503) },
       },
     },

@@ -92,9 +92,10 @@ export async function reportsRoutes(
         operationId: 'reports.create',
         summary: 'Submit a report (retry-safe)',
         description:
-          '201 with the stored report. The same `id` with the same content again — a retry — is 200 with the same report, however often and ' +
-          'by whoever may read it; the same `id` with other content is 409 REPORT_CONFLICT naming the differing fields. A caller who may not ' +
-          'read the stored report gets 409 REPORT_CONFLICT without `fields` whatever the body.',
+          '201 with the stored report. The same `id` with the same content again — a retry — is 200 with the same ' +
+          'report, however often and by whoever may read it; the same `id` with other content is 409 REPORT_CONFLICT ' +
+          'naming the differing fields. A caller who may not read the stored report gets 409 REPORT_CONFLICT without ' +
+          '`fields` whatever the body.',
         body: reportInput,
         response: { 200: reportSchema, 201: reportSchema, ...problemResponses(400, 401, 403, 409, 422, 429) },
       },
@@ -120,8 +121,9 @@ export async function reportsRoutes(
         operationId: 'reports.batch',
         summary: 'Submit up to 500 reports, each on its own',
         description:
-          'Each item gets its own status (created, replayed, conflict, invalid with its problem, or error with a 5xx problem when the server ' +
-          'failed on it: send that item again later); one bad item never sinks the others, and the batch answers 200.',
+          'Each item gets its own status (created, replayed, conflict, invalid with its problem, or error with a 5xx ' +
+          'problem when the server failed on it: send that item again later); one bad item never sinks the others, ' +
+          'and the batch answers 200.',
         body: batchInput,
         response: { 200: batchResult, ...problemResponses(400, 401, 403, 413, 429) },
       },
@@ -159,7 +161,8 @@ export async function reportsRoutes(
         operationId: 'reports.list',
         summary: 'Reports the caller may read, newest first',
         description:
-          'Ordered by receivedAt then id, newest first: reports that arrive while a client pages never shift the pages after the first.',
+          'Ordered by receivedAt then id, newest first: reports that arrive while a client pages never shift the ' +
+          'pages after the first.',
         querystring: reportListQuery,
         response: { 200: reportPageSchema, ...problemResponses(400, 401, 429) },
       },
@@ -184,7 +187,8 @@ export async function reportsRoutes(
       config: {
         rawResponse: {
           description:
-            'The reports, newest first: NDJSON (one Report per line) or CSV (one column per answer field and per candidate)',
+            'The reports, newest first: NDJSON (one Report per line) or CSV (one column per answer field and per ' +
+            'candidate)',
           content: {
             'application/x-ndjson': { schema: { type: 'string' } },
             'text/csv': { schema: { type: 'string' } },
@@ -196,9 +200,10 @@ export async function reportsRoutes(
         operationId: 'reports.export',
         summary: 'Every report matching the filters, streamed as NDJSON or CSV',
         description:
-          'A complete NDJSON export ends with the line `{"complete":true,"rows":N}`; a complete CSV export ends with the HTTP trailer ' +
-          '`X-Export-Rows: N` (announced in the `Trailer` header). Without them the export was cut: fetch it again. At most ' +
-          '`EXPORT_MAX_CONCURRENT` exports run at once per server; beyond, 503 `SERVICE_OVERLOADED` with `Retry-After`.',
+          'A complete NDJSON export ends with the line `{"complete":true,"rows":N}`; a complete CSV export ends with ' +
+          'the HTTP trailer `X-Export-Rows: N` (announced in the `Trailer` header). Without them the export was cut: ' +
+          'fetch it again. At most `EXPORT_MAX_CONCURRENT` exports run at once per server; beyond, 503 ' +
+          '`SERVICE_OVERLOADED` with `Retry-After`.',
         querystring: reportExportQuery,
         response: {
           200: z.string().meta({ description: 'application/x-ndjson, or text/csv with the answers flattened' }),
@@ -292,8 +297,9 @@ export async function reportsRoutes(
         operationId: 'reports.review',
         summary: 'Verify, flag or reject a report',
         description:
-          'Judges the current revision (a revision resets the report to unreviewed); the review records it. 403 REVIEW_NOT_ALLOWED for ' +
-          'whoever submitted or revised the report. The state it already has is 200 with the report as it is, recording nothing.',
+          'Judges the current revision (a revision resets the report to unreviewed); the review records it. 403 ' +
+          'REVIEW_NOT_ALLOWED for whoever submitted or revised the report. The state it already has is 200 with the ' +
+          'report as it is, recording nothing.',
         params: reportIdParams,
         body: reviewInput,
         response: { 200: reportDetailSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },

@@ -54,7 +54,11 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         tags: ['summaries'],
         operationId: 'summaries.list',
         summary: 'One summary per region (or centre) at a level',
-        description: `Regions of \`level\` under \`parent\` (by default, the caller's scope). Without \`since\`/\`until\` the live picture, exact at every moment; with them, a recount of the reports received in that window. \`level=centre\` needs a \`parent\`, and so does a recount at any level below \`state\` (400 VALIDATION_FAILED naming \`parent\`): no answer holds every centre of the country. ${freshness}`,
+        description:
+          "Regions of `level` under `parent` (by default, the caller's scope). Without `since`/`until` the live " +
+          'picture, exact at every moment; with them, a recount of the reports received in that window. ' +
+          '`level=centre` needs a `parent`, and so does a recount at any level below `state` (400 VALIDATION_FAILED ' +
+          `naming \`parent\`): no answer holds every centre of the country. ${freshness}`,
         querystring: summaryQuery,
         response: { 200: summaryListSchema, ...errors },
       },
@@ -71,7 +75,8 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         tags: ['summaries'],
         operationId: 'summaries.national',
         summary: 'The summary of the whole country',
-        description: `Needs a national scope (admins, national analysts and coordinators), or PUBLIC_SUMMARIES. ${freshness}`,
+        description:
+          'Needs a national scope (admins, national analysts and coordinators), or PUBLIC_SUMMARIES. ' + freshness,
         querystring: nationalQuery,
         response: { 200: nationalSchema, ...errors },
       },
@@ -104,7 +109,9 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         tags: ['summaries'],
         operationId: 'summaries.missing',
         summary: 'Centres that have not sent a kind of report yet, with their observers',
-        description: `A centre counts as missing until it has an unrejected report of \`kind\`. By centre code, paged by \`cursor\`. ${freshness}`,
+        description:
+          'A centre counts as missing until it has an unrejected report of `kind`. By centre code, paged by ' +
+          `\`cursor\`. ${freshness}`,
         querystring: missingQuery,
         response: { 200: missingSchema, ...problemResponses(400, 401, 403, 404, 429) },
       },

@@ -34,7 +34,8 @@ export const summaryQuery = z
     level: summaryLevelSchema,
     parent: regionCode.optional().meta({
       description:
-        'Only regions under this region (a state, municipality or parish); by default your scope. Required for `level=centre`, and with `since`/`until` for every level below `state`',
+        'Only regions under this region (a state, municipality or parish); by default your scope. Required for ' +
+        '`level=centre`, and with `since`/`until` for every level below `state`',
     }),
     ...window,
   })

@@ -47,8 +47,21 @@ const unavailableKinds = new Set([
 ]);
 // pg: a query on a client whose socket failed or ended, the socket or read timing out; pg-pool: waiting for a
 // connection, a pool already ended; the stream ending under a query.
-const unavailableMessages =
-  /timeout exceeded when trying to connect|Connection terminated|connection timeout|timeout expired|Query read timeout|Cannot use a pool after calling end|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Connection ended unexpectedly|server closed the connection unexpectedly/i;
+const unavailableMessages = new RegExp(
+  [
+    'timeout exceeded when trying to connect',
+    'Connection terminated',
+    'connection timeout',
+    'timeout expired',
+    'Query read timeout',
+    'Cannot use a pool after calling end',
+    'Client has encountered a connection error and is not queryable',
+    'Client was closed and is not queryable',
+    'Connection ended unexpectedly',
+    'server closed the connection unexpectedly',
+  ].join('|'),
+  'i',
+);
 // Prisma's transaction manager (P2028): no connection within `maxWait`, or the transaction outlived `timeout`.
 const transactionTimeouts =
   /Unable to start a transaction in the given time|cannot be executed on an expired transaction/i;
@@ -98,7 +111,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 const isSqlState = (code: unknown): code is string =>
   typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^P[1-9]\d{3}$/.test(code);
 
-/** The PostgreSQL SQLSTATE of an error, through Prisma's and the adapter's wrappers (`code`, or `originalCode` once mapped to a kind). */
+/**
+ * The PostgreSQL SQLSTATE of an error, through Prisma's and the adapter's wrappers (`code`, or `originalCode` once
+ * mapped to a kind).
+ */
 export function sqlState(error: unknown): string | undefined {
   for (const item of unwrap(error)) {
     if (isSqlState(item.code)) return item.code;
@@ -109,7 +125,8 @@ export function sqlState(error: unknown): string | undefined {
 
 /** Unique constraints whose violation is the client's conflict, by a column or constraint name they mention. */
 const uniqueConflicts: [RegExp, ProblemCode, string][] = [
-  // Neutral: it must not tell a coordinator that a user outside their scope exists (the users service names the holder to admins).
+  // Neutral: it must not tell a coordinator that a user outside their scope exists (the users service names the
+  // holder to admins).
   [/external_id|externalId/, 'USER_EXTERNAL_ID_TAKEN', 'This externalId cannot be used; choose another'],
 ];
 

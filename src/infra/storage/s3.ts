@@ -259,9 +259,8 @@ export function createS3Store(options: S3StoreOptions): BlobStore {
         const exact = start === range.start && (end === range.end || (end < range.end && end === total - 1));
         if (response.$metadata.httpStatusCode !== 206 || !exact) {
           body.destroy();
-          throw new Error(
-            `GetObject ${target} answered bytes=${range.start}-${range.end} with ${response.ContentRange ?? `status ${response.$metadata.httpStatusCode}`}`,
-          );
+          const answer = response.ContentRange ?? `status ${response.$metadata.httpStatusCode}`;
+          throw new Error(`GetObject ${target} answered bytes=${range.start}-${range.end} with ${answer}`);
         }
       }
       return body;
