@@ -33,7 +33,8 @@ export const auditTrail = {
       event.action,
       event.entityType,
       Prisma.sql`
-      ${context.actor?.userId ?? null}::uuid, ${context.actor?.role ?? null}, ${context.requestId}, ${context.ip}, ${JSON.stringify(event.details ?? {})}::jsonb`,
+      ${context.actor?.userId ?? null}::uuid, ${context.actor?.role ?? null}, ${context.requestId}, ${context.ip},
+      ${JSON.stringify(event.details ?? {})}::jsonb`,
     );
   },
 
@@ -47,7 +48,8 @@ export const auditTrail = {
       event.action,
       event.entityType,
       Prisma.sql`
-      ${Prisma.raw(source)}.actor_id, ${Prisma.raw(source)}.actor_role, ${Prisma.raw(source)}.request_id, ${Prisma.raw(source)}.ip, ${Prisma.raw(source)}.details`,
+      ${Prisma.raw(source)}.actor_id, ${Prisma.raw(source)}.actor_role, ${Prisma.raw(source)}.request_id,
+      ${Prisma.raw(source)}.ip, ${Prisma.raw(source)}.details`,
     );
   },
 
@@ -68,6 +70,7 @@ export const auditTrail = {
       INSERT INTO audit_entries (actor_id, actor_role, action, entity_type, entity_id, request_id, ip, details)
       SELECT actor_id, actor_role, action, entity_type, entity_id, request_id, ip, details
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-        AS x(actor_id uuid, actor_role text, action text, entity_type text, entity_id text, request_id text, ip text, details jsonb)`;
+        AS x(actor_id uuid, actor_role text, action text, entity_type text, entity_id text, request_id text,
+             ip text, details jsonb)`;
   },
 };

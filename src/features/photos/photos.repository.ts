@@ -41,16 +41,23 @@ export const photosRepository = {
   },
 
   insertStatement(context: RequestContext, photo: NewPhoto) {
+    const auditRow = audit.insertFrom(context, 'ins', {
+      action: 'photo.attached',
+      entityType: 'photo',
+      details: { reportId: photo.reportId, sha256: photo.sha256, size: photo.size },
+    });
     return Prisma.sql`
       WITH ins AS (
-        INSERT INTO photos AS p (id, report_id, sha256, size, content_type, width, height, kind, caption, client_captured_at, exif_captured_at,
-                            latitude, longitude, camera_make, camera_model, distance_metres, flags, uploader_id)
-        VALUES (gen_random_uuid(), ${photo.reportId}::uuid, ${photo.sha256}, ${photo.size}, ${photo.contentType}, ${photo.width}, ${photo.height},
-                ${photo.kind}, ${photo.caption}, ${photo.clientCapturedAt}, ${photo.exifCapturedAt}, ${photo.latitude}, ${photo.longitude},
-                ${photo.cameraMake}, ${photo.cameraModel}, ${photo.distanceMetres}, ${photo.flags}::text[], ${photo.uploaderId}::uuid)
+        INSERT INTO photos AS p (id, report_id, sha256, size, content_type, width, height, kind, caption,
+                                 client_captured_at, exif_captured_at, latitude, longitude, camera_make, camera_model,
+                                 distance_metres, flags, uploader_id)
+        VALUES (gen_random_uuid(), ${photo.reportId}::uuid, ${photo.sha256}, ${photo.size}, ${photo.contentType},
+                ${photo.width}, ${photo.height}, ${photo.kind}, ${photo.caption}, ${photo.clientCapturedAt},
+                ${photo.exifCapturedAt}, ${photo.latitude}, ${photo.longitude}, ${photo.cameraMake}, ${photo.cameraModel},
+                ${photo.distanceMetres}, ${photo.flags}::text[], ${photo.uploaderId}::uuid)
         ON CONFLICT (report_id, sha256) DO NOTHING
         RETURNING *),
-      aud AS (${audit.insertFrom(context, 'ins', { action: 'photo.attached', entityType: 'photo', details: { reportId: photo.reportId, sha256: photo.sha256, size: photo.size } })})
+      aud AS (${auditRow})
       SELECT ${columns} FROM ins p`;
   },
 
@@ -86,7 +93,8 @@ export const photosRepository = {
   ): Promise<{ latitude: number | null; longitude: number | null } | undefined> {
     return (
       await db.$queryRaw<{ latitude: number | null; longitude: number | null }[]>`
-      SELECT c.latitude, c.longitude FROM reports r JOIN centres c ON c.code = r.centre_code WHERE r.id = ${reportId}::uuid`
+      SELECT c.latitude, c.longitude FROM reports r JOIN centres c ON c.code = r.centre_code
+      WHERE r.id = ${reportId}::uuid`
     )[0];
   },
 };

@@ -166,36 +166,45 @@ export const reportsRepository = {
       request_id: report.requestId,
       ip: report.ip,
     }));
+    const locked = options.lock
+      ? Prisma.sql`(SELECT count(*) FROM (${this.lockTables(reports.map(tableOf))}) l) locked,`
+      : Prisma.empty;
     return Prisma.sql`
       WITH x AS (
-        SELECT x.* FROM ${options.lock ? Prisma.sql`(SELECT count(*) FROM (${this.lockTables(reports.map(tableOf))}) l) locked,` : Prisma.empty}
+        SELECT x.* FROM ${locked}
         jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-          id uuid, kind report_kind, centre_code text, table_number int, observer_id uuid, actor_role text, scope text, observed_at timestamptz,
-          form_version int, answers jsonb, notes text, latitude float8, longitude float8, accuracy float8, hash text, flags text[],
-          registered_voters int, request_id text, ip text)
+          id uuid, kind report_kind, centre_code text, table_number int, observer_id uuid, actor_role text, scope text,
+          observed_at timestamptz, form_version int, answers jsonb, notes text, latitude float8, longitude float8,
+          accuracy float8, hash text, flags text[], registered_voters int, request_id text, ip text)
         ${rowCount(rows.length)}),
       ins AS (
-        INSERT INTO reports (id, kind, centre_code, table_number, parish_code, municipality_code, state_code, observer_id, observed_at,
-                             form_version, answers, notes, latitude, longitude, accuracy, submission_hash, content_hash, flags, received_at)
-        SELECT x.id, x.kind, c.code, x.table_number, c.parish_code, c.municipality_code, c.state_code, x.observer_id, x.observed_at,
-               x.form_version, x.answers, x.notes, x.latitude, x.longitude, x.accuracy, x.hash, x.hash,
-               CASE WHEN t.registered_voters <> x.registered_voters THEN x.flags || 'registered_voters_mismatch'::text ELSE x.flags END,
+        INSERT INTO reports (id, kind, centre_code, table_number, parish_code, municipality_code, state_code, observer_id,
+                             observed_at, form_version, answers, notes, latitude, longitude, accuracy, submission_hash,
+                             content_hash, flags, received_at)
+        SELECT x.id, x.kind, c.code, x.table_number, c.parish_code, c.municipality_code, c.state_code, x.observer_id,
+               x.observed_at, x.form_version, x.answers, x.notes, x.latitude, x.longitude, x.accuracy, x.hash, x.hash,
+               CASE WHEN t.registered_voters <> x.registered_voters THEN x.flags || 'registered_voters_mismatch'::text
+                    ELSE x.flags END,
                clock_timestamp()
         FROM x JOIN centres c ON c.code = x.centre_code
         LEFT JOIN polling_tables t ON t.centre_code = c.code AND t.number = x.table_number
         WHERE (x.table_number IS NULL OR t.number IS NOT NULL)
-          AND CASE WHEN x.actor_role = 'observer' THEN EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = x.observer_id AND a.centre_code = c.code)
+          AND CASE WHEN x.actor_role = 'observer'
+                   THEN EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = x.observer_id AND a.centre_code = c.code)
                    ELSE ${inRegion(Prisma.raw('x.scope'))} END
         -- one order for every statement, so that row locks taken by triggers on reports are taken in one order too
         ORDER BY c.state_code, c.municipality_code, c.parish_code, c.code, x.table_number, x.id
         ON CONFLICT (id) DO NOTHING
         RETURNING *),
       rev AS (
-        INSERT INTO report_revisions (report_id, number, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, author_id, created_at)
-        SELECT id, 1, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, observer_id, received_at FROM ins),
+        INSERT INTO report_revisions (report_id, number, observed_at, answers, notes, latitude, longitude, accuracy,
+                                      content_hash, author_id, created_at)
+        SELECT id, 1, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, observer_id, received_at
+        FROM ins),
       accepted AS (
         SELECT ins.id, x.observer_id AS actor_id, x.actor_role, x.request_id, x.ip,
-               jsonb_build_object('kind', x.kind, 'centre', x.centre_code, 'table', x.table_number, 'hash', x.hash) AS details
+               jsonb_build_object('kind', x.kind, 'centre', x.centre_code, 'table', x.table_number, 'hash', x.hash)
+                 AS details
         FROM ins JOIN x ON x.id = ins.id),
       aud AS (${audit.insertFromEach('accepted', { action: 'report.accepted', entityType: 'report' })})
       SELECT ${reportColumns}, true AS created FROM ins r
@@ -208,7 +217,8 @@ export const reportsRepository = {
     const keys = [...new Set(tables.map((table) => `${table.centreCode}#${table.table}`))];
     return Prisma.sql`
       SELECT pg_advisory_xact_lock(hashtext('testigo.results'), k.key)::text
-      FROM (SELECT DISTINCT hashtext(key) AS key FROM jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) AS key ORDER BY 1) k`;
+      FROM (SELECT DISTINCT hashtext(key) AS key
+            FROM jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb) AS key ORDER BY 1) k`;
   },
 
   /**
@@ -216,16 +226,19 @@ export const reportsRepository = {
    * the mark when they agree (or the report is rejected). Answers the reports it changed.
    */
   conflictStatement(tables: ResultsTable[]) {
+    const keys = JSON.stringify(tables.map((table) => ({ centre_code: table.centreCode, table_number: table.table })));
     return Prisma.sql`
       WITH verdict AS (
         SELECT k.centre_code, k.table_number, v.conflict
-        FROM (SELECT DISTINCT * FROM jsonb_to_recordset(${JSON.stringify(tables.map((table) => ({ centre_code: table.centreCode, table_number: table.table })))}::jsonb)
+        FROM (SELECT DISTINCT * FROM jsonb_to_recordset(${keys}::jsonb)
                 AS k(centre_code text, table_number int) ${rowCount(tables.length)}) k
         CROSS JOIN LATERAL (
           SELECT count(DISTINCT answers - 'citizenAudit') > 1 AS conflict FROM reports
-          WHERE kind = 'results' AND centre_code = k.centre_code AND table_number = k.table_number AND review_state <> 'rejected') v)
+          WHERE kind = 'results' AND centre_code = k.centre_code AND table_number = k.table_number
+            AND review_state <> 'rejected') v)
       UPDATE reports r SET
-        flags = CASE WHEN v.conflict AND r.review_state <> 'rejected' THEN array_append(array_remove(r.flags, 'conflict'), 'conflict')
+        flags = CASE WHEN v.conflict AND r.review_state <> 'rejected'
+                     THEN array_append(array_remove(r.flags, 'conflict'), 'conflict')
                      ELSE array_remove(r.flags, 'conflict') END,
         updated_at = now()
       FROM verdict v
@@ -241,15 +254,17 @@ export const reportsRepository = {
 
   async findVisible(db: Sql, actor: Actor, id: string, lock = false): Promise<ReportRow | undefined> {
     const rows = await db.$queryRaw<ReportRow[]>`
-      SELECT ${reportColumns} FROM reports r WHERE r.id = ${id}::uuid AND ${visibleReports(actor)} ${lock ? Prisma.sql`FOR UPDATE` : Prisma.empty}`;
+      SELECT ${reportColumns} FROM reports r WHERE r.id = ${id}::uuid AND ${visibleReports(actor)}
+      ${lock ? Prisma.sql`FOR UPDATE` : Prisma.empty}`;
     return rows[0];
   },
 
   async revisions(db: Sql, id: string, number?: number): Promise<RevisionRow[]> {
     return db.$queryRaw`
-      SELECT number, observed_at AS "observedAt", answers, notes, latitude, longitude, accuracy, content_hash AS "contentHash", reason,
-             author_id AS "authorId", created_at AS "createdAt"
-      FROM report_revisions WHERE report_id = ${id}::uuid ${number ? Prisma.sql`AND number = ${number}` : Prisma.empty} ORDER BY number`;
+      SELECT number, observed_at AS "observedAt", answers, notes, latitude, longitude, accuracy,
+             content_hash AS "contentHash", reason, author_id AS "authorId", created_at AS "createdAt"
+      FROM report_revisions WHERE report_id = ${id}::uuid ${number ? Prisma.sql`AND number = ${number}` : Prisma.empty}
+      ORDER BY number`;
   },
 
   async reviews(
@@ -264,7 +279,8 @@ export const reportsRepository = {
   /** Whether `userId` wrote any revision of the report (the first one included: its author). */
   async wroteRevision(db: Sql, id: string, userId: string): Promise<boolean> {
     const rows = await db.$queryRaw<{ wrote: boolean }[]>`
-      SELECT EXISTS (SELECT 1 FROM report_revisions WHERE report_id = ${id}::uuid AND author_id = ${userId}::uuid) AS wrote`;
+      SELECT EXISTS (SELECT 1 FROM report_revisions WHERE report_id = ${id}::uuid AND author_id = ${userId}::uuid)
+               AS wrote`;
     return rows[0]?.wrote ?? false;
   },
 
@@ -292,23 +308,31 @@ export const reportsRepository = {
     return Prisma.sql`
       WITH old AS (
         -- The row as it is when locked (a review committed meanwhile included), for the audit row.
-        SELECT id, review_state::text AS review_state FROM reports WHERE id = ${report.id}::uuid AND revision = ${next.number - 1} FOR UPDATE),
+        SELECT id, review_state::text AS review_state FROM reports
+        WHERE id = ${report.id}::uuid AND revision = ${next.number - 1} FOR UPDATE),
       upd AS (
-        UPDATE reports r SET observed_at = ${next.observedAt}::timestamptz, answers = ${JSON.stringify(next.answers)}::jsonb, notes = ${next.notes},
-          latitude = ${location?.lat ?? null}, longitude = ${location?.lon ?? null}, accuracy = ${location?.accuracy ?? null},
-          content_hash = ${next.hash}, revision = ${next.number}, flags = ${next.flags}::text[] || CASE WHEN 'conflict' = ANY (r.flags) THEN ARRAY['conflict'] ELSE '{}'::text[] END,
+        UPDATE reports r SET
+          observed_at = ${next.observedAt}::timestamptz, answers = ${JSON.stringify(next.answers)}::jsonb,
+          notes = ${next.notes}, latitude = ${location?.lat ?? null}, longitude = ${location?.lon ?? null},
+          accuracy = ${location?.accuracy ?? null}, content_hash = ${next.hash}, revision = ${next.number},
+          flags = ${next.flags}::text[]
+                  || CASE WHEN 'conflict' = ANY (r.flags) THEN ARRAY['conflict'] ELSE '{}'::text[] END,
           review_state = 'unreviewed', updated_at = now()
         FROM old WHERE r.id = old.id AND r.revision = ${next.number - 1}
         RETURNING r.id, old.review_state AS previous),
       rev AS (
-        INSERT INTO report_revisions (report_id, number, observed_at, answers, notes, latitude, longitude, accuracy, content_hash, reason, author_id)
-        SELECT id, ${next.number}, ${next.observedAt}::timestamptz, ${JSON.stringify(next.answers)}::jsonb, ${next.notes}, ${location?.lat ?? null},
-               ${location?.lon ?? null}, ${location?.accuracy ?? null}, ${next.hash}, ${next.reason}, ${next.authorId}::uuid FROM upd),
+        INSERT INTO report_revisions (report_id, number, observed_at, answers, notes, latitude, longitude, accuracy,
+                                      content_hash, reason, author_id)
+        SELECT id, ${next.number}, ${next.observedAt}::timestamptz, ${JSON.stringify(next.answers)}::jsonb,
+               ${next.notes}, ${location?.lat ?? null}, ${location?.lon ?? null}, ${location?.accuracy ?? null},
+               ${next.hash}, ${next.reason}, ${next.authorId}::uuid FROM upd),
       revised AS (
-        SELECT id, ${context.actor?.userId ?? null}::uuid AS actor_id, ${context.actor?.role ?? null}::text AS actor_role,
+        SELECT id, ${context.actor?.userId ?? null}::uuid AS actor_id,
+               ${context.actor?.role ?? null}::text AS actor_role,
                ${context.requestId}::text AS request_id, ${context.ip}::text AS ip,
                ${JSON.stringify({ revision: next.number, reason: next.reason, hash: next.hash })}::jsonb
-                 || jsonb_build_object('reviewReset', previous <> 'unreviewed', 'previousReviewState', previous) AS details
+                 || jsonb_build_object('reviewReset', previous <> 'unreviewed', 'previousReviewState', previous)
+                 AS details
         FROM upd),
       aud AS (${audit.insertFromEach('revised', { action: 'report.revised', entityType: 'report' })})
       SELECT id FROM upd`;
@@ -325,17 +349,24 @@ export const reportsRepository = {
     reportId: string,
     review: { state: string; note: string | null; reviewerId: string; revision: number },
   ) {
+    const auditRow = audit.insertFrom(context, 'upd', {
+      action: 'report.reviewed',
+      entityType: 'report',
+      details: { state: review.state, note: review.note, revision: review.revision },
+    });
     return Prisma.sql`
       WITH upd AS (
         UPDATE reports r SET review_state = ${review.state}::review_state, updated_at = now()
-        WHERE r.id = ${reportId}::uuid AND r.revision = ${review.revision} AND r.review_state IS DISTINCT FROM ${review.state}::review_state
+        WHERE r.id = ${reportId}::uuid AND r.revision = ${review.revision}
+          AND r.review_state IS DISTINCT FROM ${review.state}::review_state
           AND r.observer_id <> ${review.reviewerId}::uuid
-          AND NOT EXISTS (SELECT 1 FROM report_revisions v WHERE v.report_id = r.id AND v.author_id = ${review.reviewerId}::uuid)
+          AND NOT EXISTS (SELECT 1 FROM report_revisions v
+                          WHERE v.report_id = r.id AND v.author_id = ${review.reviewerId}::uuid)
         RETURNING r.id, r.revision),
       rev AS (
         INSERT INTO report_reviews (report_id, state, note, reviewer_id, revision)
         SELECT id, ${review.state}::review_state, ${review.note}, ${review.reviewerId}::uuid, revision FROM upd),
-      aud AS (${audit.insertFrom(context, 'upd', { action: 'report.reviewed', entityType: 'report', details: { state: review.state, note: review.note, revision: review.revision } })})
+      aud AS (${auditRow})
       SELECT id FROM upd`;
   },
 

@@ -59,7 +59,8 @@ function areaOf(level: SummaryLevel, root: string | null): Prisma.Sql {
   }
   return Prisma.sql`
     SELECT r.code, r.name FROM regions r
-    WHERE r.level = ${level}::region_level ${root === null ? Prisma.empty : Prisma.sql`AND r.code IN (${subtreeOf(root)})`}`;
+    WHERE r.level = ${level}::region_level
+      ${root === null ? Prisma.empty : Prisma.sql`AND r.code IN (${subtreeOf(root)})`}`;
 }
 
 /** The column of a report that names its region at `level`. */
@@ -161,7 +162,8 @@ export const summariesRepository = {
     );
     const severities = (['low', 'medium', 'high', 'critical'] as const).map(
       (severity) =>
-        Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = 'incident' AND answers->>'severity' = ${severity}) AS ${Prisma.raw(`severity_${severity}`)}`,
+        Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = 'incident' AND answers->>'severity' = ${severity})
+          AS ${Prisma.raw(`severity_${severity}`)}`,
     );
     return query<TallyRow>(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
@@ -181,17 +183,21 @@ export const summariesRepository = {
         FROM r GROUP BY code),
       centre_openings AS (
         SELECT code, centre_code,
-               min((split_part(answers->>'openedAt', ':', 1)::int * 60 + split_part(answers->>'openedAt', ':', 2)::int)) FILTER (WHERE kind = 'opening') AS opened
+               min((split_part(answers->>'openedAt', ':', 1)::int * 60 + split_part(answers->>'openedAt', ':', 2)::int))
+                 FILTER (WHERE kind = 'opening') AS opened
         FROM r WHERE ${live} GROUP BY code, centre_code),
       centres AS (
         SELECT code, count(*) AS centres_reporting, count(opened) AS centres_opened FROM centre_openings GROUP BY code),
       o AS (
-        SELECT code, array_to_json(array_agg(opened ORDER BY opened)) AS minutes, array_to_json(array_agg(centres ORDER BY opened)) AS centres
-        FROM (SELECT code, opened, count(*)::int AS centres FROM centre_openings WHERE opened IS NOT NULL GROUP BY code, opened) histogram
+        SELECT code, array_to_json(array_agg(opened ORDER BY opened)) AS minutes,
+               array_to_json(array_agg(centres ORDER BY opened)) AS centres
+        FROM (SELECT code, opened, count(*)::int AS centres FROM centre_openings
+              WHERE opened IS NOT NULL GROUP BY code, opened) histogram
         GROUP BY code),
       counted AS (
         SELECT DISTINCT ON (centre_code, table_number) code, answers FROM r
-        WHERE kind = 'results' AND table_number IS NOT NULL AND ${live} AND (review_state = 'verified' OR NOT ('conflict' = ANY (flags)))
+        WHERE kind = 'results' AND table_number IS NOT NULL AND ${live}
+          AND (review_state = 'verified' OR NOT ('conflict' = ANY (flags)))
         ORDER BY centre_code, table_number, review_state = 'verified' DESC, received_at DESC, id DESC),
       results AS (
         SELECT code, count(*) AS tables_counted, sum((answers->>'registeredVoters')::bigint) AS registered_voters,
@@ -200,17 +206,21 @@ export const summariesRepository = {
         FROM counted GROUP BY code),
       v AS (
         SELECT code, jsonb_object_agg(key, total) AS votes FROM (
-          SELECT c.code, e.key, sum(e.value::bigint) AS total FROM counted c CROSS JOIN LATERAL jsonb_each_text(c.answers->'votes') e
+          SELECT c.code, e.key, sum(e.value::bigint) AS total
+          FROM counted c CROSS JOIN LATERAL jsonb_each_text(c.answers->'votes') e
           GROUP BY c.code, e.key HAVING sum(e.value::bigint) <> 0) s GROUP BY code),
       cats AS (
         SELECT code, jsonb_object_agg(category, total) AS categories FROM (
-          SELECT code, answers->>'category' AS category, count(*) AS total FROM r WHERE ${live} AND kind = 'incident' GROUP BY 1, 2) s GROUP BY code),
+          SELECT code, answers->>'category' AS category, count(*) AS total
+          FROM r WHERE ${live} AND kind = 'incident' GROUP BY 1, 2) s GROUP BY code),
       t AS (
-        SELECT a.code, counts.arrival, counts.opening, counts.voting, counts.closing, counts.results, counts.incident, counts.incidents_open,
-               counts.severity_low, counts.severity_medium, counts.severity_high, counts.severity_critical, counts.flagged, counts.conflicting,
-               counts.unreviewed, counts.verified, counts.rejected, centres.centres_reporting, centres.centres_opened, results.tables_counted,
+        SELECT a.code, counts.arrival, counts.opening, counts.voting, counts.closing, counts.results, counts.incident,
+               counts.incidents_open, counts.severity_low, counts.severity_medium, counts.severity_high,
+               counts.severity_critical, counts.flagged, counts.conflicting, counts.unreviewed, counts.verified,
+               counts.rejected, centres.centres_reporting, centres.centres_opened, results.tables_counted,
                results.registered_voters, results.valid_votes, results.null_votes, results.blank_votes
-        FROM area a LEFT JOIN counts ON counts.code = a.code LEFT JOIN centres ON centres.code = a.code LEFT JOIN results ON results.code = a.code)
+        FROM area a LEFT JOIN counts ON counts.code = a.code LEFT JOIN centres ON centres.code = a.code
+          LEFT JOIN results ON results.code = a.code)
       ${finalSelect(level, 't')}`);
   },
 
@@ -230,15 +240,18 @@ export const summariesRepository = {
     const x = Prisma.raw('x');
     return run<{ start: Date; kind: ReportKind; reports: number }>(Prisma.sql`
       WITH b AS (
-        SELECT date_bin(make_interval(mins => ${query.bucketMinutes}), x.received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start, x.kind
+        SELECT date_bin(make_interval(mins => ${query.bucketMinutes}), x.received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+                 AS start, x.kind
         FROM reports ${x}
         WHERE ${inRegion(query.root, Prisma.raw('x'))}
           ${query.kind ? Prisma.sql`AND x.kind = ${query.kind}::report_kind` : Prisma.empty}
           ${query.since ? Prisma.sql`AND x.received_at >= ${query.since}` : Prisma.empty}
           ${query.until ? Prisma.sql`AND x.received_at < ${query.until}` : Prisma.empty}),
       buckets AS (
-        SELECT DISTINCT start FROM b ${query.after ? Prisma.sql`WHERE start > ${query.after}` : Prisma.empty} ORDER BY start LIMIT ${limit})
-      SELECT b.start, b.kind::text AS kind, count(*)::int AS reports FROM b JOIN buckets USING (start) GROUP BY b.start, b.kind ORDER BY b.start, b.kind`);
+        SELECT DISTINCT start FROM b ${query.after ? Prisma.sql`WHERE start > ${query.after}` : Prisma.empty}
+        ORDER BY start LIMIT ${limit})
+      SELECT b.start, b.kind::text AS kind, count(*)::int AS reports
+      FROM b JOIN buckets USING (start) GROUP BY b.start, b.kind ORDER BY b.start, b.kind`);
   },
 
   /**
@@ -256,6 +269,10 @@ export const summariesRepository = {
     },
     limit: number,
   ) {
+    const observedOnly = query.observed
+      ? Prisma.sql`AND EXISTS (SELECT 1 FROM assignments a JOIN users u ON u.id = a.user_id
+                   WHERE a.centre_code = c.code AND u.active AND u.role = 'observer')`
+      : Prisma.empty;
     return run<{
       code: string;
       name: string;
@@ -265,16 +282,21 @@ export const summariesRepository = {
       tables: number;
       observers: { id: string; name: string; phone: string | null; email: string | null }[];
     }>(Prisma.sql`
-      SELECT c.code, c.name, c.state_code AS "stateCode", c.municipality_code AS "municipalityCode", c.parish_code AS "parishCode",
+      SELECT c.code, c.name, c.state_code AS "stateCode", c.municipality_code AS "municipalityCode",
+             c.parish_code AS "parishCode",
              (SELECT count(*)::int FROM polling_tables t WHERE t.centre_code = c.code) AS tables,
              coalesce((SELECT jsonb_agg(jsonb_build_object('id', u.id, 'name', u.name,
-                                                 'phone', CASE WHEN ${query.contacts} THEN u.phone END, 'email', CASE WHEN ${query.contacts} THEN u.email END) ORDER BY u.name, u.id)
-                       FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.centre_code = c.code AND u.active AND u.role = 'observer'), '[]'::jsonb) AS observers
+                                                           'phone', CASE WHEN ${query.contacts} THEN u.phone END,
+                                                           'email', CASE WHEN ${query.contacts} THEN u.email END)
+                                        ORDER BY u.name, u.id)
+                       FROM assignments a JOIN users u ON u.id = a.user_id
+                       WHERE a.centre_code = c.code AND u.active AND u.role = 'observer'), '[]'::jsonb) AS observers
       FROM centres c
       WHERE ${inRegion(query.root)}
         ${query.after ? Prisma.sql`AND c.code > ${query.after}` : Prisma.empty}
-        AND NOT EXISTS (SELECT 1 FROM reports x WHERE x.centre_code = c.code AND x.kind = ${query.kind}::report_kind AND x.review_state <> 'rejected')
-        ${query.observed ? Prisma.sql`AND EXISTS (SELECT 1 FROM assignments a JOIN users u ON u.id = a.user_id WHERE a.centre_code = c.code AND u.active AND u.role = 'observer')` : Prisma.empty}
+        AND NOT EXISTS (SELECT 1 FROM reports x WHERE x.centre_code = c.code AND x.kind = ${query.kind}::report_kind
+                        AND x.review_state <> 'rejected')
+        ${observedOnly}
       ORDER BY c.code LIMIT ${limit}`);
   },
 
@@ -282,7 +304,8 @@ export const summariesRepository = {
   async findArea(run: Query, code: string): Promise<{ code: string; name: string; level: SummaryLevel } | undefined> {
     const rows = await run<{ code: string; name: string; level: SummaryLevel }>(Prisma.sql`
       SELECT code, name, level::text AS level FROM regions WHERE code = ${code}
-      UNION ALL SELECT code, name, 'centre' FROM centres WHERE code = ${code} AND NOT EXISTS (SELECT 1 FROM regions WHERE code = ${code})`);
+      UNION ALL SELECT code, name, 'centre' FROM centres
+      WHERE code = ${code} AND NOT EXISTS (SELECT 1 FROM regions WHERE code = ${code})`);
     return rows[0];
   },
 

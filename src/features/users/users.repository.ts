@@ -238,7 +238,8 @@ export const usersRepository = {
   async visibleIds(db: Sql, actor: Actor, ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const rows = await db.$queryRaw<{ id: string }[]>`
-      SELECT u.id FROM users u WHERE u.id IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid) AND ${visibleUsers(actor)}`;
+      SELECT u.id FROM users u
+      WHERE u.id IN (SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid) AND ${visibleUsers(actor)}`;
     return new Set(rows.map((row) => row.id));
   },
 
@@ -283,8 +284,10 @@ export const usersRepository = {
 
   async assignments(db: Sql, userId: string): Promise<AssignmentRow[]> {
     return db.$queryRaw`
-      SELECT a.centre_code AS "centreCode", c.name AS "centreName", c.parish_code AS "parishCode", c.state_code AS "stateCode"
-      FROM assignments a JOIN centres c ON c.code = a.centre_code WHERE a.user_id = ${userId}::uuid ORDER BY a.centre_code`;
+      SELECT a.centre_code AS "centreCode", c.name AS "centreName", c.parish_code AS "parishCode",
+             c.state_code AS "stateCode"
+      FROM assignments a JOIN centres c ON c.code = a.centre_code
+      WHERE a.user_id = ${userId}::uuid ORDER BY a.centre_code`;
   },
 
   /** Replaces a user's assignments; returns whether anything changed. */
@@ -302,14 +305,16 @@ export const usersRepository = {
 
   async countActiveAdmins(db: Sql, exceptId?: string): Promise<number> {
     const [row] = await db.$queryRaw<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM users WHERE role = 'admin' AND active ${exceptId ? Prisma.sql`AND id <> ${exceptId}::uuid` : Prisma.empty}`;
+      SELECT count(*)::int AS n FROM users
+      WHERE role = 'admin' AND active ${exceptId ? Prisma.sql`AND id <> ${exceptId}::uuid` : Prisma.empty}`;
     return row?.n ?? 0;
   },
 
   /** Revokes every live token of a user; returns those it revoked. */
   async revokeTokens(db: Sql, userId: string): Promise<{ id: string; prefix: string }[]> {
     return db.$queryRaw`
-      UPDATE api_tokens SET revoked_at = now() WHERE user_id = ${userId}::uuid AND revoked_at IS NULL RETURNING id, prefix`;
+      UPDATE api_tokens SET revoked_at = now() WHERE user_id = ${userId}::uuid AND revoked_at IS NULL
+      RETURNING id, prefix`;
   },
 
   async lockUsers(db: Sql): Promise<void> {
