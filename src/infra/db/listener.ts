@@ -5,7 +5,7 @@
 // may be missed; it is reset again once listening resumes.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Prisma, PrismaClient } from '../../generated/prisma/client.js';
+import type { Db } from './client.js';
 
 export interface Subscriber {
   /** A notification on the channel (its payload, '' when none). */
@@ -23,11 +23,7 @@ export interface Listener {
 }
 
 /** Tells every process (this one included) of changes on `channel`; inside a transaction, takes effect at commit. */
-export async function notify(
-  tx: PrismaClient | Prisma.TransactionClient,
-  channel: string,
-  payloads: string[],
-): Promise<void> {
+export async function notify(tx: Db, channel: string, payloads: string[]): Promise<void> {
   for (const payload of new Set(payloads)) await tx.$executeRaw`SELECT pg_notify(${channel}, ${payload})`;
 }
 
