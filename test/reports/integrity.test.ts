@@ -181,6 +181,8 @@ describe('POST /v1/reports › a report id reveals nothing to someone who cannot
     stored = results('130101001', 3, { EG: 123, NM: 45 });
     expect((await submit(observer, stored)).statusCode).toBe(201);
   });
+  /** The text without its UUIDs (request and report ids), which may hold "123" by chance. */
+  const withoutIds = (text: string) => text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>');
   const guesses = () => [
     ['its exact body', stored],
     ['a guessed body', { ...stored, answers: { ...stored.answers, votes: { EG: 124, NM: 45 } } }],
@@ -197,7 +199,7 @@ describe('POST /v1/reports › a report id reveals nothing to someone who cannot
         const problem = response.json();
         expect(problem.code, what).toBe('REPORT_CONFLICT');
         expect(problem.fields, what).toBeUndefined();
-        expect(response.body, what).not.toMatch(/123|answers|votes|observerId/);
+        expect(withoutIds(response.body), what).not.toMatch(/123|answers|votes|observerId/);
       }
       const answered = await batch(caller, guesses().map(([, body]) => body));
       expect(answered.statusCode).toBe(200);
@@ -205,7 +207,7 @@ describe('POST /v1/reports › a report id reveals nothing to someone who cannot
         expect(item).toMatchObject({ status: 'conflict', httpStatus: 409, problem: { code: 'REPORT_CONFLICT' } });
         expect(item.report).toBeUndefined();
         expect(item.problem.fields).toBeUndefined();
-        expect(JSON.stringify(item)).not.toMatch(/123|answers|votes/);
+        expect(withoutIds(JSON.stringify(item))).not.toMatch(/123|answers|votes/);
       }
     },
   );
