@@ -45,6 +45,8 @@ export interface AppOptions {
 
 /** How long a connection closed after an early refusal still swallows what its client sends (see below). */
 const LINGER_MS = 2000;
+/** Answers that refuse a request before its body is taken. */
+const EARLY_REFUSALS = new Set([401, 403, 404, 413, 415]);
 
 export async function buildApp({ config, database, store, closeDatabase = true, logger, loggerInstance, afterTokenRead }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -90,9 +92,14 @@ export async function buildApp({ config, database, store, closeDatabase = true, 
   // wait for it. Node would close the socket at once after the answer, and a reset sent while the client is
   // still sending can destroy the answer in its buffers before it is read; so the close lingers: the answer
   // and a FIN go out, what still arrives is discarded, and the socket is destroyed when the client closes
-  // its side or after LINGER_MS. (`complete` is undefined under app.inject, which has no socket.)
+  // its side or after LINGER_MS. A refusal (401, 403, 404, 413, 415) of a request that carries a body closes
+  // the connection even when Node already holds all of it (a small upload over a fast link): the route never
+  // took it. (`complete` is undefined under app.inject, which has no socket.)
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.raw.complete === false && !reply.raw.headersSent) {
+    const raw = request.raw;
+    const hasBody = Number(raw.headers['content-length'] ?? 0) > 0 || raw.headers['transfer-encoding'] !== undefined;
+    const refused = raw.complete === true && hasBody && EARLY_REFUSALS.has(reply.statusCode);
+    if ((raw.complete === false || refused) && !reply.raw.headersSent) {
       reply.header('connection', 'close');
       const socket: Socket & { destroySoon?: () => void } = request.raw.socket;
       socket.destroySoon = () => {
