@@ -173,7 +173,7 @@ export const reportsRepository = {
       WITH x AS (
         SELECT x.* FROM ${locked}
         jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-          id uuid, kind report_kind, centre_code text, table_number int, observer_id uuid, actor_role text, scope text,
+          id uuid, kind text, centre_code text, table_number int, observer_id uuid, actor_role text, scope text,
           observed_at timestamptz, form_version int, answers jsonb, notes text, latitude float8, longitude float8,
           accuracy float8, hash text, flags text[], registered_voters int, request_id text, ip text)
         ${rowCount(rows.length)}),
@@ -382,7 +382,7 @@ export const reportsRepository = {
       filter.region ? inRegion(filter.region, Prisma.raw('r')) : undefined,
       filter.centre ? Prisma.sql`r.centre_code = ${filter.centre}` : undefined,
       filter.table !== undefined ? Prisma.sql`r.table_number = ${filter.table}` : undefined,
-      filter.kind ? Prisma.sql`r.kind = ${filter.kind}::report_kind` : undefined,
+      filter.kind ? Prisma.sql`r.kind = ${filter.kind}` : undefined,
       filter.review ? Prisma.sql`r.review_state = ${filter.review}::review_state` : undefined,
       filter.flag
         ? filter.flag === 'any'

@@ -158,7 +158,7 @@ export const summariesRepository = {
     const { level } = area;
     const live = Prisma.sql`review_state <> 'rejected'`;
     const kindCounts = (['arrival', 'opening', 'voting', 'closing', 'results', 'incident'] as const).map(
-      (kind) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = ${kind}::report_kind) AS ${Prisma.raw(kind)}`,
+      (kind) => Prisma.sql`count(*) FILTER (WHERE ${live} AND kind = ${kind}) AS ${Prisma.raw(kind)}`,
     );
     const severities = (['low', 'medium', 'high', 'critical'] as const).map(
       (severity) =>
@@ -244,7 +244,7 @@ export const summariesRepository = {
                  AS start, x.kind
         FROM reports ${x}
         WHERE ${inRegion(query.root, Prisma.raw('x'))}
-          ${query.kind ? Prisma.sql`AND x.kind = ${query.kind}::report_kind` : Prisma.empty}
+          ${query.kind ? Prisma.sql`AND x.kind = ${query.kind}` : Prisma.empty}
           ${query.since ? Prisma.sql`AND x.received_at >= ${query.since}` : Prisma.empty}
           ${query.until ? Prisma.sql`AND x.received_at < ${query.until}` : Prisma.empty}),
       buckets AS (
@@ -294,7 +294,7 @@ export const summariesRepository = {
       FROM centres c
       WHERE ${inRegion(query.root)}
         ${query.after ? Prisma.sql`AND c.code > ${query.after}` : Prisma.empty}
-        AND NOT EXISTS (SELECT 1 FROM reports x WHERE x.centre_code = c.code AND x.kind = ${query.kind}::report_kind
+        AND NOT EXISTS (SELECT 1 FROM reports x WHERE x.centre_code = c.code AND x.kind = ${query.kind}
                         AND x.review_state <> 'rejected')
         ${observedOnly}
       ORDER BY c.code LIMIT ${limit}`);
