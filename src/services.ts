@@ -15,6 +15,7 @@ import { createRegistryService } from './features/registry/registry.service.js';
 import { createReportsRepository } from './features/reports/reports.repository.js';
 import { createReportsService, type ReportsServiceDeps } from './features/reports/reports.service.js';
 import { createSummariesService } from './features/summaries/summaries.service.js';
+import { createTalliesReads } from './features/summaries/tallies.js';
 import { createUsersImporter } from './features/users/users.import.js';
 import { createUsersService } from './features/users/users.service.js';
 import type { Database } from './infra/db/client.js';
@@ -70,6 +71,8 @@ export function buildServices(deps: ServiceDeps) {
     log: deps.log,
   });
   photosOf = photos.ofReport;
+  // The one versioned answer cache of the process (summaries; any answer exact at the tallies' version).
+  const tallies = createTalliesReads(database.readPool, { maxWaiting: config.DATABASE_READ_QUEUE_MAX });
   return {
     audit: createAuditService({ repo: createAuditReader(prisma) }),
     election,
@@ -78,9 +81,11 @@ export function buildServices(deps: ServiceDeps) {
     importUsers: createUsersImporter(prisma, access),
     reports,
     photos,
+    tallies,
     summaries: createSummariesService(database, () => election.current(), {
       recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
       maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+      reads: tallies,
     }),
   };
 }
