@@ -8,6 +8,7 @@ import { actorOf } from '../../infra/auth/actor.js';
 import type { CachedAnswer, NotModified } from '../../infra/cache/versioned.js';
 import { noneMatch } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
+import { z } from 'zod';
 import {
   missingQuery,
   missingSchema,
@@ -95,6 +96,36 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
     },
     async (request, reply) =>
       send(reply, await service.cached('national', request.headers['if-none-match'], request.actor, request.query)),
+  );
+
+  const streams = app.services.summaryStreams;
+  app.addHook('preClose', async () => streams.close());
+  route.get(
+    '/v1/summaries/stream',
+    {
+      config,
+      schema: {
+        tags: ['summaries'],
+        operationId: 'summaries.stream',
+        summary: 'Server-Sent Events: the national and state rows whenever the tallies change',
+        description:
+          "`text/event-stream`. Event `summary`, `id:` the tallies' version, `data:` " +
+          '`{"version": n, "national": <as GET /v1/summaries/national, or null without a national scope>, ' +
+          '"states": [<the items of GET /v1/summaries?level=state>]}`. Sent on connect (with `Last-Event-ID` ' +
+          'equal to the current version: at the next change; older: at once), then at each change, at most one ' +
+          'per STREAM_MIN_INTERVAL_MS (latest state wins). A comment `: heartbeat` every STREAM_HEARTBEAT_MS. ' +
+          'Open streams are limited per token (STREAM_MAX_PER_TOKEN) and per address (STREAM_MAX_PER_IP): ' +
+          '429 TOO_MANY_STREAMS with Retry-After.',
+        response: {
+          200: z.string().describe('text/event-stream'),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      await streams.open(request, reply, request.actor);
+      return reply;
+    },
   );
 
   route.get(
