@@ -70,8 +70,12 @@ describe('cached answers', () => {
     expect(mine.headers.etag).not.toBe(all.headers.etag);
     // The admin's tag does not open the coordinator's answer, nor a different query's.
     expect(
-      (await as(app, coordinator)({ url: '/v1/summaries?level=state', headers: { 'if-none-match': all.headers.etag! } }))
-        .statusCode,
+      (
+        await as(
+          app,
+          coordinator,
+        )({ url: '/v1/summaries?level=state', headers: { 'if-none-match': all.headers.etag! } })
+      ).statusCode,
     ).toBe(200);
     expect(
       (await asAdmin({ url: '/v1/summaries?level=municipality', headers: { 'if-none-match': all.headers.etag! } }))
@@ -102,7 +106,9 @@ describe('cached answers', () => {
     await expectTalliesMatchRecount(app, admin);
     // Re-read: exact right after, from the cache.
     const live = (await asAdmin('/v1/summaries/national')).json();
-    const [count] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM reports WHERE review_state <> 'rejected'");
+    const [count] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM reports WHERE review_state <> 'rejected'",
+    );
     expect(live.reports.total).toBe(count!.n);
   });
 });

@@ -91,7 +91,8 @@ async function openStream(url: string, headers: Record<string, string> = {}) {
       return ended;
     },
     until,
-    data: (i: number) => JSON.parse(events[i]!.data!) as { version: number; national: unknown; states: { code: string }[] },
+    data: (i: number) =>
+      JSON.parse(events[i]!.data!) as { version: number; national: unknown; states: { code: string }[] },
     close: () => controller.abort(),
   };
 }

@@ -4,11 +4,11 @@
 import etag from '@fastify/etag';
 import type { FastifyContextConfig, FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { actorOf } from '../../infra/auth/actor.js';
 import type { CachedAnswer, NotModified } from '../../infra/cache/versioned.js';
 import { noneMatch } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
-import { z } from 'zod';
 import {
   missingQuery,
   missingSchema,

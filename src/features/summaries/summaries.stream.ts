@@ -58,7 +58,9 @@ export function createSummaryStreams(deps: {
     let frame = frames.get(answer);
     if (!frame) {
       const body = answer.body.toString('utf8');
-      frame = Buffer.from(`event: summary\nid: ${answer.version}\ndata: {"version":${answer.version},${body.slice(1)}\n\n`);
+      frame = Buffer.from(
+        `event: summary\nid: ${answer.version}\ndata: {"version":${answer.version},${body.slice(1)}\n\n`,
+      );
       frames.set(answer, frame);
     }
     return frame;
@@ -153,7 +155,8 @@ export function createSummaryStreams(deps: {
   return {
     /** Opens a stream for the request (refusing with 429 TOO_MANY_STREAMS over a limit). */
     async open(request: FastifyRequest, reply: FastifyReply, actor: Actor | null): Promise<void> {
-      if (closing) throw new AppError('SHUTTING_DOWN', 'The server is shutting down', { headers: { 'retry-after': '1' } });
+      if (closing)
+        throw new AppError('SHUTTING_DOWN', 'The server is shutting down', { headers: { 'retry-after': '1' } });
       const token = actor?.tokenId ?? null;
       const refuse = (what: string, limit: number) =>
         new AppError('TOO_MANY_STREAMS', `${what} has ${limit} summary streams open already`, {

@@ -28,9 +28,13 @@ export function createTalliesReads(
 ): TalliesReads {
   const shed = () => {
     if (options.maxWaiting !== undefined && pool.waitingCount >= options.maxWaiting) {
-      throw new AppError('SERVICE_OVERLOADED', `${pool.waitingCount} reads are waiting for the database; retry shortly`, {
-        headers: { 'retry-after': '2' },
-      });
+      throw new AppError(
+        'SERVICE_OVERLOADED',
+        `${pool.waitingCount} reads are waiting for the database; retry shortly`,
+        {
+          headers: { 'retry-after': '2' },
+        },
+      );
     }
   };
   const readVersion = async () => {

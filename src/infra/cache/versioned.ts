@@ -33,13 +33,15 @@ export function versionClock(lookup: () => Promise<number>): VersionClock {
       if (!inFlight) return start();
       // A lookup is in flight: its snapshot may predate this call, so wait for the next one (shared by
       // everyone who arrives meanwhile), which starts when this one ends, successful or not.
-      next ??= inFlight.then(
-        () => undefined,
-        () => undefined,
-      ).then(() => {
-        next = undefined;
-        return start();
-      });
+      next ??= inFlight
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .then(() => {
+          next = undefined;
+          return start();
+        });
       return next;
     },
   };
@@ -96,7 +98,11 @@ export interface VersionedCache {
     ifNoneMatch?: string | undefined,
   ): Promise<CachedAnswer | NotModified>;
   /** The answer at version `version` or later, without a conditional check (the stream's use). */
-  at(request: AnswerRequest, version: number, compute: () => Promise<{ version: number; value: unknown }>): Promise<CachedAnswer>;
+  at(
+    request: AnswerRequest,
+    version: number,
+    compute: () => Promise<{ version: number; value: unknown }>,
+  ): Promise<CachedAnswer>;
   /** Entries held now (tests, metrics). */
   readonly size: number;
 }
