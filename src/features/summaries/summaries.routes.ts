@@ -2,12 +2,11 @@
 // Answers come from the cache keyed by the tallies' version (src/infra/cache/versioned.ts) and carry a strong
 // ETag (that version and a hash of query and scope); If-None-Match gives 304 at the cost of the version lookup.
 import etag from '@fastify/etag';
-import type { FastifyContextConfig, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../../infra/auth/actor.js';
-import type { CachedAnswer, NotModified } from '../../infra/cache/versioned.js';
-import { noneMatch } from '../../infra/http/conditional.js';
+import { noneMatch, sendCached } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import {
   missingQuery,
@@ -46,12 +45,8 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
     "Carries a strong ETag (the tallies' version and a hash of the query and the caller's scope); send it back " +
     'in If-None-Match to get 304 while nothing changed (that costs no recount). Served from a cache keyed by ' +
     "the tallies' version: exact at every moment.";
-  /** A cached answer as it was serialised, or 304 when the caller's tag still holds. */
-  const send = (reply: FastifyReply, answer: CachedAnswer | NotModified) => {
-    reply.header('etag', answer.etag);
-    if ('notModified' in answer) return reply.code(304).send();
-    return reply.type('application/json; charset=utf-8').send(answer.body);
-  };
+  const send = sendCached;
+
   // Dashboards poll these all day: the answers are built by toSummary and friends to the schemas above
   // (test/summaries checks every answer against them), so they are written with JSON.stringify rather
   // than checked again by zod on the way out, which cost more than the query (6 of 14 ms for the states).
