@@ -55,17 +55,24 @@ export function createTalliesReads(
       const client = await pool.connect();
       let open = false;
       try {
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        // One round trip: the transaction, and its first statement, which takes the snapshot, so that the
+        // version and everything `work` reads agree.
         open = true;
-        // The first statement takes the snapshot: the version and everything `work` reads agree.
-        const { rows } = await client.query<{ v: number }>({ name: 'testigo_tallies_version', text: VERSION_SQL });
+        const results = (await client.query(
+          `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${VERSION_SQL}`,
+        )) as unknown as pg.QueryResult<{ v: number }>[];
+        const version = Number(results[1]!.rows[0]!.v);
         const value = await work(preparedQuery(client));
-        await client.query('COMMIT');
         open = false;
-        return { version: Number(rows[0]!.v), value };
-      } finally {
+        // Not awaited: a client runs its queries in order, so whoever takes it next from the pool runs after
+        // this COMMIT; a read-only transaction has nothing a failed COMMIT could lose.
+        client.query('COMMIT').catch(() => undefined);
+        client.release();
+        return { version, value };
+      } catch (error) {
         if (open) await client.query('ROLLBACK').catch(() => undefined);
         client.release();
+        throw error;
       }
     },
   };
