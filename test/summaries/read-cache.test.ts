@@ -61,6 +61,27 @@ describe('cached answers', () => {
     expect(after.json().incidents.total).toBe(first.json().incidents.total + 1);
   });
 
+  it('cost no recount for a 304, and one computation and about one version lookup per round for 50 concurrent readers', async () => {
+    const { cache } = app.services.tallies;
+    const first = await asAdmin('/v1/summaries?level=state');
+    const computed = cache.computed;
+    const lookups = cache.clock.lookups;
+    const conditional = await asAdmin({
+      url: '/v1/summaries?level=state',
+      headers: { 'if-none-match': first.headers.etag! },
+    });
+    expect(conditional.statusCode).toBe(304);
+    expect(cache.computed).toBe(computed);
+    expect(cache.clock.lookups).toBe(lookups + 1);
+
+    await createReport(app, admin, 'voting');
+    const before = { computed: cache.computed, lookups: cache.clock.lookups };
+    const answers = await Promise.all(Array.from({ length: 50 }, () => asAdmin('/v1/summaries?level=state')));
+    expect(new Set(answers.map((answer) => answer.body)).size).toBe(1);
+    expect(cache.computed - before.computed).toBe(1);
+    expect(cache.clock.lookups - before.lookups).toBeLessThanOrEqual(3);
+  });
+
   it('differ by query and by scope', async () => {
     const coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
     const mine = await as(app, coordinator)('/v1/summaries?level=state');

@@ -16,12 +16,16 @@ import { noneMatch } from '../http/conditional.js';
 export interface VersionClock {
   /** A version read from a snapshot taken after this call. */
   current(): Promise<number>;
+  /** Lookups made so far (tests, metrics). */
+  readonly lookups: number;
 }
 
 export function versionClock(lookup: () => Promise<number>): VersionClock {
   let inFlight: Promise<number> | undefined;
   let next: Promise<number> | undefined;
+  let lookups = 0;
   const start = (): Promise<number> => {
+    lookups += 1;
     const running = lookup().finally(() => {
       if (inFlight === running) inFlight = undefined;
     });
@@ -29,6 +33,9 @@ export function versionClock(lookup: () => Promise<number>): VersionClock {
     return running;
   };
   return {
+    get lookups() {
+      return lookups;
+    },
     current() {
       if (!inFlight) return start();
       // A lookup is in flight: its snapshot may predate this call, so wait for the next one (shared by
@@ -103,8 +110,9 @@ export interface VersionedCache {
     version: number,
     compute: () => Promise<{ version: number; value: unknown }>,
   ): Promise<CachedAnswer>;
-  /** Entries held now (tests, metrics). */
+  /** Entries held now, and answers computed so far (tests, metrics). */
   readonly size: number;
+  readonly computed: number;
 }
 
 export function createVersionedCache(options: {
@@ -121,6 +129,7 @@ export function createVersionedCache(options: {
     sizeCalculation: (answer) => Math.max(1, answer.body.length),
   });
   const computing = new Map<string, Promise<CachedAnswer>>();
+  let computed = 0;
   const keyOf = (request: AnswerRequest) =>
     createHash('sha1')
       .update(`${request.name}\n${request.scope}\n${canonicalJson(request.query ?? null)}`)
@@ -139,6 +148,7 @@ export function createVersionedCache(options: {
     if (hit) return hit;
     let pending = computing.get(slot);
     if (!pending) {
+      computed += 1;
       pending = compute()
         .then(({ version: seen, value }) => {
           const answer = { version: seen, body: Buffer.from(JSON.stringify(value)), etag: tagOf(seen, key) };
@@ -158,6 +168,9 @@ export function createVersionedCache(options: {
     clock,
     get size() {
       return cache.size;
+    },
+    get computed() {
+      return computed;
     },
     at: (request, version, compute) => at(request, version, compute),
     async answer(request, compute, ifNoneMatch) {
