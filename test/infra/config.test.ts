@@ -50,7 +50,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/);
   });
 
-  it('has the summary streams\' limits and intervals, and refuses ones that cannot work', () => {
+  it("has the summary streams' limits and intervals, and refuses ones that cannot work", () => {
     expect(loadConfig({})).toMatchObject({
       STREAM_MAX_PER_TOKEN: 4,
       STREAM_MAX_PER_IP: 100,
