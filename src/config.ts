@@ -1,6 +1,7 @@
 // The one configuration of Testigo: environment variables parsed once, at start, by a zod schema.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_REGIONS_GEOJSON, loadBoundaries } from './features/geo/geo.boundaries.js';
 
 const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const bool = (fallback: boolean) =>
@@ -111,6 +112,20 @@ export const configSchema = z
     PHOTO_MAX_DISTANCE_M: int(1000, 1, 1_000_000),
     PHOTO_STAGING_MAX_AGE_MS: int(10 * 60_000, 1_000, 24 * 3_600_000),
     PUBLIC_SUMMARIES: bool(false),
+    // Read and checked here, so that a wrong file stops the start (exit 78) rather than the first map request.
+    REGIONS_GEOJSON: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z
+        .string()
+        .default(DEFAULT_REGIONS_GEOJSON)
+        .superRefine((path, ctx) => {
+          try {
+            loadBoundaries(path);
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        }),
+    ),
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
   })
   .superRefine((config, ctx) => {

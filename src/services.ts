@@ -9,6 +9,8 @@ import { createAuditReader } from './features/audit/audit.repository.js';
 import { createAuditService } from './features/audit/audit.service.js';
 import { createElectionRepository } from './features/election/election.repository.js';
 import { createElectionService } from './features/election/election.service.js';
+import { loadBoundaries } from './features/geo/geo.boundaries.js';
+import { createGeoService } from './features/geo/geo.service.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
 import { createPhotosService } from './features/photos/photos.service.js';
 import { createRegistryService } from './features/registry/registry.service.js';
@@ -30,6 +32,7 @@ type Limits = Pick<
   | 'PHOTO_MAX_DISTANCE_M'
   | 'RECOUNT_MAX_CONCURRENT'
   | 'DATABASE_READ_QUEUE_MAX'
+  | 'REGIONS_GEOJSON'
 >;
 
 export interface ServiceDeps {
@@ -70,6 +73,10 @@ export function buildServices(deps: ServiceDeps) {
     log: deps.log,
   });
   photosOf = photos.ofReport;
+  const summaries = createSummariesService(database, () => election.current(), {
+    recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
+    maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+  });
   return {
     audit: createAuditService({ repo: createAuditReader(prisma) }),
     election,
@@ -78,9 +85,12 @@ export function buildServices(deps: ServiceDeps) {
     importUsers: createUsersImporter(prisma, access),
     reports,
     photos,
-    summaries: createSummariesService(database, () => election.current(), {
-      recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
-      maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+    summaries,
+    // Maps: the summaries' rows with the boundaries of REGIONS_GEOJSON (checked by the configuration already).
+    geo: createGeoService({
+      summaries,
+      boundaries: loadBoundaries(config.REGIONS_GEOJSON),
+      run: preparedQuery(database.readPool),
     }),
   };
 }
