@@ -143,6 +143,13 @@ export const problemCatalogue = {
     description:
       'The image cannot be decoded here (HEIC without a decoder, or damaged data); the original is still served.',
   },
+  GEO_BOUNDARIES_MISSING: {
+    status: 422,
+    title: 'No boundaries for these regions',
+    description:
+      'The boundaries file (REGIONS_GEOJSON) has no feature whose `properties.code` is one of the regions asked ' +
+      'for: give it the boundaries of that level, or ask for another level.',
+  },
   RANGE_NOT_SATISFIABLE: {
     status: 416,
     title: 'Range not satisfiable',
