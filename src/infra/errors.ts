@@ -143,6 +143,13 @@ export const problemCatalogue = {
     description:
       'The image cannot be decoded here (HEIC without a decoder, or damaged data); the original is still served.',
   },
+  LOG_RANGE_INVALID: {
+    status: 400,
+    title: 'Outside the log',
+    description:
+      'An index, size or range of the log that is not in its latest checkpoint (or is the wrong way round, or asks ' +
+      'more than 1,000 entries at once); `detail` says which.',
+  },
   RANGE_NOT_SATISFIABLE: {
     status: 416,
     title: 'Range not satisfiable',
