@@ -8,6 +8,8 @@ COPY prisma ./prisma
 # postinstall generates the Prisma client into src/generated, which the build compiles into dist/.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# bin/lib/tlog.mjs is the log's verification code, shared by the server and the offline verifier (testigo-verify).
+COPY bin ./bin
 COPY src ./src
 RUN npm run build
 
@@ -18,6 +20,7 @@ COPY package.json package-lock.json ./
 COPY scripts/generate-prisma-client.mjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY bin ./bin
 COPY prisma ./prisma
 COPY seed ./seed
 RUN mkdir -p /var/lib/testigo && chown node:node /var/lib/testigo

@@ -15,6 +15,8 @@ import { type Config, trustProxyOption } from './config.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
 import { geoRoutes } from './features/geo/geo.routes.js';
+import { type LogKeys, loadLogKeys } from './features/log/log.keys.js';
+import { logRoutes } from './features/log/log.routes.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
 import { photoSchema } from './features/photos/photos.schemas.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
@@ -51,6 +53,8 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger;
   /** Tests only: a pause between a token lookup's read and its caching. */
   afterTokenRead?: AfterTokenRead;
+  /** The log's keys (the server loads them before; by default loaded, or generated, from the configuration). */
+  logKeys?: LogKeys;
 }
 
 /** How long a connection closed after an early refusal still swallows what its client sends (see below). */
@@ -66,6 +70,7 @@ export async function buildApp({
   logger,
   loggerInstance,
   afterTokenRead,
+  logKeys,
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? loggerOptions(config.LOG_LEVEL) }),
@@ -174,7 +179,10 @@ export async function buildApp({
   // Uploads stream; each import route passes its own size limit to request.parts().
   await app.register(multipart, { limits: { files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 } });
   // Every service, built once for this app (src/services.ts).
-  await app.register(servicesPlugin, { config });
+  await app.register(servicesPlugin, { config, logKeys: logKeys ?? (await loadLogKeys(config)) });
+  // Every process integrates the log's queue (one at a time, by an advisory lock); it stops before the pool closes.
+  app.addHook('onReady', async () => app.services.log.startIntegrator());
+  app.addHook('preClose', async () => app.services.log.stopIntegrator());
   await app.register(openapiPlugin, { version, ui: config.DOCS_ENABLED });
   await app.register(healthRoutes);
   await app.register(registryRoutes, { importMaxBytes: config.REGISTRY_IMPORT_MAX_BYTES });
@@ -189,5 +197,6 @@ export async function buildApp({
   await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES });
   await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   await app.register(geoRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
+  await app.register(logRoutes, { publicLog: config.PUBLIC_LOG });
   return app;
 }

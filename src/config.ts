@@ -132,6 +132,21 @@ export const configSchema = z
         }),
     ),
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
+    LOG_ORIGIN: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z
+        .string()
+        .max(200)
+        .regex(/^[\x21-\x2a\x2c-\x7e]+$/, 'printable ASCII without spaces or "+" (a C2SP key name)')
+        .optional(),
+    ),
+    LOG_SIGNING_KEY: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
+    LOG_ACTOR_SECRET: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.string().min(32, 'must be at least 32 characters').optional(),
+    ),
+    LOG_MERGE_DELAY_MS: int(2000, 100, 10_000),
+    PUBLIC_LOG: bool(false),
   })
   .superRefine((config, ctx) => {
     if (config.STORAGE_DRIVER === 's3' && !config.S3_BUCKET)

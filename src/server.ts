@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { type LogKeys, loadLogKeys } from './features/log/log.keys.js';
 import { usersRepository } from './features/users/users.repository.js';
 import { systemContext } from './infra/auth/actor.js';
 import { type OpenedDatabase, openDatabase } from './infra/db/bootstrap.js';
@@ -11,8 +12,10 @@ import { createLogger } from './infra/logger.js';
 
 async function main(): Promise<void> {
   let config;
+  let logKeys: LogKeys;
   try {
     config = loadConfig();
+    logKeys = await loadLogKeys(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -21,6 +24,14 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = await createLogger(config.LOG_LEVEL, config.NODE_ENV);
+  log.info(
+    { event: 'log.key', source: logKeys.source, path: logKeys.path, origin: logKeys.origin, key: logKeys.verifierKey },
+    logKeys.source === 'generated'
+      ? `generated the log signing key at ${logKeys.path} (keep it with the data; never in the database)`
+      : logKeys.source === 'file'
+        ? `log signing key from ${logKeys.path}`
+        : 'log signing key from LOG_SIGNING_KEY',
+  );
   const started = performance.now();
   // Installed first, so that a signal during start-up still stops what has been started so far.
   let app: FastifyInstance | undefined;
@@ -33,7 +44,7 @@ async function main(): Promise<void> {
   });
 
   opened = await openDatabase(config, log, { applicationName: 'testigo-api' });
-  app = await buildApp({ config, database: opened.database, loggerInstance: log });
+  app = await buildApp({ config, database: opened.database, loggerInstance: log, logKeys });
   if (config.ADMIN_TOKEN) {
     const outcome = await app.services.users.bootstrapAdmin(systemContext('startup'), config.ADMIN_TOKEN);
     log.info(

@@ -11,9 +11,13 @@ import { createElectionRepository } from './features/election/election.repositor
 import { createElectionService } from './features/election/election.service.js';
 import { loadBoundaries } from './features/geo/geo.boundaries.js';
 import { createGeoService } from './features/geo/geo.service.js';
+import type { LogKeys } from './features/log/log.keys.js';
+import { createLogRepository } from './features/log/log.repository.js';
+import { createLogService } from './features/log/log.service.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
 import { createPhotosService } from './features/photos/photos.service.js';
 import { createRegistryService } from './features/registry/registry.service.js';
+import { contentHash } from './features/reports/canonical.js';
 import { createReportsRepository } from './features/reports/reports.repository.js';
 import { createReportsService, type ReportsServiceDeps } from './features/reports/reports.service.js';
 import { createSummariesService } from './features/summaries/summaries.service.js';
@@ -40,12 +44,15 @@ type Limits = Pick<
   | 'STREAM_POLL_MS'
   | 'STREAM_MIN_INTERVAL_MS'
   | 'REGIONS_GEOJSON'
+  | 'LOG_MERGE_DELAY_MS'
 >;
 
 export interface ServiceDeps {
   database: Pick<Database, 'prisma' | 'readPool'>;
   store: BlobStore;
   config: Limits;
+  /** The log's signing key, origin and actor key (features/log/log.keys.ts). */
+  logKeys: LogKeys;
   /** The process's LISTEN connection; without it (the CLI) caches are off. */
   listener?: Pick<Listener, 'listening' | 'subscribe'>;
   /** Drops this process's cached token lookups of these users (the auth plugin's forgetAccess). */
@@ -61,6 +68,14 @@ export function buildServices(deps: ServiceDeps) {
     repo: createElectionRepository(prisma),
     ...(deps.listener ? { listener: deps.listener } : {}),
   });
+  // The log is below reports and photos: they hand out its receipts; it knows their rows only through SQL.
+  const log = createLogService({
+    repo: createLogRepository(prisma),
+    keys: deps.logKeys,
+    mergeDelayMs: config.LOG_MERGE_DELAY_MS,
+    contentHash,
+    log: deps.log,
+  });
   // Reports need a report's photos for its detail; photos are built after them, on top of them.
   let photosOf: ReportsServiceDeps['photosOf'] = async () => [];
   const reports = createReportsService({
@@ -68,6 +83,7 @@ export function buildServices(deps: ServiceDeps) {
     repo: createReportsRepository(prisma, { reads: preparedQuery(database.readPool) }),
     election,
     photosOf: (actor, reportId) => photosOf(actor, reportId),
+    receipts: log,
     maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS,
   });
   const photos = createPhotosService({
@@ -75,6 +91,7 @@ export function buildServices(deps: ServiceDeps) {
     store,
     reports,
     election,
+    receipts: log,
     maxPixels: config.PHOTO_MAX_PIXELS,
     maxDistanceMetres: config.PHOTO_MAX_DISTANCE_M,
     log: deps.log,
@@ -115,6 +132,7 @@ export function buildServices(deps: ServiceDeps) {
       boundaries: loadBoundaries(config.REGIONS_GEOJSON),
       run: preparedQuery(database.readPool),
     }),
+    log,
   };
 }
 
@@ -127,13 +145,14 @@ declare module 'fastify' {
 }
 
 export const servicesPlugin = fp(
-  async (app: FastifyInstance, options: { config: Limits }) => {
+  async (app: FastifyInstance, options: { config: Limits; logKeys: LogKeys }) => {
     app.decorate(
       'services',
       buildServices({
         database: app.db,
         store: app.storage,
         config: options.config,
+        logKeys: options.logKeys,
         listener: app.listener,
         accessChanged: (userIds) => app.forgetAccess(userIds),
         log: app.log,

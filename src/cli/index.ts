@@ -5,6 +5,7 @@
 //                           set the 2024 election and load its 24,532 real tally sheets as results reports
 //   token:create --role ROLE --name NAME [--scope REGION]   create a user and print its first token
 //   summaries:rebuild       recompute every summary tally from the reports (writers wait meanwhile)
+//   log:verify              recompute every log entry from the rows and check the log and its checkpoints
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { buildApp } from '../app.js';
@@ -16,15 +17,26 @@ import { loggerOptions } from '../infra/logger.js';
 import { createStore } from '../infra/storage/index.js';
 import { buildServices } from '../services.js';
 import { type DemoResults, loadDemoResults } from './demo-results.js';
+import { formatProblem } from '../features/log/log.verify.js';
+import { type LogKeys, loadLogKeys } from '../features/log/log.keys.js';
 import { DEMO_REGISTRY, openFile } from './registry-files.js';
 
 /** The services, built as the API builds them (src/services.ts), without a listener: nothing is cached. */
-const servicesOf = async (opened: OpenedDatabase, config: ReturnType<typeof loadConfig>) =>
-  buildServices({ database: opened.database, store: await createStore(config), config });
+const servicesOf = async (
+  opened: OpenedDatabase,
+  config: ReturnType<typeof loadConfig>,
+  logKeys?: LogKeys,
+) =>
+  buildServices({
+    database: opened.database,
+    store: await createStore(config),
+    config,
+    logKeys: logKeys ?? (await loadLogKeys(config)),
+  });
 
 const usage =
   'usage: cli db:migrate | registry:import FILE | demo [--with-results] | token:create --role admin|coordinator|analyst|observer ' +
-  '--name NAME [--scope REGION] | summaries:rebuild';
+  '--name NAME [--scope REGION] | summaries:rebuild | log:verify';
 
 const percent = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(2)}%`);
 
@@ -137,6 +149,27 @@ async function main(argv: string[]): Promise<number> {
         ]);
         process.stdout.write(`summaries rebuilt in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         return 0;
+      } finally {
+        await opened.close();
+      }
+    }
+    case 'log:verify': {
+      // The key is read, never generated: a log without its key cannot be verified.
+      const logKeys = await loadLogKeys(config, { generate: false });
+      const opened = await openDatabase(config, log, { applicationName: 'testigo-cli' });
+      try {
+        const started = performance.now();
+        const outcome = await (await servicesOf(opened, config, logKeys)).log.verify();
+        for (const problem of outcome.problems) process.stdout.write(`${formatProblem(problem)}\n`);
+        const { checked } = outcome;
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        process.stdout.write(
+          outcome.ok
+            ? `log verified: ${checked.leaves} entries, ${checked.rows} rows, ${checked.checkpoints} checkpoints; ` +
+                `size ${checked.size}, root ${checked.rootHash ?? '(empty)'} (${seconds} s)\n`
+            : `log:verify found ${outcome.problems.length} problem(s) in ${checked.leaves} entries and ${checked.rows} rows (${seconds} s)\n`,
+        );
+        return outcome.ok ? 0 : 1;
       } finally {
         await opened.close();
       }

@@ -150,6 +150,13 @@ export const problemCatalogue = {
       'The boundaries file (REGIONS_GEOJSON) has no feature whose `properties.code` is one of the regions asked ' +
       'for: give it the boundaries of that level, or ask for another level.',
   },
+  LOG_RANGE_INVALID: {
+    status: 400,
+    title: 'Outside the log',
+    description:
+      'An index, size or range of the log that is not in its latest checkpoint (or is the wrong way round, or asks ' +
+      'more than 1,000 entries at once); `detail` says which.',
+  },
   RANGE_NOT_SATISFIABLE: {
     status: 416,
     title: 'Range not satisfiable',

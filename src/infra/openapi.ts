@@ -119,6 +119,10 @@ export const openapiPlugin = fp(
             description:
               'Aggregates per region for dashboards: coverage, incidents, opening, results; timeline; missing centres',
           },
+          {
+            name: 'log',
+            description: 'The verifiable log: signed checkpoints, the verifier key, proofs, entries, tiles, the audit',
+          },
         ],
       },
       transform: (input) => {

@@ -10,6 +10,7 @@ import { createDatabase, databaseOptions } from '../../src/infra/db/client.js';
 import { createActor, type TestActor } from './actors.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startS3 } from './s3.js';
+import { TEST_LOG_SIGNING_KEY } from './server-process.js';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -29,8 +30,15 @@ async function walk(dir: string): Promise<string[]> {
   return nested.flat();
 }
 
+
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: '/nonexistent-testigo-data', ...env });
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATA_DIR: '/nonexistent-testigo-data',
+    LOG_SIGNING_KEY: TEST_LOG_SIGNING_KEY,
+    ...env,
+  });
 }
 
 export async function setupTestApp(

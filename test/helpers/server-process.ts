@@ -179,6 +179,9 @@ export const TEST_ADMIN_TOKEN = 'tg_process-test-admin-token-0123456789abcdef';
 export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
 
 /** Starts `node dist/server.js` with exactly `env` (plus PATH/HOME), never the test runner's database variables. */
+/** The log signing key of tests (see startServer and testConfig). */
+export const TEST_LOG_SIGNING_KEY = 'PRIVATE+KEY+testigo.test/log+4ff0274e+AY/gPHR3WDXNYyjZkst5kjXiYLR66Gp1YZRwsAp7b4tM';
+
 export function startServer(env: Record<string, string>): ServerProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   // Only what this test sets: no DATABASE_URL, TEST_DATABASE_URL, PORT or DATA_DIR leaks from the runner.
@@ -201,6 +204,8 @@ export function startServer(env: Record<string, string>): ServerProcess {
     PORT: '0',
     LOG_LEVEL: 'info',
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    // A fixed log key, so that no server writes one under its DATA_DIR unless the test asks (LOG_SIGNING_KEY: '').
+    LOG_SIGNING_KEY: TEST_LOG_SIGNING_KEY,
     ...env,
   });
   const child = spawn(process.execPath, [SERVER_JS], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -9,7 +9,7 @@ import { noneMatch } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { parseInput } from '../../infra/http/validation.js';
 import type { StagedObject } from '../../infra/storage/storage.js';
-import { fieldsSchema, idParams, photoSchema } from './photos.schemas.js';
+import { attachedPhotoSchema, fieldsSchema, idParams, photoSchema } from './photos.schemas.js';
 import { PHOTO_KINDS, type PhotoFields } from './photos.service.js';
 
 const binary = (description: string, types: string[]) => ({
@@ -103,11 +103,12 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
         operationId: 'photos.create',
         summary: 'Attach a photo to a report (the author, or a coordinator or admin in scope)',
         description:
-          '201 with the photo; the same bytes for the same report again answer 200 with the existing photo, storing nothing twice.',
+          '201 with the photo; the same bytes for the same report again answer 200 with the existing photo, storing ' +
+          "nothing twice. Both carry `receipt`, the log's receipt of the photo's entry.",
         params: idParams,
         response: {
-          200: photoSchema,
-          201: photoSchema,
+          200: attachedPhotoSchema,
+          201: attachedPhotoSchema,
           ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429, 503, 507),
         },
       },
@@ -122,7 +123,7 @@ export async function photosRoutes(app: FastifyInstance, options: { maxBytes: nu
           { event: 'photo.attached', photoId: result.photo.id, size: result.photo.size },
           'photo attached',
         );
-      return reply.code(result.status === 'created' ? 201 : 200).send(result.photo);
+      return reply.code(result.status === 'created' ? 201 : 200).send({ ...result.photo, receipt: result.receipt });
     },
   );
 

@@ -1,6 +1,7 @@
 // Schemas of photos: the Photo answer (also in the report detail, passed there by the wiring), the upload's
 // fields and the id parameter.
 import { z } from 'zod';
+import { receiptSchema } from '../log/log.schemas.js';
 import { instantInput } from '../../infra/http/validation.js';
 import { PHOTO_KINDS } from './photos.service.js';
 
@@ -31,6 +32,11 @@ export const photoSchema = z
     createdAt: z.iso.datetime(),
   })
   .meta({ id: 'Photo' });
+
+/** A photo as its upload answers it: with the log's receipt of its entry (null only if its row is gone). */
+export const attachedPhotoSchema = photoSchema
+  .extend({ receipt: receiptSchema.nullable() })
+  .meta({ id: 'AttachedPhoto' });
 
 export const fieldsSchema = z.strictObject({
   caption: z.string().trim().min(1).max(500).optional(),

@@ -13,6 +13,7 @@ import {
   thumbnailKey,
 } from '../../infra/storage/storage.js';
 import type { ElectionService } from '../election/election.service.js';
+import type { LogService, Receipt } from '../log/log.service.js';
 import { locationOf, type ReportsService } from '../reports/reports.service.js';
 import { distanceMetres, inspect, localDate, wallClockToInstant } from './inspect.js';
 import type { PhotoRow, PhotosRepository } from './photos.repository.js';
@@ -61,6 +62,8 @@ export interface PhotosServiceDeps {
   store: BlobStore;
   reports: Pick<ReportsService, 'visibleReport'>;
   election: Pick<ElectionService, 'current'>;
+  /** The log's receipts (given by the wiring). */
+  receipts: Pick<LogService, 'ofStored'>;
   maxPixels: number;
   maxDistanceMetres: number;
   log?: { warn(obj: object, msg: string): void } | undefined;
@@ -124,11 +127,13 @@ export function createPhotosService(deps: PhotosServiceDeps) {
       reportId: string,
       staged: StagedObject,
       fields: PhotoFields,
-    ): Promise<{ status: 'created' | 'existing'; photo: ReturnType<typeof toPhoto> }> {
+    ): Promise<{ status: 'created' | 'existing'; photo: ReturnType<typeof toPhoto>; receipt: Receipt | null }> {
       let committed = false;
+      const receipt = async (row: PhotoRow) => (await deps.receipts.ofStored({ type: 'photo', photoId: row.id })) ?? null;
       try {
         const existing = await repo.findByContent(reportId, staged.sha256);
-        if (existing) return { status: 'existing', photo: toPhoto(existing, context.actor) };
+        if (existing)
+          return { status: 'existing', photo: toPhoto(existing, context.actor), receipt: await receipt(existing) };
         const facts = await inspect(staged.head, staged.tail, options.maxPixels);
         const election = await options.election.current();
         const exifCapturedAt = facts.exif.capturedAt
@@ -178,7 +183,7 @@ export function createPhotosService(deps: PhotosServiceDeps) {
               options.log?.warn({ err: error, photoId: row.id }, 'thumbnail failed'),
             ),
         );
-        return { status: created ? 'created' : 'existing', photo: toPhoto(row, context.actor) };
+        return { status: created ? 'created' : 'existing', photo: toPhoto(row, context.actor), receipt: await receipt(row) };
       } finally {
         if (!committed) await staged.discard();
       }

@@ -12,6 +12,7 @@ import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
 import { startExport } from './reports.export.js';
 import type { ReportFilter } from './reports.repository.js';
 import {
+  acceptedReportSchema,
   batchInput,
   batchResult,
   formsSchema,
@@ -22,7 +23,9 @@ import {
   reportListQuery,
   reportPageSchema,
   reportSchema,
+  reviewedSchemaOf,
   reviewInput,
+  revisedReportSchema,
   revisionInput,
   revisionSchema,
 } from './reports.schemas.js';
@@ -56,6 +59,7 @@ export async function reportsRoutes(
   },
 ): Promise<void> {
   const reportDetailSchema = reportDetailSchemaOf(options.photoSchema);
+  const reviewedSchema = reviewedSchemaOf(options.photoSchema);
   const service = app.services.reports;
   // Exports run only so many at once, so that observers' writes keep their connections.
   const exports = concurrencyCap('exports', options.exportMaxConcurrent);
@@ -95,9 +99,14 @@ export async function reportsRoutes(
           '201 with the stored report. The same `id` with the same content again — a retry — is 200 with the same ' +
           'report, however often and by whoever may read it; the same `id` with other content is 409 REPORT_CONFLICT ' +
           'naming the differing fields. A caller who may not read the stored report gets 409 REPORT_CONFLICT without ' +
-          '`fields` whatever the body.',
+          '`fields` whatever the body. Both carry `receipt`, the log\'s receipt of the report\'s entry, byte-identical ' +
+          'on every replay.',
         body: reportInput,
-        response: { 200: reportSchema, 201: reportSchema, ...problemResponses(400, 401, 403, 409, 422, 429) },
+        response: {
+          200: acceptedReportSchema,
+          201: acceptedReportSchema,
+          ...problemResponses(400, 401, 403, 409, 422, 429),
+        },
       },
     },
     async (request, reply) => {
@@ -107,7 +116,7 @@ export async function reportsRoutes(
           { event: 'report.accepted', reportId: result.report.id, kind: result.report.kind },
           'report accepted',
         );
-      return reply.code(result.status === 'created' ? 201 : 200).send(result.report);
+      return reply.code(result.status === 'created' ? 201 : 200).send({ ...result.report, receipt: result.receipt });
     },
   );
 
@@ -276,15 +285,20 @@ export async function reportsRoutes(
         operationId: 'reports.revise',
         summary: 'Correct a report with a reason (the author, or a coordinator in scope)',
         description:
-          'Adds a revision; the report shows the latest. Sending the current content again changes nothing (200).',
+          'Adds a revision; the report shows the latest. Sending the current content again changes nothing (200). ' +
+          "`receipt` is the log's receipt of the current revision's entry (the original's: the report's).",
         params: reportIdParams,
         body: revisionInput,
-        response: { 200: reportSchema, 201: reportSchema, ...problemResponses(400, 401, 403, 404, 409, 422, 429) },
+        response: {
+          200: revisedReportSchema,
+          201: revisedReportSchema,
+          ...problemResponses(400, 401, 403, 404, 409, 422, 429),
+        },
       },
     },
     async (request, reply) => {
       const result = await service.revise(contextOf(request), request.params.id, request.body);
-      return reply.code(result.status === 'created' ? 201 : 200).send(result.report);
+      return reply.code(result.status === 'created' ? 201 : 200).send({ ...result.report, receipt: result.receipt });
     },
   );
 
@@ -299,10 +313,10 @@ export async function reportsRoutes(
         description:
           'Judges the current revision (a revision resets the report to unreviewed); the review records it. 403 ' +
           'REVIEW_NOT_ALLOWED for whoever submitted or revised the report. The state it already has is 200 with the ' +
-          'report as it is, recording nothing.',
+          "report as it is, recording nothing. `receipt` is the log's receipt of the report's latest review.",
         params: reportIdParams,
         body: reviewInput,
-        response: { 200: reportDetailSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
+        response: { 200: reviewedSchema, ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
     },
     async (request) => service.review(contextOf(request), request.params.id, request.body),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { cursorParam, limitParam } from '../../infra/http/pagination.js';
 import { problemSchema } from '../../infra/http/problems.js';
 import { checkedPerItem, instantInput } from '../../infra/http/validation.js';
+import { receiptSchema } from '../log/log.schemas.js';
 import { REPORT_KINDS } from './forms.js';
 
 const code = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a centre code');
@@ -77,6 +78,13 @@ export const reportSchema = z
   })
   .meta({ id: 'Report' });
 
+/** A report as an accepting answer gives it: with the log's receipt of its entry (the same on every replay). */
+export const acceptedReportSchema = reportSchema.extend({ receipt: receiptSchema }).meta({ id: 'AcceptedReport' });
+/** A report after POST …/revisions: with the receipt of its current revision's entry. */
+export const revisedReportSchema = reportSchema
+  .extend({ receipt: receiptSchema.nullable() })
+  .meta({ id: 'RevisedReport' });
+
 export const reviewSchema = z.object({
   state: reviewStateSchema,
   note: z.string().nullable(),
@@ -85,6 +93,17 @@ export const reviewSchema = z.object({
   createdAt: z.iso.datetime(),
 });
 const details = new WeakMap<z.ZodType, z.ZodType>();
+const reviewed = new WeakMap<z.ZodType, z.ZodType>();
+/** The answer of POST …/review: the report detail with the receipt of its latest review (null before any). */
+export function reviewedSchemaOf<P extends z.ZodType>(photoSchema: P) {
+  const made = () =>
+    reportDetailSchemaOf(photoSchema).extend({ receipt: receiptSchema.nullable() }).meta({ id: 'ReviewedReport' });
+  const known = reviewed.get(photoSchema) as ReturnType<typeof made> | undefined;
+  if (known) return known;
+  const schema = made();
+  reviewed.set(photoSchema, schema);
+  return schema;
+}
 /** The report with its reviews and photos; the Photo schema is the photos feature's, given by the wiring. */
 export function reportDetailSchemaOf<P extends z.ZodType>(photoSchema: P) {
   const made = () =>
@@ -130,6 +149,7 @@ export const batchResult = z
           .meta({ description: 'error: the server failed on this item (httpStatus 5xx); send it again later' }),
         httpStatus: z.number().int().meta({ description: 'What POST /v1/reports would have answered' }),
         report: reportSchema.optional(),
+        receipt: receiptSchema.optional().meta({ description: "The log's receipt of a created or replayed report" }),
         problem: problemSchema.optional(),
       }),
     ),

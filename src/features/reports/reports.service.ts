@@ -9,6 +9,7 @@ import { AppError, bodyValidationError, type ProblemDetailItem } from '../../inf
 import { pageOf } from '../../infra/http/pagination.js';
 import { toAppError } from '../../infra/http/problems.js';
 import type { Election, ElectionService } from '../election/election.service.js';
+import type { LogService, Receipt } from '../log/log.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
 import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
 import type {
@@ -48,7 +49,7 @@ export function limiter(n: number): Fallback {
 
 /** One item of a batch as answered: its report, or the problem that refused it (or that the server hit: `error`). */
 export type BatchOutcome<Report> = { index: number; id: string | null } & (
-  | { status: 'created' | 'replayed'; httpStatus: 200 | 201; report: Report }
+  | { status: 'created' | 'replayed'; httpStatus: 200 | 201; report: Report; receipt: Receipt }
   | { status: 'conflict' | 'invalid' | 'error'; httpStatus: number; problem: AppError; cause: unknown }
 );
 
@@ -150,6 +151,8 @@ export interface ReportsServiceDeps {
   election: Pick<ElectionService, 'current' | 'find'>;
   /** A report's photos as `actor` sees them (given by the wiring: photos are a feature on top of reports). */
   photosOf: (actor: Actor, reportId: string) => Promise<object[]>;
+  /** The log's receipts of what was accepted (given by the wiring). */
+  receipts: Pick<LogService, 'ofReport' | 'ofStored'>;
   maxClockSkewMs: number;
 }
 
@@ -236,6 +239,15 @@ export function createReportsService(deps: ReportsServiceDeps) {
   const insertResults = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, true) });
   const insert = (report: NewReport) => (report.kind === 'results' ? insertResults(report) : insertOthers(report));
 
+  /** The receipt of the report's current revision (revision 1: the report's own). */
+  const receiptOfRevision = async (report: { id: string; revision: number }) =>
+    (await deps.receipts.ofStored({ type: 'revision', reportId: report.id, revision: report.revision })) ?? null;
+  /** A review's answer with the receipt of the report's latest review (none before any). */
+  const withReviewReceipt = async <D extends { id: string }>(detail: D) => ({
+    ...detail,
+    receipt: (await deps.receipts.ofStored({ type: 'review', reportId: detail.id })) ?? null,
+  });
+
   async function view(id: string) {
     const row = await repo.find(id);
     if (!row) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
@@ -272,95 +284,106 @@ export function createReportsService(deps: ReportsServiceDeps) {
     throw new AppError('REPORT_CONFLICT', `Report ${id} exists with other content: ${fields.join(', ')}`, { fields });
   }
 
+  /**
+   * Creates a report, or replays the stored one for a retry of the same content. The common case is one
+   * insert that checks the registry and the caller itself; what it leaves out takes the slow path, which
+   * finds the reason (a retry, a rule broken) and only then inserts.
+   */
+  async function submitOne(
+    context: ActorContext,
+    input: ReportInput,
+    election?: Election | null,
+    fallback: Fallback = (work) => work(),
+  ): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
+    const { actor } = context;
+    const table = input.table ?? null;
+    if (input.kind === 'results' && table === null) {
+      throw new AppError('VALIDATION_FAILED', 'table: required for results', {
+        errors: [{ in: 'body', path: 'table', message: 'required for results' }],
+      });
+    }
+    const answers = parseAnswers(input.kind, input.answers);
+    const content: ReportContent = {
+      kind: input.kind,
+      centreCode: input.centreCode,
+      table,
+      observedAt: new Date(input.observedAt).toISOString(),
+      answers,
+      notes: input.notes ?? null,
+      location: normaliseLocation(input.location),
+    };
+    const hash = contentHash(content);
+    const current = election === undefined ? await elections.current() : (election ?? undefined);
+    const report: NewReport = {
+      id: input.id,
+      kind: input.kind,
+      centreCode: input.centreCode,
+      table,
+      observedAt: content.observedAt,
+      formVersion: forms[input.kind].version,
+      answers,
+      notes: content.notes,
+      location: content.location,
+      hash,
+      flags: input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, null) : [],
+      registeredVoters: input.kind === 'results' ? (answers as ResultsAnswers).registeredVoters : null,
+      observerId: actor.userId,
+      role: actor.role,
+      scope: actor.role === 'admin' ? null : actor.scopeRegionCode,
+      requestId: context.requestId,
+      ip: context.ip,
+    };
+    if (
+      (input.kind !== 'results' || current) &&
+      contentProblems(input.kind, content.observedAt, answers, current).length === 0
+    ) {
+      const stored = await insert(report);
+      if (stored?.created) return { status: 'created', report: toReport(stored) };
+      // The insert answers a stored report to anyone who sends its id: only a reader of it may see it.
+      if (stored && !mayReadReport(actor, stored)) throw taken(input.id);
+      if (stored?.submissionHash === hash) return { status: 'replayed', report: toReport(stored) };
+    }
+    return fallback(async () => {
+      const facts = await repo.centreFacts(input.centreCode, table, actor.userId, input.id);
+      // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
+      // which may have changed since). The primary key still decides between concurrent first sends.
+      if (facts?.existingHash) {
+        const earlier = await replay(actor, input.id, hash, content);
+        if (earlier) return earlier;
+      }
+      if (!facts?.code)
+        throw invalid([
+          { in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` },
+        ]);
+      // Refused only by the election as it is now: one just changed is never judged by an older copy.
+      check(
+        actor,
+        input.kind,
+        table,
+        content.observedAt,
+        answers,
+        facts,
+        input.kind === 'results' ? await elections.find() : current,
+      );
+      // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
+      const stored = await insert(report);
+      if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
+      const earlier = await replay(actor, input.id, hash, content);
+      if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
+      return earlier;
+    });
+  }
+
   return {
-    /**
-     * Creates a report, or replays the stored one for a retry of the same content. The common case is one
-     * insert that checks the registry and the caller itself; what it leaves out takes the slow path, which
-     * finds the reason (a retry, a rule broken) and only then inserts.
-     */
+    /** submitOne, with the log's receipt of the report (the same on every replay). */
     async submit(
       context: ActorContext,
       input: ReportInput,
       election?: Election | null,
       fallback: Fallback = (work) => work(),
-    ): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
-      const { actor } = context;
-      const table = input.table ?? null;
-      if (input.kind === 'results' && table === null) {
-        throw new AppError('VALIDATION_FAILED', 'table: required for results', {
-          errors: [{ in: 'body', path: 'table', message: 'required for results' }],
-        });
-      }
-      const answers = parseAnswers(input.kind, input.answers);
-      const content: ReportContent = {
-        kind: input.kind,
-        centreCode: input.centreCode,
-        table,
-        observedAt: new Date(input.observedAt).toISOString(),
-        answers,
-        notes: input.notes ?? null,
-        location: normaliseLocation(input.location),
-      };
-      const hash = contentHash(content);
-      const current = election === undefined ? await elections.current() : (election ?? undefined);
-      const report: NewReport = {
-        id: input.id,
-        kind: input.kind,
-        centreCode: input.centreCode,
-        table,
-        observedAt: content.observedAt,
-        formVersion: forms[input.kind].version,
-        answers,
-        notes: content.notes,
-        location: content.location,
-        hash,
-        flags: input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, null) : [],
-        registeredVoters: input.kind === 'results' ? (answers as ResultsAnswers).registeredVoters : null,
-        observerId: actor.userId,
-        role: actor.role,
-        scope: actor.role === 'admin' ? null : actor.scopeRegionCode,
-        requestId: context.requestId,
-        ip: context.ip,
-      };
-      if (
-        (input.kind !== 'results' || current) &&
-        contentProblems(input.kind, content.observedAt, answers, current).length === 0
-      ) {
-        const stored = await insert(report);
-        if (stored?.created) return { status: 'created', report: toReport(stored) };
-        // The insert answers a stored report to anyone who sends its id: only a reader of it may see it.
-        if (stored && !mayReadReport(actor, stored)) throw taken(input.id);
-        if (stored?.submissionHash === hash) return { status: 'replayed', report: toReport(stored) };
-      }
-      return fallback(async () => {
-        const facts = await repo.centreFacts(input.centreCode, table, actor.userId, input.id);
-        // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
-        // which may have changed since). The primary key still decides between concurrent first sends.
-        if (facts?.existingHash) {
-          const earlier = await replay(actor, input.id, hash, content);
-          if (earlier) return earlier;
-        }
-        if (!facts?.code)
-          throw invalid([
-            { in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` },
-          ]);
-        // Refused only by the election as it is now: one just changed is never judged by an older copy.
-        check(
-          actor,
-          input.kind,
-          table,
-          content.observedAt,
-          answers,
-          facts,
-          input.kind === 'results' ? await elections.find() : current,
-        );
-        // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
-        const stored = await insert(report);
-        if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
-        const earlier = await replay(actor, input.id, hash, content);
-        if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
-        return earlier;
-      });
+    ): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport>; receipt: Receipt }> {
+      const result = await submitOne(context, input, election, fallback);
+      return { ...result, receipt: deps.receipts.ofReport(result.report) };
     },
 
     /**
@@ -384,6 +407,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
             status: result.status,
             httpStatus: result.status === 'created' ? 201 : 200,
             report: result.report,
+            receipt: result.receipt,
           };
         } catch (error) {
           const problem = toAppError(error as Error);
@@ -415,7 +439,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
       context: ActorContext,
       id: string,
       input: RevisionInput,
-    ): Promise<{ status: 'created' | 'unchanged'; report: ReturnType<typeof toReport> }> {
+    ): Promise<{ status: 'created' | 'unchanged'; report: ReturnType<typeof toReport>; receipt: Receipt | null }> {
       const { actor } = context;
       const current = await repo.findVisible(actor, id);
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
@@ -432,7 +456,9 @@ export function createReportsService(deps: ReportsServiceDeps) {
         location: input.location === undefined ? locationOf(current) : normaliseLocation(input.location),
       };
       const hash = contentHash(content);
-      if (hash === current.contentHash) return { status: 'unchanged', report: toReport(current) };
+      // The same content again: the current revision's receipt (what is stored), nothing new.
+      if (hash === current.contentHash)
+        return { status: 'unchanged', report: toReport(current), receipt: await receiptOfRevision(current) };
       const centre = await repo.centreFacts(current.centreCode, current.tableNumber, actor.userId, current.id);
       const election = await elections.current();
       if (actor.role === 'observer') centre!.assigned = true; // the author keeps the right to correct it
@@ -454,7 +480,8 @@ export function createReportsService(deps: ReportsServiceDeps) {
           fields: ['revision'],
         });
       }
-      return { status: 'created', report: await view(id) };
+      const report = await view(id);
+      return { status: 'created', report, receipt: await receiptOfRevision(report) };
     },
 
     /**
@@ -480,7 +507,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
       if (current.observerId === actor.userId || (await repo.wroteRevision(id, actor.userId))) {
         throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
       }
-      if (current.reviewState === input.state) return this.get(actor, id);
+      if (current.reviewState === input.state) return withReviewReceipt(await this.get(actor, id));
       const recorded = await repo.review(context, current, {
         state: input.state,
         note: input.note ?? null,
@@ -501,7 +528,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
         if (now.reviewState !== input.state)
           throw new AppError('REVIEW_NOT_ALLOWED', 'Nobody reviews a report they submitted or revised');
       }
-      return this.get(actor, id);
+      return withReviewReceipt(await this.get(actor, id));
     },
 
     async list(actor: Actor, filter: ReportFilter, limit: number) {

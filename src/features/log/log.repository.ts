@@ -1,0 +1,293 @@
+// SQL of the log: the rows entries are made of (queued ones for the integrator, all of them for log:verify,
+// one for a receipt), the integrator's append (leaves, node hashes, checkpoint, queue emptied: one statement
+// inside its advisory lock), and reads of leaves, node hashes and checkpoints.
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import type { Db } from '../../infra/db/client.js';
+import type { EntrySource, EntryType } from './log.entries.js';
+
+/** A queued row with what its entry is made of (`found` false: its row is gone; nothing to log). */
+export type PendingSource = EntrySource & { seq: bigint; queuedAt: Date; found: boolean };
+/** A stored row with its entry's facts, and for revisions the content to recompute its hash from. */
+export type StoredSource = EntrySource & {
+  observedAt: Date | null;
+  answers: Record<string, unknown> | null;
+  notes: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  accuracy: number | null;
+};
+export interface LeafRow {
+  idx: bigint;
+  leafHash: string;
+  entry: string;
+  type: EntryType;
+  reportId: string;
+}
+export interface CheckpointRow {
+  size: bigint;
+  root: string;
+  note: string;
+  createdAt: Date;
+}
+export interface NodeRow {
+  level: number;
+  idx: bigint;
+  hash: string;
+}
+export interface Appended {
+  leaves: {
+    idx: number;
+    leafHash: Buffer;
+    entry: Buffer;
+    source: PendingSource;
+  }[];
+  nodes: { level: number; index: number; hash: Buffer }[];
+  checkpoint: { size: number; root: Buffer; note: string };
+  done: bigint[];
+}
+
+/** The key of the advisory lock only the integrating process holds (pg_try_advisory_xact_lock: nobody waits). */
+const LOCK = Prisma.sql`hashtext('testigo.log.integrator')`;
+
+const entryColumns = Prisma.sql`
+  r.kind::text AS kind, r.form_version AS "formVersion", r.centre_code AS "centreCode", r.table_number AS "table"`;
+
+/** The entry facts of every stored row (report, revision, review, photo), one row each. */
+const storedSources = Prisma.sql`
+  SELECT 'report' AS type, r.id::text AS "reportId", 1 AS revision, NULL::bigint AS "reviewId", NULL::text AS "photoId",
+         ${entryColumns}, v.content_hash AS "contentHash", r.received_at AS "receivedAt", r.observer_id::text AS "actorId",
+         NULL::text AS state, NULL::text AS note, v.observed_at AS "observedAt", v.answers, v.notes AS notes,
+         v.latitude, v.longitude, v.accuracy
+  FROM reports r LEFT JOIN report_revisions v ON v.report_id = r.id AND v.number = 1
+  UNION ALL
+  SELECT 'revision', r.id::text, v.number, NULL, NULL, ${entryColumns}, v.content_hash, v.created_at, v.author_id::text,
+         NULL, NULL, v.observed_at, v.answers, v.notes, v.latitude, v.longitude, v.accuracy
+  FROM report_revisions v JOIN reports r ON r.id = v.report_id WHERE v.number > 1
+  UNION ALL
+  SELECT 'review', r.id::text, w.revision, w.id, NULL, ${entryColumns}, NULL, w.created_at, w.reviewer_id::text,
+         w.state::text, w.note, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM report_reviews w JOIN reports r ON r.id = w.report_id
+  UNION ALL
+  SELECT 'photo', r.id::text, NULL, NULL, p.id::text, ${entryColumns}, p.sha256, p.created_at, p.uploader_id::text,
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM photos p JOIN reports r ON r.id = p.report_id`;
+
+export const logRepository = {
+  /** The oldest queued rows (at most `limit`), each with its entry's facts as the rows say now. */
+  async pendingSources(db: Db, limit: number): Promise<PendingSource[]> {
+    return db.$queryRaw<PendingSource[]>`
+      SELECT p.seq, p.created_at AS "queuedAt", p.type, p.report_id::text AS "reportId",
+             CASE WHEN p.type = 'photo' THEN NULL ELSE p.revision END AS revision,
+             p.review_id AS "reviewId", p.photo_id::text AS "photoId", ${entryColumns},
+             CASE p.type WHEN 'photo' THEN ph.sha256 WHEN 'review' THEN NULL ELSE v.content_hash END AS "contentHash",
+             CASE p.type WHEN 'report' THEN r.received_at WHEN 'revision' THEN v.created_at
+                         WHEN 'review' THEN w.created_at ELSE ph.created_at END AS "receivedAt",
+             (CASE p.type WHEN 'report' THEN r.observer_id WHEN 'revision' THEN v.author_id
+                          WHEN 'review' THEN w.reviewer_id ELSE ph.uploader_id END)::text AS "actorId",
+             w.state::text AS state, w.note,
+             (r.id IS NOT NULL AND CASE p.type WHEN 'review' THEN w.id IS NOT NULL WHEN 'photo' THEN ph.id IS NOT NULL
+                                               ELSE v.report_id IS NOT NULL END) AS found
+      FROM (SELECT * FROM log_pending ORDER BY seq LIMIT ${limit}) p
+      LEFT JOIN reports r ON r.id = p.report_id
+      LEFT JOIN report_revisions v ON p.type IN ('report', 'revision') AND v.report_id = p.report_id AND v.number = p.revision
+      LEFT JOIN report_reviews w ON p.type = 'review' AND w.id = p.review_id
+      LEFT JOIN photos ph ON p.type = 'photo' AND ph.id = p.photo_id
+      ORDER BY p.seq`;
+  },
+
+  /** Whether anything is queued (the integrator's idle check: one index probe). */
+  async hasPending(db: Db): Promise<boolean> {
+    const rows = await db.$queryRaw<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM log_pending) AS any`;
+    return rows[0]?.any ?? false;
+  },
+
+  /** The queued rows' keys (log:verify does not count them missing). */
+  async pendingKeys(db: Db) {
+    return db.$queryRaw<{ type: EntryType; reportId: string; revision: number | null; reviewId: bigint | null; photoId: string | null }[]>`
+      SELECT type, report_id::text AS "reportId", revision, review_id AS "reviewId", photo_id::text AS "photoId" FROM log_pending`;
+  },
+
+  /** Every stored row's entry facts (log:verify). */
+  async storedSources(db: Db): Promise<StoredSource[]> {
+    return db.$queryRaw<StoredSource[]>`SELECT * FROM (${storedSources}) s`;
+  },
+
+  /** One stored row's entry facts: a report (revision 1) or revision `revision`, the latest review, or a photo. */
+  async storedSource(
+    db: Db,
+    key: { type: 'revision'; reportId: string; revision: number } | { type: 'review'; reportId: string } | { type: 'photo'; photoId: string },
+  ): Promise<StoredSource | undefined> {
+    const where =
+      key.type === 'revision'
+        ? Prisma.sql`s."reportId" = ${key.reportId} AND s.type IN ('report', 'revision') AND s.revision = ${key.revision}`
+        : key.type === 'review'
+          ? Prisma.sql`s."reportId" = ${key.reportId} AND s.type = 'review'`
+          : Prisma.sql`s.type = 'photo' AND s."photoId" = ${key.photoId}`;
+    const rows = await db.$queryRaw<StoredSource[]>`
+      SELECT * FROM (${storedSources}) s WHERE ${where} ORDER BY s."reviewId" DESC NULLS LAST LIMIT 1`;
+    return rows[0];
+  },
+
+  /**
+   * Reports whose row no longer says what their latest revision says (answers, observed_at, notes, location,
+   * content_hash, revision), with the fields that differ.
+   */
+  async reportsUnlikeLatest(db: Db): Promise<{ reportId: string; revision: number | null; fields: string[] }[]> {
+    return db.$queryRaw`
+      SELECT * FROM (
+        SELECT r.id::text AS "reportId", v.number AS revision, array_remove(ARRAY[
+                 CASE WHEN v.number IS DISTINCT FROM r.revision THEN 'revision' END,
+                 CASE WHEN v.answers IS DISTINCT FROM r.answers THEN 'answers' END,
+                 CASE WHEN v.observed_at IS DISTINCT FROM r.observed_at THEN 'observedAt' END,
+                 CASE WHEN v.notes IS DISTINCT FROM r.notes THEN 'notes' END,
+                 CASE WHEN (v.latitude, v.longitude, v.accuracy) IS DISTINCT FROM (r.latitude, r.longitude, r.accuracy)
+                      THEN 'location' END,
+                 CASE WHEN v.content_hash IS DISTINCT FROM r.content_hash THEN 'contentHash' END], NULL) AS fields
+        FROM reports r
+        LEFT JOIN LATERAL (SELECT * FROM report_revisions x WHERE x.report_id = r.id ORDER BY x.number DESC LIMIT 1) v ON TRUE
+      ) d WHERE cardinality(d.fields) > 0 ORDER BY d."reportId"`;
+  },
+
+  /** Takes the integrator's lock for this transaction, if nobody holds it. */
+  async tryLock(db: Db): Promise<boolean> {
+    const rows = await db.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${LOCK}) AS locked`;
+    return rows[0]?.locked ?? false;
+  },
+
+  /** The number of leaves (their indices are 0 … size-1). */
+  async size(db: Db): Promise<number> {
+    const rows = await db.$queryRaw<{ size: bigint }[]>`SELECT coalesce(max(idx) + 1, 0)::bigint AS size FROM log_leaves`;
+    return Number(rows[0]?.size ?? 0);
+  },
+
+  /** The stored hashes of these complete nodes, keyed `level/index`. */
+  async nodes(db: Db, nodes: { level: number; index: number }[]): Promise<Map<string, Buffer>> {
+    if (nodes.length === 0) return new Map();
+    const rows = await db.$queryRaw<NodeRow[]>`
+      SELECT h.level, h.idx, encode(h.hash, 'hex') AS hash
+      FROM unnest(${nodes.map((node) => node.level)}::int[], ${nodes.map((node) => node.index)}::bigint[]) AS k(level, idx)
+      JOIN log_hashes h ON h.level = k.level AND h.idx = k.idx`;
+    return new Map(rows.map((row) => [`${row.level}/${row.idx}`, Buffer.from(row.hash, 'hex')]));
+  },
+
+  /** The stored hashes of level `level` with indices in [start, end). */
+  async levelRange(db: Db, level: number, start: number, end: number): Promise<Buffer[]> {
+    const rows = await db.$queryRaw<NodeRow[]>`
+      SELECT level, idx, encode(hash, 'hex') AS hash FROM log_hashes
+      WHERE level = ${level} AND idx >= ${start} AND idx < ${end} ORDER BY idx`;
+    return rows.map((row) => Buffer.from(row.hash, 'hex'));
+  },
+
+  /** Every stored node hash (log:verify compares them with the tree rebuilt from the leaves). */
+  async allNodes(db: Db): Promise<NodeRow[]> {
+    return db.$queryRaw<NodeRow[]>`SELECT level, idx, encode(hash, 'hex') AS hash FROM log_hashes ORDER BY level, idx`;
+  },
+
+  /** Appends leaves, their completed nodes and the new checkpoint, and empties the queue of `done`: one statement. */
+  append(db: Db, appended: Appended): Promise<number> {
+    const leaves = appended.leaves.map((leaf) => ({
+      idx: leaf.idx,
+      leaf_hash: leaf.leafHash.toString('hex'),
+      entry: leaf.entry.toString('base64'),
+      type: leaf.source.type,
+      report_id: leaf.source.reportId,
+      revision: leaf.source.revision,
+      review_id: leaf.source.reviewId === null ? null : String(leaf.source.reviewId),
+      photo_id: leaf.source.photoId,
+      queued_at: leaf.source.queuedAt.toISOString(),
+    }));
+    const nodes = appended.nodes.map((node) => ({ level: node.level, idx: node.index, hash: node.hash.toString('hex') }));
+    const { checkpoint } = appended;
+    return db.$executeRaw`
+      WITH leaves AS (
+        INSERT INTO log_leaves (idx, leaf_hash, entry, type, report_id, revision, review_id, photo_id, queued_at)
+        SELECT x.idx, decode(x.leaf_hash, 'hex'), decode(x.entry, 'base64'), x.type, x.report_id, x.revision, x.review_id,
+               x.photo_id, x.queued_at
+        FROM jsonb_to_recordset(${JSON.stringify(leaves)}::jsonb) AS x(idx bigint, leaf_hash text, entry text, type text,
+               report_id uuid, revision int, review_id bigint, photo_id uuid, queued_at timestamptz)),
+      nodes AS (
+        INSERT INTO log_hashes (level, idx, hash)
+        SELECT x.level, x.idx, decode(x.hash, 'hex')
+        FROM jsonb_to_recordset(${JSON.stringify(nodes)}::jsonb) AS x(level smallint, idx bigint, hash text)),
+      checkpoint AS (
+        INSERT INTO log_checkpoints (size, root, note, created_at)
+        SELECT ${checkpoint.size}, decode(${checkpoint.root.toString('hex')}, 'hex'), ${checkpoint.note}, clock_timestamp()
+        WHERE ${checkpoint.size} > 0 AND ${appended.leaves.length} > 0)
+      DELETE FROM log_pending WHERE seq = ANY (${appended.done.map(String)}::bigint[])`;
+  },
+
+  async latestCheckpoint(db: Db): Promise<CheckpointRow | undefined> {
+    const rows = await db.$queryRaw<CheckpointRow[]>`
+      SELECT size, encode(root, 'hex') AS root, note, created_at AS "createdAt" FROM log_checkpoints ORDER BY size DESC LIMIT 1`;
+    return rows[0];
+  },
+
+  /** Every checkpoint after size `after`, oldest first. */
+  async checkpointsAfter(db: Db, after: number): Promise<CheckpointRow[]> {
+    return db.$queryRaw<CheckpointRow[]>`
+      SELECT size, encode(root, 'hex') AS root, note, created_at AS "createdAt" FROM log_checkpoints
+      WHERE size > ${after} ORDER BY size`;
+  },
+
+  /** Leaves with indices in [start, end), in order. */
+  async leaves(db: Db, start: number, end: number): Promise<LeafRow[]> {
+    return db.$queryRaw<LeafRow[]>`
+      SELECT idx, encode(leaf_hash, 'hex') AS "leafHash", encode(entry, 'base64') AS entry, type, report_id::text AS "reportId"
+      FROM log_leaves WHERE idx >= ${start} AND idx < ${end} ORDER BY idx`;
+  },
+
+  async leafIndex(db: Db, leafHash: Buffer): Promise<number | undefined> {
+    const rows = await db.$queryRaw<{ idx: bigint }[]>`
+      SELECT idx FROM log_leaves WHERE leaf_hash = decode(${leafHash.toString('hex')}, 'hex')`;
+    return rows[0] ? Number(rows[0].idx) : undefined;
+  },
+};
+
+/** The log repository on `prisma`: reads, and the integration as one transaction under the integrator's lock. */
+export function createLogRepository(prisma: PrismaClient) {
+  const r = logRepository;
+  return {
+    hasPending: () => r.hasPending(prisma),
+    pendingKeys: () => r.pendingKeys(prisma),
+    storedSources: () => r.storedSources(prisma),
+    reportsUnlikeLatest: () => r.reportsUnlikeLatest(prisma),
+    storedSource: (key: Parameters<typeof r.storedSource>[1]) => r.storedSource(prisma, key),
+    size: () => r.size(prisma),
+    nodes: (nodes: { level: number; index: number }[]) => r.nodes(prisma, nodes),
+    levelRange: (level: number, start: number, end: number) => r.levelRange(prisma, level, start, end),
+    allNodes: () => r.allNodes(prisma),
+    latestCheckpoint: () => r.latestCheckpoint(prisma),
+    checkpointsAfter: (after: number) => r.checkpointsAfter(prisma, after),
+    leaves: (start: number, end: number) => r.leaves(prisma, start, end),
+    leafIndex: (leafHash: Buffer) => r.leafIndex(prisma, leafHash),
+
+    /**
+     * One integration, if no other process is integrating: `plan` gets the queued rows (oldest first, at most
+     * `limit`) and the tree's size and node lookup, and answers what to append; it is appended in the same
+     * transaction. Answers how many leaves were appended, or null when another process holds the lock.
+     */
+    async integrate(
+      limit: number,
+      plan: (
+        pending: PendingSource[],
+        size: number,
+        nodes: (refs: { level: number; index: number }[]) => Promise<Map<string, Buffer>>,
+      ) => Promise<Appended | undefined>,
+    ): Promise<number | null> {
+      return prisma.$transaction(
+        async (tx) => {
+          if (!(await r.tryLock(tx))) return null;
+          const pending = await r.pendingSources(tx, limit);
+          if (pending.length === 0) return 0;
+          const appended = await plan(pending, await r.size(tx), (refs) => r.nodes(tx, refs));
+          if (!appended) return 0;
+          await r.append(tx, appended);
+          return appended.leaves.length;
+        },
+        { timeout: 60_000 },
+      );
+    },
+  };
+}
+
+export type LogRepository = ReturnType<typeof createLogRepository>;
