@@ -8,6 +8,7 @@ COPY prisma ./prisma
 # postinstall generates the Prisma client into src/generated, which the build compiles into dist/.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/copy-assets.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
