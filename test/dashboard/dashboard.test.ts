@@ -54,7 +54,10 @@ async function withPage<T>(
   options: { locale?: string },
   run: (page: Page, problems: string[], browserContext: BrowserContext) => Promise<T>,
 ): Promise<T> {
-  const browserContext = await browser.newContext({ locale: options.locale ?? 'en-US', viewport: { width: 1280, height: 900 } });
+  const browserContext = await browser.newContext({
+    locale: options.locale ?? 'en-US',
+    viewport: { width: 1280, height: 900 },
+  });
   try {
     const { page, problems } = await watchedPage(browserContext);
     return await run(page, problems, browserContext);
@@ -77,7 +80,9 @@ describe('GET /dashboard in Chromium', () => {
       expect(await page.locator('#h-reporting').textContent()).toMatch(
         new RegExp(`^${c.centresReporting} of ${c.centres} \\(`),
       );
-      expect(await page.locator('#h-tables').textContent()).toMatch(new RegExp(`^${c.tablesCounted} of ${c.tables} \\(`));
+      expect(await page.locator('#h-tables').textContent()).toMatch(
+        new RegExp(`^${c.tablesCounted} of ${c.tables} \\(`),
+      );
       expect(await page.locator('#h-turnout').textContent()).toBe(
         new Intl.NumberFormat('en-US', { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(
           row.results.turnout,
@@ -133,7 +138,9 @@ describe('GET /dashboard in Chromium', () => {
       await signIn(page, base, context.admin.token);
       await page.locator('#map-panel:not([hidden])').waitFor();
       expect(await page.locator('#map path.state[data-code]').count()).toBe(24);
-      expect(await page.locator('#map path.state[data-code="01"]').getAttribute('aria-label')).toMatch(/DISTRITO|CAPITAL/i);
+      expect(await page.locator('#map path.state[data-code="01"]').getAttribute('aria-label')).toMatch(
+        /DISTRITO|CAPITAL/i,
+      );
       await page.locator('input[value="leader"]').check();
       expect(await page.locator('#map path.state[data-shaded="leader"]').count()).toBe(2);
       expect(problems).toEqual([]);
@@ -150,7 +157,10 @@ describe('GET /dashboard in Chromium', () => {
       let reached = false;
       for (let presses = 0; presses < 120 && !reached; presses += 1) {
         await page.keyboard.press('Tab');
-        reached = await page.evaluate((selector) => document.activeElement === document.querySelector(selector), target);
+        reached = await page.evaluate(
+          (selector) => document.activeElement === document.querySelector(selector),
+          target,
+        );
       }
       expect(reached, `Tab reached ${target}`).toBe(true);
       await page.keyboard.press('Enter');

@@ -41,9 +41,7 @@ const TYPES: Record<string, string> = {
 const PAGE_FILES = ['index.html', 'app.js', 'api.js', 'live.js', 'i18n.js', 'map.js', 'charts.js', 'dashboard.css'];
 
 /** Library files the page imports, from node_modules: only these. */
-const VENDOR = [
-  { name: 'eventsource-parser', files: ['dist/index.js', 'dist/parse.js', 'dist/errors.js'] },
-] as const;
+const VENDOR = [{ name: 'eventsource-parser', files: ['dist/index.js', 'dist/parse.js', 'dist/errors.js'] }] as const;
 
 interface Asset {
   body: Buffer;
@@ -107,7 +105,10 @@ export async function dashboardRoutes(app: FastifyInstance, options: { publicSum
   for (const { name, files } of VENDOR) {
     const base = vendorBase(name);
     for (const file of files) {
-      assets.set(`${base}${file}`, asset(join(ROOT, 'node_modules', name, file), 'public, max-age=31536000, immutable'));
+      assets.set(
+        `${base}${file}`,
+        asset(join(ROOT, 'node_modules', name, file), 'public, max-age=31536000, immutable'),
+      );
     }
   }
 

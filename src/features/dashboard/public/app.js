@@ -1,9 +1,10 @@
 // The dashboard page: signs in (or not, when summaries are public), draws the national headline, the
 // candidates, the map, the states' table, a state's municipalities, the incidents timeline, the missing
 // centres and the process analysis, and keeps them current through live.js.
-import config from './config.js';
+
 import { get, session } from './api.js';
 import { timeBars } from './charts.js';
+import config from './config.js';
 import { fmt, t, translatePage } from './i18n.js';
 import { startLive } from './live.js';
 import { CANDIDATE_PALETTES, COVERAGE_COLOURS, drawMap, leaderOf } from './map.js';
@@ -125,9 +126,7 @@ function scheduleRefresh() {
 
 function candidatesByVotes() {
   const votes = state.national?.results.votes ?? {};
-  const known = state.candidates.length
-    ? state.candidates
-    : Object.keys(votes).map((code) => ({ code, name: code }));
+  const known = state.candidates.length ? state.candidates : Object.keys(votes).map((code) => ({ code, name: code }));
   return [...known].sort((a, b) => (votes[b.code] ?? 0) - (votes[a.code] ?? 0));
 }
 
@@ -295,7 +294,11 @@ function regionTable(table, rows, { sortable, onPick }) {
             },
           },
           column.label(),
-          h('span', { class: 'arrow', 'aria-hidden': 'true' }, current ? (direction === 'ascending' ? ' ▲' : ' ▼') : ''),
+          h(
+            'span',
+            { class: 'arrow', 'aria-hidden': 'true' },
+            current ? (direction === 'ascending' ? ' ▲' : ' ▼') : '',
+          ),
         ),
       );
     }),
@@ -354,7 +357,11 @@ async function loadIncidents() {
   $('incidents-panel').hidden = false;
   timeBars(
     $('incidents'),
-    answer.body.items.map((item) => ({ start: item.start, end: item.end, count: item.byKind.incident ?? item.reports })),
+    answer.body.items.map((item) => ({
+      start: item.start,
+      end: item.end,
+      count: item.byKind.incident ?? item.reports,
+    })),
     { label: t.incidentsTimeline, empty: t.noIncidents },
   );
 }
@@ -369,7 +376,9 @@ async function loadMissing() {
   }
   $('missing-panel').hidden = false;
   const items = answer.body.items;
-  $('missing-count').textContent = items.length ? t.missingShown(items.length, Boolean(answer.body.nextCursor)) : t.noMissing;
+  $('missing-count').textContent = items.length
+    ? t.missingShown(items.length, Boolean(answer.body.nextCursor))
+    : t.noMissing;
   $('missing').replaceChildren(
     ...items.map((item) =>
       h(
@@ -389,7 +398,9 @@ async function loadForms() {
   const answer = await get('/v1/forms');
   if (answer.status !== 200 || !answer.body.items?.length) return;
   $('analysis-form').replaceChildren(
-    ...answer.body.items.map((form) => h('option', { value: form.key ?? form.kind }, form.title ?? form.key ?? form.kind)),
+    ...answer.body.items.map((form) =>
+      h('option', { value: form.key ?? form.kind }, form.title ?? form.key ?? form.kind),
+    ),
   );
   $('analysis-panel').hidden = false;
   await loadAnalysis();
@@ -433,7 +444,17 @@ async function loadAnalysis() {
         h(
           'table',
           {},
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t.name), h('th', { scope: 'col' }, t.units), h('th', { scope: 'col' }, t.question))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, t.name),
+              h('th', { scope: 'col' }, t.units),
+              h('th', { scope: 'col' }, t.question),
+            ),
+          ),
           h(
             'tbody',
             {},

@@ -50,7 +50,12 @@ export function timeBars(container, items, { label, empty }) {
       svg.append(
         el(
           'text',
-          { x: index === 0 ? x(start) : x(end), y: height - 8, 'text-anchor': index === 0 ? 'start' : 'end', class: 'tick' },
+          {
+            x: index === 0 ? x(start) : x(end),
+            y: height - 8,
+            'text-anchor': index === 0 ? 'start' : 'end',
+            class: 'tick',
+          },
           fmt.dayTime(new Date(index === 0 ? start : end)),
         ),
       );

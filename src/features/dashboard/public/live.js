@@ -1,8 +1,9 @@
 // Live updates: the summaries stream (Server-Sent Events read with fetch, since EventSource cannot send a
 // bearer token; parsed by eventsource-parser; resumed with Last-Event-ID), and when it is unavailable
 // (404, 429, a network error) polling every second with If-None-Match, trying the stream again later.
-import config from './config.js';
+
 import { authHeaders, get } from './api.js';
+import config from './config.js';
 
 const POLL_MS = 1000;
 const RETRY_STREAM_MS = 30_000;
