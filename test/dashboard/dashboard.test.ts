@@ -21,6 +21,7 @@ const context = await setupTestApp({ env });
 const open = await setupTestApp({ env: { ...env, PUBLIC_SUMMARIES: 'true' } });
 const browser = await launchBrowser();
 const hasMap = context.app.hasRoute({ method: 'GET', url: '/v1/summaries.geojson' });
+const hasStream = context.app.hasRoute({ method: 'GET', url: '/v1/summaries/stream' });
 const en = new Intl.NumberFormat('en-US');
 
 let base = '';
@@ -74,8 +75,8 @@ describe('GET /dashboard in Chromium', () => {
       const c = row.coverage;
       const votes = page.locator('li[data-candidate="EG"] .votes');
       await expect.poll(() => votes.textContent()).toBe(en.format(row.results.votes.EG));
-      expect(await votes.textContent()).toBe('1,200');
-      expect(await page.locator('li[data-candidate="NM"] .votes').textContent()).toBe('760');
+      expect(await votes.textContent()).toMatch(/^\d,\d{3}$/); // 4 × 300 or more: thousands separated
+      expect(await page.locator('li[data-candidate="NM"] .votes').textContent()).toBe(en.format(row.results.votes.NM));
       expect(await page.locator('li[data-candidate="EG"] .bar-name').textContent()).toBe('Edmundo González');
       expect(await page.locator('#h-reporting').textContent()).toMatch(
         new RegExp(`^${c.centresReporting} of ${c.centres} \\(`),
@@ -115,21 +116,64 @@ describe('GET /dashboard in Chromium', () => {
     await withPage({}, async (page, problems) => {
       await signIn(page, base, context.admin.token);
       const votes = page.locator('li[data-candidate="EG"] .votes');
-      await expect.poll(() => votes.textContent()).toBe('1,200');
+      const before = (await national()).results.votes.EG as number;
+      await expect.poll(() => votes.textContent()).toBe(en.format(before));
       await page.evaluate(() => {
         window.marker = true;
       });
       await createReport(context.app, context.admin, 'results', { registeredVoters: 700 }, { table: 105 });
       const posted = Date.now();
       await page.waitForFunction(
-        () => document.querySelector('li[data-candidate="EG"] .votes')?.textContent === '1,500',
-        null,
+        (want) => document.querySelector('li[data-candidate="EG"] .votes')?.textContent === want,
+        en.format(before + 300),
         { timeout: 2000 },
       );
-      console.log(`dashboard: a new report showed ${Date.now() - posted} ms after it was posted`);
+      console.log(
+        `dashboard: a new report showed ${Date.now() - posted} ms after it was posted (${hasStream ? 'stream' : 'polling'})`,
+      );
+      // Streamed when the server has the stream, else polled.
+      expect(await page.locator('#live-status').getAttribute('data-mode')).toBe(hasStream ? 'stream' : 'polling');
       // The same document: no reload happened.
       expect(await page.evaluate(() => window.marker)).toBe(true);
       expect(problems).toEqual([]);
+    });
+  });
+
+  it('falls back to polling with If-None-Match when the stream is refused (429), and still updates within 2 s', async () => {
+    await withPage({}, async (page, problems) => {
+      let streamAsked = 0;
+      await page.route('**/v1/summaries/stream', (route) => {
+        streamAsked += 1;
+        return route.fulfill({
+          status: 429,
+          contentType: 'application/problem+json',
+          headers: { 'retry-after': '30' },
+          body: JSON.stringify({ status: 429, code: 'TOO_MANY_STREAMS' }),
+        });
+      });
+      const conditional: string[] = [];
+      page.on('request', (request) => {
+        if (request.url().includes('/v1/summaries?level=state') && request.headers()['if-none-match'])
+          conditional.push(request.headers()['if-none-match']!);
+      });
+      await signIn(page, base, context.admin.token);
+      const votes = page.locator('li[data-candidate="EG"] .votes');
+      await expect.poll(() => votes.textContent()).not.toBe('');
+      const before = Number((await votes.textContent())!.replace(/\D/g, ''));
+      await page.locator('#live-status[data-mode="polling"]').waitFor();
+      await createReport(context.app, context.admin, 'results', { registeredVoters: 700 }, { table: 106 });
+      await page.waitForFunction(
+        (want) => document.querySelector('li[data-candidate="EG"] .votes')?.textContent === want,
+        en.format(before + 300),
+        { timeout: 2000 },
+      );
+      expect(conditional.length).toBeGreaterThan(0);
+      expect(streamAsked).toBe(hasStream ? 1 : 0);
+      // The refused stream is the only failed request (and its console line), and only when it was asked for.
+      const expected = hasStream
+        ? [expect.stringMatching(/status of 429/), expect.stringMatching(/^HTTP 429: .*\/v1\/summaries\/stream$/)]
+        : [];
+      expect(problems.sort()).toEqual(expected.sort());
     });
   });
 
@@ -183,7 +227,7 @@ describe('GET /dashboard in Chromium', () => {
       const row = await national();
       const votes = page.locator('li[data-candidate="EG"] .votes');
       await expect.poll(() => votes.textContent()).toBe(new Intl.NumberFormat('es-VE').format(row.results.votes.EG));
-      expect(await votes.textContent()).toMatch(/^1\.[25]00$/);
+      expect(await votes.textContent()).toMatch(/^\d\.\d{3}$/); // thousands separated by a point
       expect(await page.locator('html').getAttribute('lang')).toBe('es');
       expect(await page.locator('#headline-title').textContent()).toBe('Nacional');
       expect(await page.locator('#h-turnout').textContent()).toMatch(/^\d+,\d\d\s?%$/);
