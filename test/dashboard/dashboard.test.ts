@@ -15,6 +15,7 @@ declare const document: {
 };
 declare const window: { marker?: boolean };
 declare const sessionStorage: { getItem(key: string): string | null };
+declare function getComputedStyle(element: unknown): { outlineStyle: string };
 
 const env = { MAX_EVENT_LOOP_DELAY_MS: '0', RATE_LIMIT_PER_TOKEN: '0', RATE_LIMIT_PER_IP: '0' };
 const context = await setupTestApp({ env });
@@ -257,6 +258,62 @@ describe('GET /dashboard in Chromium', () => {
       expect(await page.locator('#missing-panel').isHidden()).toBe(true);
       expect(await page.locator('#missing li').count()).toBe(0);
       await page.waitForTimeout(1500);
+      expect(problems).toEqual([]);
+    });
+  });
+
+  it('is accessible: landmarks, labelled controls, named buttons, and text contrast of at least 4.5:1', async () => {
+    await withPage({}, async (page, problems) => {
+      await signIn(page, base, context.admin.token);
+      await page.locator('#states tr[data-code="01"]').waitFor();
+      await page.locator('#states tr[data-code="01"] button.link').click();
+      await page.locator('#state-detail:not([hidden])').waitFor();
+      expect(await page.locator('header, main, footer').count()).toBe(3);
+      // Runs in the page: every visible text's contrast against its nearest opaque background, every
+      // control's label, every button's name.
+      const report = (await page.evaluate(`(() => {
+        const rgb = (value) => (value.match(/[\\d.]+/g) || []).map(Number);
+        const luminance = ([r, g, b]) => {
+          const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+          return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+        };
+        const background = (element) => {
+          for (let node = element; node; node = node.parentElement) {
+            const colour = rgb(getComputedStyle(node).backgroundColor);
+            if (colour.length >= 3 && (colour[3] === undefined || colour[3] > 0.5)) return colour;
+          }
+          return [255, 255, 255];
+        };
+        const low = [];
+        let checked = 0;
+        for (const element of document.querySelectorAll('body *')) {
+          if (element.closest('svg')) continue;
+          const own = [...element.childNodes].some((node) => node.nodeType === 3 && node.textContent.trim());
+          if (!own || !element.checkVisibility()) continue;
+          const [a, b] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))];
+          const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+          checked += 1;
+          if (ratio < 4.5) low.push(element.tagName + ' ' + element.textContent.trim().slice(0, 30) + ' ' + ratio.toFixed(2));
+        }
+        const unlabelled = [...document.querySelectorAll('input, select')]
+          .filter((control) => control.labels.length === 0 && !control.getAttribute('aria-label'))
+          .map((control) => control.id || control.name);
+        const unnamed = [...document.querySelectorAll('button')]
+          .filter((button) => !button.textContent.trim() && !button.getAttribute('aria-label'))
+          .map((button) => button.outerHTML.slice(0, 60));
+        return { checked, low, unlabelled, unnamed };
+      })()`)) as { checked: number; low: string[]; unlabelled: string[]; unnamed: string[] };
+      expect(report.checked).toBeGreaterThan(50);
+      expect(report).toMatchObject({ low: [], unlabelled: [], unnamed: [] });
+      // Focus is visible: a focused control gets an outline.
+      await page.locator('#states button[data-sort="name"]').focus();
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Tab');
+      expect(
+        await page
+          .locator('#states button[data-sort="name"]')
+          .evaluate((element) => getComputedStyle(element).outlineStyle),
+      ).toBe('solid');
       expect(problems).toEqual([]);
     });
   });
