@@ -3,6 +3,7 @@
 // keyboard, speaks Spanish with Spanish numbers, and in public mode needs no token and hides the missing list.
 import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 import { launchBrowser, listen, signIn, watchedPage } from '../helpers/browser.js';
 import { createReport, registryWithTables, seedRegistry, setElection } from '../helpers/factories.js';
@@ -186,8 +187,15 @@ describe('GET /dashboard in Chromium', () => {
       expect(await page.locator('#map path.state[data-code="01"]').getAttribute('aria-label')).toMatch(
         /DISTRITO|CAPITAL/i,
       );
+      // The sample registry has states 01 and 13 (both shaded by coverage); only 01 has counted results.
+      expect(await page.locator('#map path.state[data-shaded="coverage"]').count()).toBe(2);
       await page.locator('input[value="leader"]').check();
-      expect(await page.locator('#map path.state[data-shaded="leader"]').count()).toBe(2);
+      expect(await page.locator('#map path.state[data-shaded="leader"]').count()).toBe(1);
+      expect(await page.locator('#legend li').allTextContents()).toContain('Edmundo González');
+      // A click on a state shows its municipalities.
+      await page.locator('#map path.state[data-code="13"]').click();
+      await page.locator('#state-detail[data-code="13"]').waitFor();
+      expect(await page.locator('#municipalities tbody tr').count()).toBe(2);
       expect(problems).toEqual([]);
     });
   });
@@ -243,6 +251,28 @@ describe('GET /dashboard in Chromium', () => {
       expect(await page.evaluate(() => sessionStorage.getItem('testigo.token'))).toBeNull();
       expect(await page.locator('#main').isHidden()).toBe(true);
       expect(await page.getByLabel('Access token').isVisible()).toBe(true);
+      expect(problems).toEqual([]);
+    });
+  });
+
+  it('a coordinator of one state: no national headline, its state, no refused request; an observer is told why not', async () => {
+    const coordinator = await createActor(context.app, 'coordinator', { scopeRegion: '01' });
+    await withPage({}, async (page, problems) => {
+      await signIn(page, base, coordinator.token);
+      await page.locator('#states tr[data-code="01"]').waitFor();
+      expect(await page.locator('#states tbody tr').count()).toBe(1);
+      expect(await page.locator('#headline').isHidden()).toBe(true);
+      await page.waitForTimeout(1500);
+      expect(problems).toEqual([]);
+    });
+    const observer = await createActor(context.app, 'observer');
+    await withPage({}, async (page, problems) => {
+      await page.goto(`${base}/dashboard`);
+      await page.getByLabel('Access token').fill(observer.token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(() => page.locator('#signin-error').textContent()).toMatch(/cannot read summaries/);
+      expect(await page.locator('#main').isHidden()).toBe(true);
+      expect(await page.evaluate(() => sessionStorage.getItem('testigo.token'))).toBeNull();
       expect(problems).toEqual([]);
     });
   });

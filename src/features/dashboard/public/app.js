@@ -30,6 +30,7 @@ const state = {
   selected: null,
   sort: { key: 'name', direction: 'ascending' },
   stopLive: null,
+  nationalScope: true,
   refreshTimer: null,
   lastRefresh: 0,
 };
@@ -75,6 +76,15 @@ async function signedIn() {
     $('token').focus();
     return;
   }
+  if (check.status !== 200 || check.body.role === 'observer') {
+    // Observers report; they read no summaries (every poll would be refused).
+    session.token = null;
+    $('signin').hidden = false;
+    $('signin-error').textContent = t.noSummaries;
+    return;
+  }
+  // Only a national scope reads the national row (a coordinator's is a region).
+  state.nationalScope = check.body.scopeRegion === null;
   $('signin-error').textContent = '';
   $('signin').hidden = true;
   $('signout').hidden = false;
@@ -97,6 +107,7 @@ async function start() {
   $('missing-panel').hidden = config.publicSummaries;
   await Promise.all([loadMap(), loadForms()]);
   state.stopLive = startLive({
+    national: config.publicSummaries || state.nationalScope,
     onSummary: ({ national, states }) => {
       if (national) state.national = national;
       if (states) state.states = states;

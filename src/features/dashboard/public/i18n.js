@@ -7,6 +7,7 @@ const words = {
     signIn: 'Sign in',
     signOut: 'Sign out',
     badToken: 'That token was not accepted.',
+    noSummaries: 'This token cannot read summaries (observers report; coordinators, analysts and admins read).',
     national: 'National',
     centresReporting: 'Centres reporting',
     centresOpened: 'Centres opened',
@@ -56,6 +57,8 @@ const words = {
     signIn: 'Entrar',
     signOut: 'Salir',
     badToken: 'La clave no fue aceptada.',
+    noSummaries:
+      'Esta clave no puede leer resúmenes (los observadores reportan; coordinadores, analistas y administradores leen).',
     national: 'Nacional',
     centresReporting: 'Centros que reportan',
     centresOpened: 'Centros abiertos',

@@ -9,10 +9,11 @@ const POLL_MS = 1000;
 const RETRY_STREAM_MS = 30_000;
 
 /**
- * Calls `onSummary({national, states})` whenever the summaries change, and `onMode('stream'|'polling')`.
+ * Calls `onSummary({national, states})` whenever the summaries change, and `onMode('stream'|'polling')`;
+ * `national: false` for a caller without a national scope (the national row is not polled).
  * Answers a function that stops everything.
  */
-export function startLive({ onSummary, onMode }) {
+export function startLive({ national: withNational = true, onSummary, onMode }) {
   let stopped = false;
   let lastEventId = null;
   let controller = null;
@@ -22,7 +23,7 @@ export function startLive({ onSummary, onMode }) {
 
   async function pollOnce() {
     const [national, states] = await Promise.all([
-      get('/v1/summaries/national', { etag: etags.national }),
+      withNational ? get('/v1/summaries/national', { etag: etags.national }) : { status: 204 },
       get('/v1/summaries?level=state', { etag: etags.states }),
     ]);
     let changed = false;
