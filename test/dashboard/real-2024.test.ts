@@ -77,6 +77,8 @@ describe.skipIf(!actasPresent)(
         expect(await page.locator('#h-tables').textContent()).toMatch(/^24,532 of 24,532 /);
         expect(await page.locator('#states tbody tr').count()).toBe(24);
         if (app.hasRoute({ method: 'GET', url: '/v1/summaries.geojson' })) {
+          expect(await page.locator('#map path.state[data-code]').count()).toBe(24);
+          expect(await page.locator('#map path.state[data-shaded="coverage"]').count()).toBe(24);
           await page.locator('input[value="leader"]').check();
           expect(await page.locator('#map path.state[data-shaded="leader"]').count()).toBe(24);
         }

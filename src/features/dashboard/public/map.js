@@ -61,12 +61,17 @@ const classOf = (share) => (share === null || share === undefined ? -1 : Math.mi
  * and names them, and calls `onSelect(code)` on click, Enter or Space.
  */
 export function drawMap(svg, features, { onSelect }) {
-  const { project, width, height } = fit(features, 600, 460);
+  const { project, width, height } = fit(
+    features.filter((feature) => feature.geometry),
+    600,
+    460,
+  );
   svg.setAttribute('viewBox', `-4 -4 ${Math.ceil(width) + 8} ${Math.ceil(height) + 8}`);
   svg.replaceChildren();
   const shapes = new Map();
   for (const feature of features) {
-    const code = feature.properties?.code ?? null;
+    if (!feature.geometry) continue; // a region without a boundary: in the table, not on the map
+    const code = feature.properties?.code ?? feature.id ?? null;
     const path = document.createElementNS(SVG, 'path');
     path.setAttribute('d', pathOf(feature.geometry, project));
     path.classList.add('shape');
