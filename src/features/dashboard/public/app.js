@@ -7,7 +7,7 @@ import { timeBars } from './charts.js';
 import config from './config.js';
 import { fmt, t, translatePage } from './i18n.js';
 import { startLive } from './live.js';
-import { CANDIDATE_PALETTES, COVERAGE_COLOURS, drawMap, leaderOf } from './map.js';
+import { CANDIDATE_PALETTES, COVERAGE_BINS, COVERAGE_COLOURS, drawMap, LEADER_BINS, leaderOf, NO_DATA } from './map.js';
 
 const $ = (id) => document.getElementById(id);
 const h = (tag, attributes = {}, ...children) => {
@@ -196,6 +196,16 @@ function describeState(name, row) {
   return parts.join(', ');
 }
 
+/** Labels of the classes between `bins` ("< 20%", "20%–40%", …, "≥ 80%"). */
+const binLabels = (bins) =>
+  [0, ...bins].map((low, index) =>
+    index === 0
+      ? `< ${fmt.pctWhole(bins[0])}`
+      : index === bins.length
+        ? `≥ ${fmt.pctWhole(low)}`
+        : `${fmt.pctWhole(low)}–${fmt.pctWhole(bins[index])}`,
+  );
+
 function renderMap() {
   if (!state.map) return;
   const rows = new Map(state.states.map((row) => [row.code, row]));
@@ -207,17 +217,22 @@ function renderMap() {
       h(
         'ul',
         {},
-        ...COVERAGE_COLOURS.map((colour, index) =>
-          swatch(colour, `${fmt.pctShort(index / 5)} – ${fmt.pctShort((index + 1) / 5)}`),
-        ),
-        swatch('#f0f0f0', t.noData),
+        ...binLabels(COVERAGE_BINS).map((label, index) => swatch(COVERAGE_COLOURS[index], label)),
+        swatch(NO_DATA, t.noData),
       ),
     );
   } else {
-    const leaders = state.candidates.slice(0, CANDIDATE_PALETTES.length);
+    // The candidates leading somewhere, each in its hue, and the share classes (in the first one's hue).
+    const leading = new Set(state.states.map((row) => leaderOf(row, state.candidates)?.code));
+    const leaders = state.candidates
+      .slice(0, CANDIDATE_PALETTES.length)
+      .map((candidate, index) => ({ ...candidate, index }))
+      .filter((candidate) => leading.has(candidate.code));
+    const first = CANDIDATE_PALETTES[leaders[0]?.index ?? 0];
     legend.replaceChildren(
-      h('p', { class: 'legend-title' }, `${t.leader} (${t.lessMore})`),
-      h('ul', {}, ...leaders.map((candidate, index) => swatch(CANDIDATE_PALETTES[index][3], candidate.name))),
+      h('p', { class: 'legend-title' }, t.leader),
+      h('ul', {}, ...leaders.map((candidate) => swatch(CANDIDATE_PALETTES[candidate.index][3], candidate.name))),
+      h('ul', { class: 'bins' }, ...binLabels(LEADER_BINS).map((label, index) => swatch(first[index], label))),
     );
   }
 }

@@ -109,6 +109,7 @@ export const t = words[lang];
 
 const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
 const percent = new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const percentWhole = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 0 });
 const percentShort = new Intl.NumberFormat(locale, {
   style: 'percent',
   minimumFractionDigits: 1,
@@ -120,6 +121,7 @@ const dayTime = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric'
 export const fmt = {
   int: (value) => (value === null || value === undefined ? '—' : integer.format(value)),
   pct: (value) => (value === null || value === undefined ? '—' : percent.format(value)),
+  pctWhole: (value) => percentWhole.format(value),
   pctShort: (value) => (value === null || value === undefined ? '—' : percentShort.format(value)),
   time: (date) => time.format(date),
   dayTime: (date) => dayTime.format(date),

@@ -54,7 +54,12 @@ function pathOf(geometry, project) {
     .join('');
 }
 
-const classOf = (share) => (share === null || share === undefined ? -1 : Math.min(4, Math.floor(share * 5)));
+/** Coverage classes: fifths of the centres reporting. */
+export const COVERAGE_BINS = [0.2, 0.4, 0.6, 0.8];
+/** Leading-share classes: a leader has at least a plurality, so the scale starts below a half. */
+export const LEADER_BINS = [0.4, 0.5, 0.6, 0.7];
+const classOf = (share, bins) =>
+  share === null || share === undefined ? -1 : bins.filter((bound) => share >= bound).length;
 
 /**
  * Draws `features` into `svg` once; answers `shade(rowsByCode, mode, candidates)` which recolours the shapes
@@ -102,13 +107,13 @@ export function drawMap(svg, features, { onSelect }) {
         const row = rows.get(code);
         let fill = NO_DATA;
         if (row && mode === 'coverage') {
-          const level = classOf(row.coverage.centresReportingShare);
+          const level = classOf(row.coverage.centresReportingShare, COVERAGE_BINS);
           if (level >= 0) fill = COVERAGE_COLOURS[level];
         } else if (row && mode === 'leader') {
           const leader = leaderOf(row, candidates);
           if (leader) {
             const palette = CANDIDATE_PALETTES[Math.min(leader.index, CANDIDATE_PALETTES.length - 1)];
-            fill = palette[classOf(leader.share)];
+            fill = palette[classOf(leader.share, LEADER_BINS)];
           }
         }
         shape.path.setAttribute('fill', fill);
