@@ -243,6 +243,7 @@ describe('GET /dashboard in Chromium', () => {
       expect(await votes.textContent()).toMatch(/^\d\.\d{3}$/); // thousands separated by a point
       expect(await page.locator('html').getAttribute('lang')).toBe('es');
       expect(await page.locator('#headline-title').textContent()).toBe('Nacional');
+      expect(await page.locator('#missing-kind option[value="opening"]').textContent()).toBe('Apertura');
       expect(await page.locator('#h-turnout').textContent()).toMatch(/^\d+,\d\d\s?%$/);
       expect(problems).toEqual([]);
     });

@@ -7,6 +7,7 @@ const words = {
     signIn: 'Sign in',
     signOut: 'Sign out',
     badToken: 'That token was not accepted.',
+    kinds: { opening: 'Opening', arrival: 'Arrival', results: 'Results', closing: 'Closing' },
     noSummaries: 'This token cannot read summaries (observers report; coordinators, analysts and admins read).',
     national: 'National',
     centresReporting: 'Centres reporting',
@@ -57,6 +58,7 @@ const words = {
     signIn: 'Entrar',
     signOut: 'Salir',
     badToken: 'La clave no fue aceptada.',
+    kinds: { opening: 'Apertura', arrival: 'Llegada', results: 'Resultados', closing: 'Cierre' },
     noSummaries:
       'Esta clave no puede leer resúmenes (los observadores reportan; coordinadores, analistas y administradores leen).',
     national: 'Nacional',
@@ -135,4 +137,5 @@ export function translatePage() {
     const word = t[element.dataset.i18n];
     if (typeof word === 'string') element.textContent = word;
   }
+  for (const option of document.querySelectorAll('option[data-kind]')) option.textContent = t.kinds[option.value];
 }
