@@ -428,22 +428,36 @@ async function loadForms() {
       h('option', { value: form.key ?? form.kind }, form.title ?? form.key ?? form.kind),
     ),
   );
+  // The voting form by default: the one observers fill in about the process.
+  if (answer.body.items.some((form) => (form.key ?? form.kind) === 'voting')) $('analysis-form').value = 'voting';
   $('analysis-panel').hidden = false;
   await loadAnalysis();
 }
 
-function describeQuestion(summary) {
-  return Object.entries(summary)
-    .filter(([key]) => key !== 'type')
-    .map(([key, value]) => {
-      if (typeof value === 'number') return `${key} ${Number.isInteger(value) ? fmt.int(value) : fmt.pctShort(value)}`;
-      if (value && typeof value === 'object')
-        return `${key}: ${Object.entries(value)
-          .map(([k, v]) => `${k} ${typeof v === 'number' ? fmt.int(v) : String(v)}`)
-          .join(', ')}`;
-      return `${key} ${String(value)}`;
-    })
-    .join('; ');
+/** One question's findings in a region (GET /v1/analysis's AnalysisAnswer), as a line of text. */
+function describeQuestion(answer) {
+  const share = (value) => (value === null || value === undefined ? '—' : fmt.pctShort(value));
+  switch (answer.type) {
+    case 'boolean':
+      return `${t.yes} ${fmt.int(answer.yes)} · ${t.no} ${fmt.int(answer.no)} (${share(answer.yesShare)} ${t.yes})`;
+    case 'single':
+    case 'multiple':
+    case 'codes':
+      return Object.entries(answer.counts ?? {})
+        .sort((a, b) => b[1] - a[1])
+        .map(([option, count]) => `${option} ${fmt.int(count)} (${share(answer.shares?.[option])})`)
+        .join(' · ');
+    case 'integer':
+      return answer.answered
+        ? `${t.median} ${fmt.num(answer.median)} · ${t.mean} ${fmt.num(answer.mean)} (${fmt.int(answer.min)}–${fmt.int(answer.max)}), n ${fmt.int(answer.answered)}`
+        : '—';
+    case 'time':
+      return answer.answered
+        ? `${t.median} ${answer.median} (${answer.earliest}–${answer.latest}), n ${fmt.int(answer.answered)}`
+        : '—';
+    default:
+      return `n ${fmt.int(answer.answered)}`;
+  }
 }
 
 async function loadAnalysis() {

@@ -7,6 +7,10 @@ const words = {
     signIn: 'Sign in',
     signOut: 'Sign out',
     badToken: 'That token was not accepted.',
+    yes: 'yes',
+    no: 'no',
+    median: 'median',
+    mean: 'mean',
     kinds: { opening: 'Opening', arrival: 'Arrival', results: 'Results', closing: 'Closing' },
     noSummaries: 'This token cannot read summaries (observers report; coordinators, analysts and admins read).',
     national: 'National',
@@ -58,6 +62,10 @@ const words = {
     signIn: 'Entrar',
     signOut: 'Salir',
     badToken: 'La clave no fue aceptada.',
+    yes: 'sí',
+    no: 'no',
+    median: 'mediana',
+    mean: 'media',
     kinds: { opening: 'Apertura', arrival: 'Llegada', results: 'Resultados', closing: 'Cierre' },
     noSummaries:
       'Esta clave no puede leer resúmenes (los observadores reportan; coordinadores, analistas y administradores leen).',
@@ -111,6 +119,7 @@ export const t = words[lang];
 
 const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
 const percent = new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const decimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
 const percentWhole = new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 0 });
 const percentShort = new Intl.NumberFormat(locale, {
   style: 'percent',
@@ -123,6 +132,7 @@ const dayTime = new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric'
 export const fmt = {
   int: (value) => (value === null || value === undefined ? '—' : integer.format(value)),
   pct: (value) => (value === null || value === undefined ? '—' : percent.format(value)),
+  num: (value) => (value === null || value === undefined ? '—' : decimal.format(value)),
   pctWhole: (value) => percentWhole.format(value),
   pctShort: (value) => (value === null || value === undefined ? '—' : percentShort.format(value)),
   time: (date) => time.format(date),
