@@ -10,6 +10,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 # bin/lib/tlog.mjs is the log's verification code, shared by the server and the offline verifier (testigo-verify).
 COPY bin ./bin
+COPY scripts/copy-assets.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

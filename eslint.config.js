@@ -47,4 +47,25 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' },
     },
   },
+  {
+    // The dashboard's page scripts run in the browser.
+    files: ['src/features/dashboard/public/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'navigator',
+          'sessionStorage',
+          'fetch',
+          'AbortController',
+          'TextDecoderStream',
+          'setTimeout',
+          'clearTimeout',
+          'Intl',
+          'console',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -13,6 +13,7 @@ import Fastify, {
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { type Config, trustProxyOption } from './config.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
+import { dashboardRoutes } from './features/dashboard/dashboard.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
 import { geoRoutes } from './features/geo/geo.routes.js';
 import { type LogKeys, loadLogKeys } from './features/log/log.keys.js';
@@ -188,7 +189,7 @@ export async function buildApp({
   await app.register(registryRoutes, { importMaxBytes: config.REGISTRY_IMPORT_MAX_BYTES });
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
-  await app.register(electionRoutes);
+  await app.register(electionRoutes, { publicElection: config.PUBLIC_SUMMARIES });
   await app.register(reportsRoutes, {
     batchMaxBytes: config.REPORT_BATCH_MAX_BYTES,
     exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT,
@@ -198,5 +199,6 @@ export async function buildApp({
   await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   await app.register(geoRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   await app.register(logRoutes, { publicLog: config.PUBLIC_LOG });
+  await app.register(dashboardRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   return app;
 }

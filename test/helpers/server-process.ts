@@ -110,7 +110,7 @@ export function run(
 }
 
 /**
- * Builds dist/ with tsconfig.build.json when it is missing or older than src/. Test files run in
+ * Builds dist/ as `npm run build` does (tsc, then the static assets) when it is missing or older than src/. Test files run in
  * parallel, so the build is serialised by a lock directory: a second file never rewrites dist/ while
  * the first one is running the server from it.
  */
@@ -142,6 +142,9 @@ export async function ensureBuilt(): Promise<void> {
       });
       if (result.code !== 0)
         throw new Error(`The build failed (tsc exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+      // The rest of `npm run build`: the files tsc does not emit (the dashboard's page).
+      const assets = await run(process.execPath, [join(ROOT, 'scripts', 'copy-assets.mjs')], { timeoutMs: 30_000 });
+      if (assets.code !== 0) throw new Error(`Copying the build's assets failed:\n${assets.stderr}`);
     }
   } finally {
     await rm(lock, { recursive: true, force: true });

@@ -2,105 +2,26 @@
 // $VE2024_DIR) posted as results reports through POST /v1/reports/batch, read back through the NDJSON export
 // and the summaries: every candidate's total, and every region's, must equal the file's. Skipped when the file is absent (it is not
 // part of the repository).
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DEMO_REGISTRY } from '../../src/cli/registry-files.js';
 import { setupTestApp } from '../helpers/app.js';
-import { ROOT } from '../helpers/server-process.js';
+import {
+  ACTAS,
+  CANDIDATES,
+  ELECTION_2024,
+  actasPresent as present,
+  readSheets,
+  SHEETS,
+  toReport,
+} from '../helpers/ve2024.js';
 import { expectTalliesMatchRecount } from '../summaries/recount.js';
 
-const VE2024_DIR = process.env.VE2024_DIR || resolve(ROOT, '../shared/data/ve2024');
-const ACTAS = resolve(VE2024_DIR, 'actas-2024-v1.csv');
-const present = existsSync(ACTAS);
-const CANDIDATES = ['EG', 'NM', 'LM', 'JABE', 'JOBR', 'AE', 'CF', 'DC', 'EM', 'BERA'] as const;
-const CANDIDATE_NAMES: Record<(typeof CANDIDATES)[number], string> = {
-  EG: 'Edmundo González Urrutia',
-  NM: 'Nicolás Maduro Moros',
-  LM: 'Luis Eduardo Martínez',
-  JABE: 'Javier Bertucci',
-  JOBR: 'José Brito',
-  AE: 'Antonio Ecarri',
-  CF: 'Claudio Fermín',
-  DC: 'Daniel Ceballos',
-  EM: 'Enrique Márquez',
-  BERA: 'Benjamín Rausseo',
-};
 const BATCH = 500;
-const SHEETS = 24_532;
 
 if (!present)
   console.warn(`[ve2024 reports] skipped: ${ACTAS} not found (set VE2024_DIR to the folder holding actas-2024-v1.csv)`);
-
-interface Sheet {
-  centre: string;
-  table: number;
-  re: number;
-  valid: number;
-  nulls: number;
-  votes: Record<string, number>;
-}
-
-/** The tally sheets: UTF-8 with a BOM, comma-separated, no quoting (see the data's README). */
-function readSheets(): Sheet[] {
-  const lines = readFileSync(ACTAS, 'utf8')
-    .replace(/^\uFEFF/, '')
-    .split(/\r?\n/)
-    .filter((line) => line.length > 0);
-  const header = lines[0]!.split(',');
-  const column = (name: string) => {
-    const index = header.indexOf(name);
-    if (index < 0) throw new Error(`${ACTAS}: no column ${name}`);
-    return index;
-  };
-  const at = {
-    centre: column('CENTRO'),
-    table: column('MESA'),
-    re: column('RE'),
-    valid: column('VOTOS_VALIDOS'),
-    nulls: column('VOTOS_NULOS'),
-  };
-  const candidateAt = CANDIDATES.map((code) => [code, column(code)] as const);
-  return lines.slice(1).map((line) => {
-    const cells = line.split(',');
-    const int = (index: number) => {
-      const value = Number(cells[index]);
-      if (!Number.isInteger(value)) throw new Error(`${ACTAS}: not an integer in ${header[index]}: ${line}`);
-      return value;
-    };
-    return {
-      centre: cells[at.centre]!.padStart(9, '0'),
-      table: int(at.table),
-      re: int(at.re),
-      valid: int(at.valid),
-      nulls: int(at.nulls),
-      votes: Object.fromEntries(candidateAt.map(([code, index]) => [code, int(index)])),
-    };
-  });
-}
-
-/** A deterministic id per (centre, table), laid out as a UUID v4. */
-function sheetId(centre: string, table: number): string {
-  const hex = createHash('sha256').update(`ve2024:${centre}:${table}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-const toReport = (sheet: Sheet) => ({
-  id: sheetId(sheet.centre, sheet.table),
-  kind: 'results',
-  centreCode: sheet.centre,
-  table: sheet.table,
-  observedAt: '2024-07-28T22:00:00Z',
-  answers: {
-    registeredVoters: sheet.re,
-    validVotes: sheet.valid,
-    nullVotes: sheet.nulls,
-    votes: sheet.votes,
-    citizenAudit: false,
-  },
-});
 
 const sumVotes = (items: { votes: Record<string, number> }[]) => {
   const totals: Record<string, number> = Object.fromEntries(CANDIDATES.map((code) => [code, 0]));
@@ -152,12 +73,7 @@ describe.skipIf(!present)(
           method: 'PUT',
           url: '/v1/election',
           headers: admin.headers,
-          payload: {
-            name: 'Elección Presidencial 2024',
-            date: '2024-07-28',
-            timeZone: 'America/Caracas',
-            candidates: CANDIDATES.map((code) => ({ code, name: CANDIDATE_NAMES[code] })),
-          },
+          payload: ELECTION_2024,
         });
         expect(election.statusCode, election.body).toBe(200);
 

@@ -5,13 +5,15 @@ import { contextOf } from '../../infra/auth/actor.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { electionBody, electionSchema } from './election.schemas.js';
 
-export async function electionRoutes(app: FastifyInstance): Promise<void> {
+export async function electionRoutes(app: FastifyInstance, options: { publicElection?: boolean } = {}): Promise<void> {
   const service = app.services.election;
   const route = app.withTypeProvider<ZodTypeProvider>();
 
   route.get(
     '/v1/election',
     {
+      // With PUBLIC_SUMMARIES the public reads the results, so it may read whom they are for.
+      config: options.publicElection ? { public: true } : {},
       schema: {
         tags: ['election'],
         operationId: 'election.get',
