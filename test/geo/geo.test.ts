@@ -219,6 +219,22 @@ describe('PUBLIC_SUMMARIES=true', () => {
       const centres = await open.inject('/v1/centres.geojson?region=01');
       expect(centres.statusCode).toBe(200);
       expect(centres.json().features).toHaveLength(1);
+      // Coverage only: nothing about observers or reports' content.
+      expect(Object.keys(centres.json().features[0].properties).sort()).toEqual(
+        [
+          'code',
+          'name',
+          'tables',
+          'registeredVoters',
+          'reports',
+          'opened',
+          'openedAt',
+          'tablesCounted',
+          'tablesCountedShare',
+          'incidents',
+          'incidentsOpen',
+        ].sort(),
+      );
     } finally {
       await open.close();
     }
