@@ -4,9 +4,10 @@
 // ten candidates. Idempotent: each report's id is a UUIDv5 of its centre and table, and its content is fixed, so
 // a second run replays every item and appends nothing. Used by `npm run demo -- --with-results` and the browser
 // test that takes the README's screenshot of the dashboard.
-import type { FastifyInstance } from 'fastify';
+
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
+import type { FastifyInstance } from 'fastify';
 import { v5 as uuidv5 } from 'uuid';
 import { systemContext } from '../infra/auth/actor.js';
 import { openFile } from './registry-files.js';

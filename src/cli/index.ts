@@ -62,7 +62,10 @@ async function demoResults(
         `(${results.votesCast} votes cast of ${results.registeredVoters} registered on those tally sheets)`,
       ...Object.entries(results.votes)
         .sort(([, a], [, b]) => b - a)
-        .map(([code, votes]) => `  ${code.padEnd(5)} ${String(votes).padStart(10)}  ${percent(results.shares[code] ?? null)}`),
+        .map(
+          ([code, votes]) =>
+            `  ${code.padEnd(5)} ${String(votes).padStart(10)}  ${percent(results.shares[code] ?? null)}`,
+        ),
       'open http://127.0.0.1:3000/dashboard (or GET /v1/summaries/national) to see them',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -201,9 +201,9 @@ describe('GET /v1/centres.geojson', () => {
     expect((await as(app, coordinator)('/v1/centres.geojson?region=13')).statusCode).toBe(404);
     expect((await as(app, observer)('/v1/centres.geojson')).statusCode).toBe(403);
     const tag = (await asAdmin('/v1/centres.geojson?region=13')).headers.etag as string;
-    expect((await asAdmin({ url: '/v1/centres.geojson?region=13', headers: { 'if-none-match': tag } })).statusCode).toBe(
-      304,
-    );
+    expect(
+      (await asAdmin({ url: '/v1/centres.geojson?region=13', headers: { 'if-none-match': tag } })).statusCode,
+    ).toBe(304);
   });
 });
 
@@ -219,6 +219,22 @@ describe('PUBLIC_SUMMARIES=true', () => {
       const centres = await open.inject('/v1/centres.geojson?region=01');
       expect(centres.statusCode).toBe(200);
       expect(centres.json().features).toHaveLength(1);
+      // Coverage only: nothing about observers or reports' content.
+      expect(Object.keys(centres.json().features[0].properties).sort()).toEqual(
+        [
+          'code',
+          'name',
+          'tables',
+          'registeredVoters',
+          'reports',
+          'opened',
+          'openedAt',
+          'tablesCounted',
+          'tablesCountedShare',
+          'incidents',
+          'incidentsOpen',
+        ].sort(),
+      );
     } finally {
       await open.close();
     }
@@ -232,8 +248,19 @@ describe('REGIONS_GEOJSON', () => {
     const cases: [string, string, RegExp][] = [
       ['missing.geojson', '', /cannot read .*ENOENT/],
       ['broken.geojson', '{"type":', /is not JSON/],
-      ['points.geojson', JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { code: '01' }, geometry: { type: 'Point', coordinates: [1, 2] } }] }), /features\.0\.geometry/],
-      ['nocode.geojson', JSON.stringify({ type: 'FeatureCollection', features: [] }), /no feature with a properties\.code/],
+      [
+        'points.geojson',
+        JSON.stringify({
+          type: 'FeatureCollection',
+          features: [{ type: 'Feature', properties: { code: '01' }, geometry: { type: 'Point', coordinates: [1, 2] } }],
+        }),
+        /features\.0\.geometry/,
+      ],
+      [
+        'nocode.geojson',
+        JSON.stringify({ type: 'FeatureCollection', features: [] }),
+        /no feature with a properties\.code/,
+      ],
     ];
     for (const [name, content, message] of cases) {
       const file = join(dir, name);
@@ -245,7 +272,9 @@ describe('REGIONS_GEOJSON', () => {
         error = caught;
       }
       expect(error, name).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).issues.join('\n'), name).toMatch(new RegExp(`^REGIONS_GEOJSON: .*${message.source}`));
+      expect((error as ConfigError).issues.join('\n'), name).toMatch(
+        new RegExp(`^REGIONS_GEOJSON: .*${message.source}`),
+      );
     }
   });
 });

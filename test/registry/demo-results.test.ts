@@ -22,7 +22,9 @@ beforeAll(async () => {
 }, 300_000);
 
 describe('loadDemoResults', () => {
-  it('loads 24,532 tally sheets: González 7,156,462, Maduro 3,241,461, turnout 60.07%', { timeout: 900_000 }, async () => {
+  it('loads 24,532 tally sheets: González 7,156,462, Maduro 3,241,461, turnout 60.07%', {
+    timeout: 900_000,
+  }, async () => {
     const seen: number[] = [];
     const loaded = await loadDemoResults(app, { onProgress: (progress) => seen.push(progress.done) });
     console.log(`demo results: first run ${loaded.durationMs} ms`);
@@ -52,7 +54,9 @@ describe('loadDemoResults', () => {
 
   it('a second run (as another admin) replays every report and appends nothing', { timeout: 900_000 }, async () => {
     const audit = async () =>
-      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_entries WHERE action LIKE 'report%'`))[0]!.n);
+      Number(
+        (await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_entries WHERE action LIKE 'report%'`))[0]!.n,
+      );
     const before = await audit();
     const again = await loadDemoResults(app, { authorization: admin.headers.authorization, batchSize: 250 });
     console.log(`demo results: second run ${again.durationMs} ms`);

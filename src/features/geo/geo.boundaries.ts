@@ -6,13 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** The shipped boundaries of Venezuela's 24 states (Natural Earth, public domain); found from src/ and dist/ alike. */
-export const DEFAULT_REGIONS_GEOJSON = fileURLToPath(new URL('../../../seed/ve-geo/ve-states.geojson', import.meta.url));
+export const DEFAULT_REGIONS_GEOJSON = fileURLToPath(
+  new URL('../../../seed/ve-geo/ve-states.geojson', import.meta.url),
+);
 
 const position = z
   .array(z.number())
   .min(2)
   .max(3)
-  .refine(([lon, lat]) => Math.abs(lon!) <= 180 && Math.abs(lat!) <= 90, 'a [longitude, latitude] in degrees');
+  .refine(([lon = 0, lat = 0]) => Math.abs(lon) <= 180 && Math.abs(lat) <= 90, 'a [longitude, latitude] in degrees');
 const ring = z.array(position).min(4, 'a linear ring has at least 4 positions');
 const polygon = z.array(ring).min(1);
 const geometry = z.discriminatedUnion('type', [
@@ -52,13 +54,15 @@ export function loadBoundaries(path: string): Boundaries {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new Error(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+      cause: error,
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch {
-    throw new Error(`${path} is not JSON`);
+  } catch (error) {
+    throw new Error(`${path} is not JSON`, { cause: error });
   }
   const parsed = collection.safeParse(json);
   if (!parsed.success) {

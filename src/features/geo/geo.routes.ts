@@ -26,7 +26,7 @@ export async function geoRoutes(app: FastifyInstance, options: { publicSummaries
       schema: {
         tags: ['summaries'],
         operationId: 'summaries.geojson',
-        summary: 'The summaries of a level as a map: each region\'s boundary with its summary row',
+        summary: "The summaries of a level as a map: each region's boundary with its summary row",
         description:
           'Each Feature has `id` the region code, the boundary from REGIONS_GEOJSON (null for a region it lacks) and, ' +
           'as `properties`, exactly the row GET /v1/summaries gives for the same `level` and `parent`. Live picture ' +
@@ -50,7 +50,7 @@ export async function geoRoutes(app: FastifyInstance, options: { publicSummaries
         summary: 'The centres of a region with coordinates, as points with their coverage',
         description:
           'Centres without coordinates in the registry are left out (counted in `withoutCoordinates`). Without ' +
-          '`region`, the caller\'s scope (the whole country for national roles: about 12,800 points for Venezuela). ' +
+          "`region`, the caller's scope (the whole country for national roles: about 12,800 points for Venezuela). " +
           freshness,
         querystring: centresGeoQuery,
         response: { 200: body, ...errors },

@@ -5,7 +5,7 @@
 import type { Actor } from '../../infra/auth/actor.js';
 import type { Query } from '../../infra/db/prepared.js';
 import { AppError } from '../../infra/errors.js';
-import type { Summary, SummariesService } from '../summaries/summaries.service.js';
+import type { SummariesService, Summary } from '../summaries/summaries.service.js';
 import type { Boundaries } from './geo.boundaries.js';
 import { geoRepository as repo } from './geo.repository.js';
 
@@ -73,7 +73,10 @@ export function createGeoService(deps: { summaries: SummariesService; boundaries
         centres += list.items.length;
         for (const row of list.items) {
           const point = points.get(row.code);
-          if (point) features.push(featureText(row.code, `{"type":"Point","coordinates":[${point.join(',')}]}`, centreProperties(row)));
+          if (point)
+            features.push(
+              featureText(row.code, `{"type":"Point","coordinates":[${point.join(',')}]}`, centreProperties(row)),
+            );
         }
       }
       return `{"type":"FeatureCollection","region":${JSON.stringify(region)},"centres":${centres},"withoutCoordinates":${

@@ -6,7 +6,7 @@ import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../../infra/auth/actor.js';
-import { noneMatch, sendCached } from '../../infra/http/conditional.js';
+import { addVary, noneMatch, sendCached } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import {
   missingQuery,
@@ -43,7 +43,7 @@ export async function summaryFreshness(app: FastifyInstance, publicSummaries: bo
   await app.register(etag, { replyWith304: false });
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('cache-control', publicSummaries ? 'public, no-cache' : 'private, no-cache');
-    if (!publicSummaries) reply.header('vary', 'authorization');
+    if (!publicSummaries) addVary(reply, 'authorization');
     const tag = reply.getHeader('etag');
     if (reply.statusCode === 200 && typeof tag === 'string' && noneMatch(request.headers['if-none-match'], tag)) {
       reply.code(304);
