@@ -175,7 +175,7 @@ export const problemCatalogue = {
   },
   LOG_RANGE_INVALID: {
     status: 400,
-    title: 'Outside the log',
+    title: { en: 'Outside the log', es: 'Fuera del registro público' },
     description:
       'An index, size or range of the log that is not in its latest checkpoint (or is the wrong way round, or asks ' +
       'more than 1,000 entries at once); `detail` says which.',
@@ -192,7 +192,7 @@ export const problemCatalogue = {
   },
   TOO_MANY_STREAMS: {
     status: 429,
-    title: 'Too many open streams',
+    title: { en: 'Too many open streams', es: 'Demasiadas conexiones de seguimiento abiertas' },
     description:
       'This token (STREAM_MAX_PER_TOKEN) or address (STREAM_MAX_PER_IP) has as many summary streams open as it may; ' +
       'close one, or retry after `Retry-After` seconds.',
