@@ -199,7 +199,7 @@ export function createSummaryStreams(deps: {
         connection: 'keep-alive',
       });
       // The heartbeat is the stream's activity: the server's idle timeout must not cut it between changes.
-      request.raw.socket.setTimeout(0);
+      request.raw.socket?.setTimeout?.(0);
       reply.raw.on('close', () => remove(stream));
       reply.raw.on('error', () => remove(stream));
       // A reconnecting client is told how long to wait (EventSource's retry field).
