@@ -241,11 +241,12 @@ async function main(argv) {
     out.bad('receipt', 'logIndex is not a non-negative integer');
   }
   if (receipt.promise != null) {
-    out.check('promise of inclusion signed by the log', () => {
+    let due = 0;
+    const ok = out.check('promise of inclusion signed by the log', () => {
       if (receipt.promise.leafHash !== receipt.leafHash) throw new Error('the promise is for another leaf hash');
-      const due = verifyPromise(key, origin, receipt.promise);
-      out.note(`the log promised to include it by ${new Date(due).toISOString()}`);
+      due = verifyPromise(key, origin, receipt.promise);
     });
+    if (ok) out.note(`the log promised to include it by ${new Date(due).toISOString()}`);
   } else if (logIndex === null) {
     out.bad('receipt', 'neither a log index nor a promise');
   }
