@@ -175,3 +175,21 @@ describe('merkle properties › consistency', () => {
     await expect(inclusionProof(0, 0, full)).rejects.toThrow(RangeError);
   });
 });
+
+describe('merkle properties › large trees (beyond 2^32 leaves, where 32-bit bitwise operators would break)', () => {
+  /** RFC 9162's proof size by BigInt bit arithmetic: inner = bit length of index XOR (size - 1), plus the set bits of index above it. */
+  const reference = (index: bigint, size: bigint) => {
+    const inner = (index ^ (size - 1n)).toString(2).replace(/^0+/, '').length;
+    return inner + [...(index >> BigInt(inner)).toString(2)].filter((bit) => bit === '1').length;
+  };
+
+  it('inclusion proof lengths and plans match the BigInt formula for random indices below 2^50', () => {
+    for (let trial = 0; trial < 500; trial++) {
+      const size = 2 ** 32 + next(2 ** 18) * 2 ** 32 + next(2 ** 30);
+      const index = Math.floor((next(2 ** 30) / 2 ** 30) * size);
+      const want = reference(BigInt(index), BigInt(size));
+      expect(inclusionProofLength(index, size)).toBe(want);
+      expect(planInclusion(index, size)).toHaveLength(want);
+    }
+  });
+});
