@@ -103,7 +103,9 @@ export const logRepository = {
 
   /** The queued rows' keys (log:verify does not count them missing). */
   async pendingKeys(db: Db) {
-    return db.$queryRaw<{ type: EntryType; reportId: string; revision: number | null; reviewId: bigint | null; photoId: string | null }[]>`
+    return db.$queryRaw<
+      { type: EntryType; reportId: string; revision: number | null; reviewId: bigint | null; photoId: string | null }[]
+    >`
       SELECT type, report_id::text AS "reportId", revision, review_id AS "reviewId", photo_id::text AS "photoId" FROM log_pending`;
   },
 
@@ -115,7 +117,10 @@ export const logRepository = {
   /** One stored row's entry facts: a report (revision 1) or revision `revision`, the latest review, or a photo. */
   async storedSource(
     db: Db,
-    key: { type: 'revision'; reportId: string; revision: number } | { type: 'review'; reportId: string } | { type: 'photo'; photoId: string },
+    key:
+      | { type: 'revision'; reportId: string; revision: number }
+      | { type: 'review'; reportId: string }
+      | { type: 'photo'; photoId: string },
   ): Promise<StoredSource | undefined> {
     const where =
       key.type === 'revision'
@@ -156,7 +161,9 @@ export const logRepository = {
 
   /** The number of leaves (their indices are 0 … size-1). */
   async size(db: Db): Promise<number> {
-    const rows = await db.$queryRaw<{ size: bigint }[]>`SELECT coalesce(max(idx) + 1, 0)::bigint AS size FROM log_leaves`;
+    const rows = await db.$queryRaw<
+      { size: bigint }[]
+    >`SELECT coalesce(max(idx) + 1, 0)::bigint AS size FROM log_leaves`;
     return Number(rows[0]?.size ?? 0);
   },
 
@@ -196,7 +203,11 @@ export const logRepository = {
       photo_id: leaf.source.photoId,
       queued_at: leaf.source.queuedAt.toISOString(),
     }));
-    const nodes = appended.nodes.map((node) => ({ level: node.level, idx: node.index, hash: node.hash.toString('hex') }));
+    const nodes = appended.nodes.map((node) => ({
+      level: node.level,
+      idx: node.index,
+      hash: node.hash.toString('hex'),
+    }));
     const { checkpoint } = appended;
     return db.$executeRaw`
       WITH leaves AS (
