@@ -84,16 +84,26 @@ function isPowerOfTwo(n) {
  */
 function pathLength(fn, sn) {
   let count = 0;
-  for (let f = fn, s = sn; s > 0; f = Math.floor(f / 2), s = Math.floor(s / 2)) {
-    count++;
-    if (f % 2 === 1 || f === s) {
-      while (f % 2 === 0 && f !== 0) {
-        f /= 2;
-        s = Math.floor(s / 2);
-      }
+  for (let at = { fn, sn, left: false }; at.sn > 0; at = step(at.fn, at.sn)) count++;
+  return count;
+}
+
+/**
+ * One step of the RFC 9162 verification loops (§2.1.3.2 step 3, §2.1.4.2 step 6) at (fn, sn): whether the next proof
+ * hash is a LEFT sibling (LSB(fn) set, or fn = sn), and fn, sn after the step's right shifts.
+ * @param {number} fn @param {number} sn @returns {{ left: boolean, fn: number, sn: number }}
+ */
+function step(fn, sn) {
+  const left = fn % 2 === 1 || fn === sn;
+  let f = fn;
+  let s = sn;
+  if (left) {
+    while (f % 2 === 0 && f !== 0) {
+      f /= 2;
+      s = Math.floor(s / 2);
     }
   }
-  return count;
+  return { left, fn: Math.floor(f / 2), sn: Math.floor(s / 2) };
 }
 
 /**
@@ -157,23 +167,14 @@ export function rootFromInclusionProof(index, size, leaf, proof) {
   assertProof(proof);
   const want = inclusionProofLength(index, size);
   if (proof.length !== want) fail(`the inclusion proof has ${proof.length} hashes, expected ${want}`);
-  let fn = index;
-  let sn = size - 1;
+  let at = { fn: index, sn: size - 1, left: false };
   let r = Buffer.from(leaf);
   for (const p of proof) {
-    if (sn === 0) fail('the inclusion proof is too long');
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn /= 2;
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    if (at.sn === 0) fail('the inclusion proof is too long');
+    at = step(at.fn, at.sn);
+    r = at.left ? nodeHash(p, r) : nodeHash(r, p);
   }
+  const sn = at.sn;
   if (sn !== 0) fail('the inclusion proof is too short');
   return r;
 }
@@ -236,23 +237,15 @@ export function verifyConsistency(size1, size2, proof, root1, root2) {
   let fr = Buffer.from(/** @type {Uint8Array} */ (path[0]));
   let sr = fr;
   // Step 6.
+  let at = { fn, sn, left: false };
   for (const c of path.slice(1)) {
-    if (sn === 0) fail('the consistency proof is too long');
-    if (fn % 2 === 1 || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn /= 2;
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      sr = nodeHash(sr, c);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
+    if (at.sn === 0) fail('the consistency proof is too long');
+    at = step(at.fn, at.sn);
+    if (at.left) fr = nodeHash(c, fr);
+    sr = at.left ? nodeHash(c, sr) : nodeHash(sr, c);
   }
   // Step 7.
-  if (sn !== 0) fail('the consistency proof is too short');
+  if (at.sn !== 0) fail('the consistency proof is too short');
   if (!equalBytes(fr, root1)) fail('the consistency proof does not lead to the old root');
   if (!equalBytes(sr, root2)) fail('the consistency proof does not lead to the new root');
 }

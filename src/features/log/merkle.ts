@@ -140,17 +140,17 @@ function foldHashes(hashes: readonly Buffer[]): Buffer {
 }
 
 /** The root hash of the tree of `size` leaves. */
-export function rootOf(size: number, hashAt: HashAt): Promise<Buffer> {
+export async function rootOf(size: number, hashAt: HashAt): Promise<Buffer> {
   return foldPlan(planRoot(size), hashAt);
 }
 
 /** The RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves. */
-export function inclusionProof(index: number, size: number, hashAt: HashAt): Promise<Buffer[]> {
+export async function inclusionProof(index: number, size: number, hashAt: HashAt): Promise<Buffer[]> {
   return Promise.all(planInclusion(index, size).map((plan) => foldPlan(plan, hashAt)));
 }
 
 /** The RFC 9162 consistency proof from the tree of m leaves to the tree of n leaves (0 < m ≤ n). */
-export function consistencyProof(m: number, n: number, hashAt: HashAt): Promise<Buffer[]> {
+export async function consistencyProof(m: number, n: number, hashAt: HashAt): Promise<Buffer[]> {
   return Promise.all(planConsistency(m, n).map((plan) => foldPlan(plan, hashAt)));
 }
 

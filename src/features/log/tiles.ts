@@ -57,9 +57,9 @@ export function parseTilePath(path: string): Tile | null {
   if (level !== 'entries' && level > MAX_TILE_LEVEL) return null;
   const index = Number(indexText.replaceAll('x', '').replaceAll('/', ''));
   if (!Number.isSafeInteger(index) || encodeTileIndex(index) !== indexText) return null;
-  const width = widthText === undefined ? TILE_WIDTH : Number(widthText);
-  if (width >= TILE_WIDTH) return null;
-  return { level, index, width };
+  if (widthText === undefined) return { level, index, width: TILE_WIDTH };
+  const width = Number(widthText);
+  return width < TILE_WIDTH ? { level, index, width } : null;
 }
 
 /** The number of complete nodes at tree level 8·L in a tree of `size` leaves: floor(size / 256^L). */
