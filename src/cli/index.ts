@@ -10,6 +10,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { buildApp } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { type LogKeys, loadLogKeys } from '../features/log/log.keys.js';
+import { formatProblem } from '../features/log/log.verify.js';
 import { ROLES, systemContext } from '../infra/auth/actor.js';
 import { type OpenedDatabase, openDatabase } from '../infra/db/bootstrap.js';
 import { AppError } from '../infra/errors.js';
@@ -17,16 +19,10 @@ import { loggerOptions } from '../infra/logger.js';
 import { createStore } from '../infra/storage/index.js';
 import { buildServices } from '../services.js';
 import { type DemoResults, loadDemoResults } from './demo-results.js';
-import { formatProblem } from '../features/log/log.verify.js';
-import { type LogKeys, loadLogKeys } from '../features/log/log.keys.js';
 import { DEMO_REGISTRY, openFile } from './registry-files.js';
 
 /** The services, built as the API builds them (src/services.ts), without a listener: nothing is cached. */
-const servicesOf = async (
-  opened: OpenedDatabase,
-  config: ReturnType<typeof loadConfig>,
-  logKeys?: LogKeys,
-) =>
+const servicesOf = async (opened: OpenedDatabase, config: ReturnType<typeof loadConfig>, logKeys?: LogKeys) =>
   buildServices({
     database: opened.database,
     store: await createStore(config),

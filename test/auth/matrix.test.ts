@@ -560,6 +560,41 @@ const routes = {
     verify: (page) => expect(page.items.length).toBeGreaterThan(0),
   }),
 
+  'GET /v1/log/checkpoint': async () => ({
+    method: 'GET',
+    url: '/v1/log/checkpoint',
+    verify: (body) => expect(body.text).toMatch(/^testigo\.test\/log\n\d+\n/),
+  }),
+  'GET /v1/log/key': async () => ({
+    method: 'GET',
+    url: '/v1/log/key',
+    verify: (body) => expect(body.text).toMatch(/^testigo\.test\/log\+[0-9a-f]{8}\+/),
+  }),
+  'GET /v1/log/proof/inclusion': async () => {
+    await app.services.log.integrateAll();
+    return { method: 'GET', url: '/v1/log/proof/inclusion?index=0', verify: (body) => expect(body.index).toBe(0) };
+  },
+  'GET /v1/log/proof/consistency': async () => {
+    await app.services.log.integrateAll();
+    return { method: 'GET', url: '/v1/log/proof/consistency?from=1', verify: (body) => expect(body.from).toBe(1) };
+  },
+  'GET /v1/log/entries': async () => {
+    await app.services.log.integrateAll();
+    return {
+      method: 'GET',
+      url: '/v1/log/entries?start=0&end=1',
+      verify: (body) => expect(body.entries).toHaveLength(1),
+    };
+  },
+  'GET /v1/log/tile/{*}': async () => {
+    await app.services.log.integrateAll();
+    return { method: 'GET', url: '/v1/log/tile/entries/000.p/1' };
+  },
+  'GET /v1/log/audit': async () => ({
+    method: 'GET',
+    url: '/v1/log/audit',
+    verify: (body) => expect(body.problems).toEqual([]),
+  }),
   'GET /v1/forms': async () => ({
     method: 'GET',
     url: '/v1/forms',
@@ -910,6 +945,43 @@ const matrix: Row[] = [
   ['GET /v1/audit', 'analyst13', '-', 403, 'FORBIDDEN'],
   ['GET /v1/audit', 'observer', '-', 403, 'FORBIDDEN'],
 
+  // The log: every role reads it; the audit is for admins.
+  ['GET /v1/log/checkpoint', 'admin', '-', 200, 'ok'],
+  ['GET /v1/log/checkpoint', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/log/checkpoint', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/log/checkpoint', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/log/checkpoint', 'observer', '-', 200, 'ok'],
+  ['GET /v1/log/key', 'admin', '-', 200, 'ok'],
+  ['GET /v1/log/key', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/log/key', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/log/key', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/log/key', 'observer', '-', 200, 'ok'],
+  ['GET /v1/log/proof/inclusion', 'admin', '-', 200, 'ok'],
+  ['GET /v1/log/proof/inclusion', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/log/proof/inclusion', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/log/proof/inclusion', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/log/proof/inclusion', 'observer', '-', 200, 'ok'],
+  ['GET /v1/log/proof/consistency', 'admin', '-', 200, 'ok'],
+  ['GET /v1/log/proof/consistency', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/log/proof/consistency', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/log/proof/consistency', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/log/proof/consistency', 'observer', '-', 200, 'ok'],
+  ['GET /v1/log/entries', 'admin', '-', 200, 'ok'],
+  ['GET /v1/log/entries', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/log/entries', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/log/entries', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/log/entries', 'observer', '-', 200, 'ok'],
+  ['GET /v1/log/tile/{*}', 'admin', '-', 200, 'ok'],
+  ['GET /v1/log/tile/{*}', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/log/tile/{*}', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/log/tile/{*}', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/log/tile/{*}', 'observer', '-', 200, 'ok'],
+  ['GET /v1/log/audit', 'admin', '-', 200, 'ok'],
+  ['GET /v1/log/audit', 'coordinator', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/log/audit', 'analyst', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/log/audit', 'analyst13', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/log/audit', 'observer', '-', 403, 'FORBIDDEN'],
+
   // The election: everyone reads it; admins set it.
   ['GET /v1/forms', 'admin', '-', 200, 'ok'],
   ['GET /v1/forms', 'coordinator', '-', 200, 'ok'],
@@ -1035,6 +1107,13 @@ const matrix: Row[] = [
 
 /** The routes of the API, one request each; every one must refuse a caller without a valid token. */
 const everyRoute: Route[] = [
+  'GET /v1/log/checkpoint',
+  'GET /v1/log/key',
+  'GET /v1/log/proof/inclusion',
+  'GET /v1/log/proof/consistency',
+  'GET /v1/log/entries',
+  'GET /v1/log/tile/{*}',
+  'GET /v1/log/audit',
   'POST /v1/registry/import',
   'GET /v1/regions',
   'GET /v1/regions/{code}',

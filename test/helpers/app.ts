@@ -30,7 +30,6 @@ async function walk(dir: string): Promise<string[]> {
   return nested.flat();
 }
 
-
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     NODE_ENV: 'test',

@@ -183,7 +183,8 @@ export const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as c
 
 /** Starts `node dist/server.js` with exactly `env` (plus PATH/HOME), never the test runner's database variables. */
 /** The log signing key of tests (see startServer and testConfig). */
-export const TEST_LOG_SIGNING_KEY = 'PRIVATE+KEY+testigo.test/log+4ff0274e+AY/gPHR3WDXNYyjZkst5kjXiYLR66Gp1YZRwsAp7b4tM';
+export const TEST_LOG_SIGNING_KEY =
+  'PRIVATE+KEY+testigo.test/log+4ff0274e+AY/gPHR3WDXNYyjZkst5kjXiYLR66Gp1YZRwsAp7b4tM';
 
 export function startServer(env: Record<string, string>): ServerProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };

@@ -33,8 +33,7 @@ const audit = async () => {
 const indexOf = async (receipt: { leafHash: string }) =>
   (await post(`/v1/log/proof/inclusion?leafHash=${encodeURIComponent(receipt.leafHash)}`)).json().index as number;
 /** Runs SQL with every trigger off (session_replication_role = replica), as someone with the database would. */
-const behindTheBack = (sql: string) =>
-  db.query(`BEGIN; SET LOCAL session_replication_role = replica; ${sql}; COMMIT;`);
+const behindTheBack = (sql: string) => db.query(`BEGIN; SET LOCAL session_replication_role = replica; ${sql}; COMMIT;`);
 
 async function accepted() {
   const changed = await post({ method: 'POST', url: '/v1/reports', payload: reportPayload('arrival') });
@@ -44,7 +43,10 @@ async function accepted() {
     url: `/v1/reports/${content.json().id}/revisions`,
     payload: { answers: { ...reportPayload('voting').answers, waitingMinutes: 5 }, reason: 'fix' },
   });
-  const reviewed = await as(app, reviewer)({
+  const reviewed = await as(
+    app,
+    reviewer,
+  )({
     method: 'POST',
     url: `/v1/reports/${changed.json().id}/review`,
     payload: { state: 'verified' },
@@ -91,7 +93,9 @@ describe('log:verify and GET /v1/log/audit', () => {
     expect(line('changed', changedId, reviewIndex), caught.stdout).toMatch(/state/);
     expect(line('changed', contentId, revisionIndex), caught.stdout).toMatch(/content hash/);
     expect(line('deleted', contentId, photoIndex), caught.stdout).toBeDefined();
-    expect(caught.stdout).toMatch(new RegExp(`changed: report ${changedId}, .*differs from its latest revision: answers`));
+    expect(caught.stdout).toMatch(
+      new RegExp(`changed: report ${changedId}, .*differs from its latest revision: answers`),
+    );
     expect(caught.stdout).toMatch(/log:verify found \d+ problem/);
     expect(reportIndex).toBeGreaterThanOrEqual(0);
 
@@ -117,7 +121,9 @@ describe('log:verify and GET /v1/log/audit', () => {
     const caught = await verify();
     expect(caught.code).toBe(1);
     expect(caught.stdout).toContain(`log rewritten: report ${changed.json().id}, log index ${index}`);
-    expect(caught.stdout).toMatch(new RegExp(`missing from the log: report ${changed.json().id}, no log index \\(review\\)`));
+    expect(caught.stdout).toMatch(
+      new RegExp(`missing from the log: report ${changed.json().id}, no log index \\(review\\)`),
+    );
     const found = await audit();
     expect(found.problems).toEqual(
       expect.arrayContaining([expect.objectContaining({ problem: 'log rewritten', index })]),

@@ -127,7 +127,10 @@ describe('receipts', () => {
     // A replay of the original after the revision still answers the original's receipt.
     expect((await post({ method: 'POST', url: '/v1/reports', payload })).json().receipt).toEqual(receipt);
 
-    const reviewed = await as(app, reviewer)({
+    const reviewed = await as(
+      app,
+      reviewer,
+    )({
       method: 'POST',
       url: `/v1/reports/${payload.id}/review`,
       payload: { state: 'flagged', note: 'Llamar al observador' },
@@ -140,7 +143,10 @@ describe('receipts', () => {
       createHash('sha256').update('{"note":"Llamar al observador","state":"flagged"}').digest('hex'),
     );
     expect(b64(review.entry).toString()).not.toContain('Llamar');
-    const clickedAgain = await as(app, reviewer)({
+    const clickedAgain = await as(
+      app,
+      reviewer,
+    )({
       method: 'POST',
       url: `/v1/reports/${payload.id}/review`,
       payload: { state: 'flagged', note: 'Llamar al observador' },
@@ -174,12 +180,14 @@ describe('receipts', () => {
     for (;;) {
       const head = await checkpoint();
       const found = await Promise.all(
-        receipts.map(async (r) => (await post(`/v1/log/proof/inclusion?leafHash=${encodeURIComponent(r.leafHash)}`)).statusCode),
+        receipts.map(
+          async (r) => (await post(`/v1/log/proof/inclusion?leafHash=${encodeURIComponent(r.leafHash)}`)).statusCode,
+        ),
       );
       if (found.every((status) => status === 200)) {
         expect(Date.now()).toBeLessThanOrEqual(deadline + 1000);
         for (const r of receipts) indices.push(await included(r));
-        expect(head.size).toBeGreaterThanOrEqual(5);
+        expect((await checkpoint()).size).toBeGreaterThanOrEqual(Math.max(head.size, 5));
         break;
       }
       if (Date.now() > deadline + 5000) throw new Error(`not included in time: ${found.join(',')}`);
@@ -193,7 +201,9 @@ describe('checkpoints, proofs, entries, tiles', () => {
   it('a consistency proof between two checkpoints verifies; the tree rebuilt from the entries has the root', async () => {
     const first = await signedAtLeast(1);
     for (let i = 0; i < 3; i += 1)
-      expect((await post({ method: 'POST', url: '/v1/reports', payload: reportPayload('arrival') })).statusCode).toBe(201);
+      expect((await post({ method: 'POST', url: '/v1/reports', payload: reportPayload('arrival') })).statusCode).toBe(
+        201,
+      );
     const second = await signedAtLeast(first.size + 3);
     const response = await post(`/v1/log/proof/consistency?from=${first.size}&to=${second.size}`);
     expect(response.statusCode, response.body).toBe(200);

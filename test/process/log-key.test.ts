@@ -42,7 +42,11 @@ describe('the log signing key', () => {
   }, 120_000);
 
   it('refuses a malformed LOG_SIGNING_KEY, or an origin that is not its name, with exit code 78', async () => {
-    const bad = startServer({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOG_SIGNING_KEY: 'PRIVATE+KEY+x+00000000+AAAA' });
+    const bad = startServer({
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      LOG_SIGNING_KEY: 'PRIVATE+KEY+x+00000000+AAAA',
+    });
     expect((await bad.waitForExit(30_000)).code).toBe(78);
     expect(bad.stderr()).toContain('LOG_SIGNING_KEY');
     const other = startServer({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOG_ORIGIN: 'another.example/log' });

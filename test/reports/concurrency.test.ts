@@ -265,7 +265,12 @@ describe('the same report sent 1,000 times at once over 50 connections', () => {
         undefined,
         200,
       );
-      expect({ ...fetched, reviews: undefined, photos: undefined }).toEqual({ ...stored, reviews: undefined });
+      // (The POST answers also carry the log's receipt, the same in all of them.)
+      expect({ ...fetched, reviews: undefined, photos: undefined }).toEqual({
+        ...stored,
+        reviews: undefined,
+        receipt: undefined,
+      });
     },
     120_000,
   );
@@ -334,7 +339,7 @@ describe('the same id with other content, sent interleaved with the original', (
         if (sent === winner) {
           expect([200, 201], answer.body).toContain(answer.status);
           if (answer.status === 201) created += 1;
-          expect(answer.body).toBe(storedBody);
+          expect(JSON.stringify({ ...JSON.parse(answer.body), receipt: undefined })).toBe(storedBody);
         } else {
           expect(answer.status, answer.body).toBe(409);
           expect(JSON.parse(answer.body)).toMatchObject({ code: 'REPORT_CONFLICT', status: 409, fields: [field] });

@@ -394,7 +394,8 @@ describe('migration 20261202100000_review_revision', () => {
     try {
       await cp(migrations, before, {
         recursive: true,
-        filter: (source) => !source.includes('20261202100000_review_revision'),
+        // The migrations before it: that one and every later one are left out.
+        filter: (source) => !/\/(\d{14})_[^/]*$/.test(source) || /\/(\d{14})_/.exec(source)![1]! < '20261202100000',
       });
       await migrate(legacy.url, { dir: before });
       const old = await buildOn();
@@ -470,7 +471,7 @@ describe('migration 20261202100000_review_revision', () => {
         await old.close();
       }
 
-      expect((await migrate(legacy.url)).applied).toEqual(['20261202100000_review_revision']);
+      expect((await migrate(legacy.url)).applied[0]).toBe('20261202100000_review_revision');
       const reviews = await legacy.query<{ id: string; revision: number }>(
         'SELECT report_id AS id, revision FROM report_reviews ORDER BY id',
       );

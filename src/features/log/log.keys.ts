@@ -29,7 +29,9 @@ function parse(text: string, where: string): Signer {
   try {
     return parseSignerKey(text.trim());
   } catch (error) {
-    throw new ConfigError([`${where}: not a C2SP Ed25519 signer key (PRIVATE+KEY+<name>+<id>+<key>): ${(error as Error).message}`]);
+    throw new ConfigError([
+      `${where}: not a C2SP Ed25519 signer key (PRIVATE+KEY+<name>+<id>+<key>): ${(error as Error).message}`,
+    ]);
   }
 }
 
@@ -76,7 +78,10 @@ export async function loadLogKeys(config: KeyConfig, options: { generate?: boole
     ]);
   const actorKey = config.LOG_ACTOR_SECRET
     ? Buffer.from(config.LOG_ACTOR_SECRET, 'utf8')
-    : createHash('sha256').update('testigo log actor pseudonyms\n').update(signer.privateKey.export({ format: 'jwk' }).d ?? '').digest();
+    : createHash('sha256')
+        .update('testigo log actor pseudonyms\n')
+        .update(signer.privateKey.export({ format: 'jwk' }).d ?? '')
+        .digest();
   return {
     origin: signer.name,
     signer,

@@ -52,25 +52,35 @@ const LOCK = Prisma.sql`hashtext('testigo.log.integrator')`;
 const entryColumns = Prisma.sql`
   r.kind::text AS kind, r.form_version AS "formVersion", r.centre_code AS "centreCode", r.table_number AS "table"`;
 
-/** The entry facts of every stored row (report, revision, review, photo), one row each. */
-const storedSources = Prisma.sql`
-  SELECT 'report' AS type, r.id::text AS "reportId", 1 AS revision, NULL::bigint AS "reviewId", NULL::text AS "photoId",
-         ${entryColumns}, v.content_hash AS "contentHash", r.received_at AS "receivedAt", r.observer_id::text AS "actorId",
-         NULL::text AS state, NULL::text AS note, v.observed_at AS "observedAt", v.answers, v.notes AS notes,
-         v.latitude, v.longitude, v.accuracy
-  FROM reports r LEFT JOIN report_revisions v ON v.report_id = r.id AND v.number = 1
-  UNION ALL
-  SELECT 'revision', r.id::text, v.number, NULL, NULL, ${entryColumns}, v.content_hash, v.created_at, v.author_id::text,
-         NULL, NULL, v.observed_at, v.answers, v.notes, v.latitude, v.longitude, v.accuracy
-  FROM report_revisions v JOIN reports r ON r.id = v.report_id WHERE v.number > 1
-  UNION ALL
-  SELECT 'review', r.id::text, w.revision, w.id, NULL, ${entryColumns}, NULL, w.created_at, w.reviewer_id::text,
-         w.state::text, w.note, NULL, NULL, NULL, NULL, NULL, NULL
-  FROM report_reviews w JOIN reports r ON r.id = w.report_id
-  UNION ALL
-  SELECT 'photo', r.id::text, NULL, NULL, p.id::text, ${entryColumns}, p.sha256, p.created_at, p.uploader_id::text,
-         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-  FROM photos p JOIN reports r ON r.id = p.report_id`;
+/** The entry facts of the stored rows of each type (report: revision 1 and the report's row), one row each. */
+const sourcesOf = {
+  report: Prisma.sql`
+    SELECT 'report' AS type, r.id::text AS "reportId", 1 AS revision, NULL::bigint AS "reviewId", NULL::text AS "photoId",
+           ${entryColumns}, v.content_hash AS "contentHash", r.received_at AS "receivedAt", r.observer_id::text AS "actorId",
+           NULL::text AS state, NULL::text AS note, v.observed_at AS "observedAt", v.answers, v.notes AS notes,
+           v.latitude, v.longitude, v.accuracy
+    FROM reports r LEFT JOIN report_revisions v ON v.report_id = r.id AND v.number = 1`,
+  revision: Prisma.sql`
+    SELECT 'revision' AS type, r.id::text AS "reportId", v.number AS revision, NULL::bigint AS "reviewId",
+           NULL::text AS "photoId", ${entryColumns}, v.content_hash AS "contentHash", v.created_at AS "receivedAt",
+           v.author_id::text AS "actorId", NULL::text AS state, NULL::text AS note, v.observed_at AS "observedAt",
+           v.answers, v.notes AS notes, v.latitude, v.longitude, v.accuracy
+    FROM report_revisions v JOIN reports r ON r.id = v.report_id WHERE v.number > 1`,
+  review: Prisma.sql`
+    SELECT 'review' AS type, r.id::text AS "reportId", w.revision, w.id AS "reviewId", NULL::text AS "photoId",
+           ${entryColumns}, NULL::text AS "contentHash", w.created_at AS "receivedAt", w.reviewer_id::text AS "actorId",
+           w.state::text AS state, w.note, NULL::timestamptz AS "observedAt", NULL::jsonb AS answers, NULL::text AS notes,
+           NULL::float8 AS latitude, NULL::float8 AS longitude, NULL::float8 AS accuracy
+    FROM report_reviews w JOIN reports r ON r.id = w.report_id`,
+  photo: Prisma.sql`
+    SELECT 'photo' AS type, r.id::text AS "reportId", NULL::int AS revision, NULL::bigint AS "reviewId",
+           p.id::text AS "photoId", ${entryColumns}, p.sha256::text AS "contentHash", p.created_at AS "receivedAt",
+           p.uploader_id::text AS "actorId", NULL::text AS state, NULL::text AS note, NULL::timestamptz AS "observedAt",
+           NULL::jsonb AS answers, NULL::text AS notes, NULL::float8 AS latitude, NULL::float8 AS longitude,
+           NULL::float8 AS accuracy
+    FROM photos p JOIN reports r ON r.id = p.report_id`,
+};
+const storedSources = Prisma.join(Object.values(sourcesOf), ' UNION ALL ');
 
 export const logRepository = {
   /** The oldest queued rows (at most `limit`), each with its entry's facts as the rows say now. */
@@ -103,7 +113,9 @@ export const logRepository = {
 
   /** The queued rows' keys (log:verify does not count them missing). */
   async pendingKeys(db: Db) {
-    return db.$queryRaw<{ type: EntryType; reportId: string; revision: number | null; reviewId: bigint | null; photoId: string | null }[]>`
+    return db.$queryRaw<
+      { type: EntryType; reportId: string; revision: number | null; reviewId: bigint | null; photoId: string | null }[]
+    >`
       SELECT type, report_id::text AS "reportId", revision, review_id AS "reviewId", photo_id::text AS "photoId" FROM log_pending`;
   },
 
@@ -115,16 +127,22 @@ export const logRepository = {
   /** One stored row's entry facts: a report (revision 1) or revision `revision`, the latest review, or a photo. */
   async storedSource(
     db: Db,
-    key: { type: 'revision'; reportId: string; revision: number } | { type: 'review'; reportId: string } | { type: 'photo'; photoId: string },
+    key:
+      | { type: 'revision'; reportId: string; revision: number }
+      | { type: 'review'; reportId: string }
+      | { type: 'photo'; photoId: string },
   ): Promise<StoredSource | undefined> {
-    const where =
+    const [part, where] =
       key.type === 'revision'
-        ? Prisma.sql`s."reportId" = ${key.reportId} AND s.type IN ('report', 'revision') AND s.revision = ${key.revision}`
+        ? key.revision === 1
+          ? [sourcesOf.report, Prisma.sql`s."reportId" = ${key.reportId}`]
+          : [sourcesOf.revision, Prisma.sql`s."reportId" = ${key.reportId} AND s.revision = ${key.revision}`]
         : key.type === 'review'
-          ? Prisma.sql`s."reportId" = ${key.reportId} AND s.type = 'review'`
-          : Prisma.sql`s.type = 'photo' AND s."photoId" = ${key.photoId}`;
+          ? [sourcesOf.review, Prisma.sql`s."reportId" = ${key.reportId}`]
+          : [sourcesOf.photo, Prisma.sql`s."photoId" = ${key.photoId}`];
+    // Only the part of the key's type: a lookup by the primary key of its table.
     const rows = await db.$queryRaw<StoredSource[]>`
-      SELECT * FROM (${storedSources}) s WHERE ${where} ORDER BY s."reviewId" DESC NULLS LAST LIMIT 1`;
+      SELECT * FROM (${part}) s WHERE ${where} ORDER BY s."reviewId" DESC NULLS LAST LIMIT 1`;
     return rows[0];
   },
 
@@ -156,7 +174,9 @@ export const logRepository = {
 
   /** The number of leaves (their indices are 0 … size-1). */
   async size(db: Db): Promise<number> {
-    const rows = await db.$queryRaw<{ size: bigint }[]>`SELECT coalesce(max(idx) + 1, 0)::bigint AS size FROM log_leaves`;
+    const rows = await db.$queryRaw<
+      { size: bigint }[]
+    >`SELECT coalesce(max(idx) + 1, 0)::bigint AS size FROM log_leaves`;
     return Number(rows[0]?.size ?? 0);
   },
 
@@ -196,7 +216,11 @@ export const logRepository = {
       photo_id: leaf.source.photoId,
       queued_at: leaf.source.queuedAt.toISOString(),
     }));
-    const nodes = appended.nodes.map((node) => ({ level: node.level, idx: node.index, hash: node.hash.toString('hex') }));
+    const nodes = appended.nodes.map((node) => ({
+      level: node.level,
+      idx: node.index,
+      hash: node.hash.toString('hex'),
+    }));
     const { checkpoint } = appended;
     return db.$executeRaw`
       WITH leaves AS (

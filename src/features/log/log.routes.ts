@@ -36,7 +36,10 @@ export async function logRoutes(app: FastifyInstance, options: { publicLog: bool
       },
     },
     async (_request, reply) =>
-      reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(await service.checkpoint()),
+      reply
+        .type('text/plain; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .send(await service.checkpoint()),
   );
 
   route.get(
@@ -61,7 +64,7 @@ export async function logRoutes(app: FastifyInstance, options: { publicLog: bool
         tags,
         operationId: 'log.inclusionProof',
         summary: 'The inclusion proof of a leaf (by index or leaf hash) in a signed tree',
-        description: 'RFC 9162 §2.1.3. `size` defaults to the latest checkpoint\'s.',
+        description: "RFC 9162 §2.1.3. `size` defaults to the latest checkpoint's.",
         querystring: inclusionQuery,
         response: { 200: inclusionSchema, ...errors(400, 404) },
       },
@@ -82,7 +85,7 @@ export async function logRoutes(app: FastifyInstance, options: { publicLog: bool
         tags,
         operationId: 'log.consistencyProof',
         summary: 'The consistency proof between two signed tree sizes',
-        description: 'RFC 9162 §2.1.4. `to` defaults to the latest checkpoint\'s size.',
+        description: "RFC 9162 §2.1.4. `to` defaults to the latest checkpoint's size.",
         querystring: consistencyQuery,
         response: { 200: consistencySchema, ...errors(400) },
       },
@@ -155,7 +158,10 @@ export async function logRoutes(app: FastifyInstance, options: { publicLog: bool
     async (request) => {
       const outcome = await service.audit();
       if (!outcome.ok)
-        request.log.error({ event: 'log.audit_failed', problems: outcome.problems.length }, 'the log audit found problems');
+        request.log.error(
+          { event: 'log.audit_failed', problems: outcome.problems.length },
+          'the log audit found problems',
+        );
       const { head: _head, ...answer } = outcome;
       return answer;
     },

@@ -8,13 +8,17 @@ export const receiptSchema = z
     entry: base64.meta({ description: 'base64 of the exact entry bytes (RFC 8785 canonical JSON)' }),
     leafHash: base64.meta({ description: 'base64 of SHA-256(0x00 ‖ entry) (RFC 9162)' }),
     logIndex: z.null().meta({
-      description: 'Always null (the receipt is the same on every replay); GET /v1/log/proof/inclusion?leafHash= gives it',
+      description:
+        'Always null (the receipt is the same on every replay); GET /v1/log/proof/inclusion?leafHash= gives it',
     }),
     promise: z
       .object({
         leafHash: base64,
         timestamp: z.number().int().meta({ description: 'ms since the epoch: when the row was accepted' }),
-        mergeDelayMs: z.number().int().meta({ description: 'the entry is in a checkpoint by timestamp + mergeDelayMs' }),
+        mergeDelayMs: z
+          .number()
+          .int()
+          .meta({ description: 'the entry is in a checkpoint by timestamp + mergeDelayMs' }),
         keyId: z.string().meta({ description: "the log key's id, 8 hex digits" }),
         signature: base64.meta({ description: 'Ed25519 over testigo-promise/v1 (see the README)' }),
       })
@@ -38,7 +42,13 @@ export const consistencyQuery = z.strictObject({ from: count, to: count.optional
 export const entriesQuery = z.strictObject({ start: count, end: count });
 
 export const inclusionSchema = z
-  .object({ index: z.number().int(), size: z.number().int(), leafHash: base64, rootHash: base64, proof: z.array(base64) })
+  .object({
+    index: z.number().int(),
+    size: z.number().int(),
+    leafHash: base64,
+    rootHash: base64,
+    proof: z.array(base64),
+  })
   .meta({ id: 'LogInclusionProof' });
 export const consistencySchema = z
   .object({ from: z.number().int(), to: z.number().int(), proof: z.array(base64) })

@@ -1,8 +1,9 @@
 // The log: receipts for what was accepted (built from the stored rows, so a replay gets the same bytes), the
 // integrator that turns queued rows into leaves and signs a checkpoint (every process runs it; the advisory lock
 // lets one at a time), and the reads of checkpoints, proofs, entries and tiles (only up to the latest checkpoint).
-import { AppError } from '../../infra/errors.js';
+
 import type { InclusionPromise } from '../../../bin/lib/tlog.mjs';
+import { AppError } from '../../infra/errors.js';
 import { type EntrySource, entryBytes } from './log.entries.js';
 import type { LogKeys } from './log.keys.js';
 import type { LogRepository, PendingSource } from './log.repository.js';
@@ -96,14 +97,16 @@ export function createLogService(deps: LogServiceDeps) {
       const found = pending.filter((source) => source.found);
       if (found.length < pending.length)
         deps.log?.warn(
-          { event: 'log.row_missing', rows: pending.filter((source) => !source.found).map((source) => source.seq.toString()) },
+          {
+            event: 'log.row_missing',
+            rows: pending.filter((source) => !source.found).map((source) => source.seq.toString()),
+          },
           'queued rows for the log no longer exist; log:verify will say more',
         );
       const entries = found.map((source) => entryBytes(source, keys.actorKey));
       const hashes = entries.map((entry) => leafHash(entry));
       const done = pending.map((source) => source.seq);
-      if (found.length === 0)
-        return { leaves: [], nodes: [], checkpoint: { size, root: EMPTY_ROOT, note: '' }, done };
+      if (found.length === 0) return { leaves: [], nodes: [], checkpoint: { size, root: EMPTY_ROOT, note: '' }, done };
       const { nodes, root, size: newSize } = await appendLeaves(size, hashes, mapHashAt(await nodesOf(planRoot(size))));
       return {
         leaves: found.map((source, i) => ({ idx: size + i, leafHash: hashes[i]!, entry: entries[i]!, source })),
@@ -219,7 +222,8 @@ export function createLogService(deps: LogServiceDeps) {
       if (query.leafHash) {
         index = await repo.leafIndex(query.leafHash);
         if (index === undefined) throw new AppError('NOT_FOUND', 'No leaf of the log has this hash (yet)');
-        if (index >= size) throw new AppError('NOT_FOUND', `The leaf is at index ${index}, not in the tree of size ${size}`);
+        if (index >= size)
+          throw new AppError('NOT_FOUND', `The leaf is at index ${index}, not in the tree of size ${size}`);
       }
       if (index === undefined || index >= size) throw range(`Index ${index} is not in the tree of size ${size}`);
       const plans = [...planInclusion(index, size), planRoot(size), [{ level: 0, index }]];

@@ -72,9 +72,13 @@ export async function verifyLog(
     try {
       const opened = openCheckpoint(head.note, keys.verifierKey, keys.origin);
       if (opened.size !== size || opened.rootHash.toString('hex') !== head.root)
-        add('log rewritten', `the latest checkpoint's note says size ${opened.size}, the row says ${size}`, { index: size });
+        add('log rewritten', `the latest checkpoint's note says size ${opened.size}, the row says ${size}`, {
+          index: size,
+        });
     } catch (error) {
-      add('log rewritten', `the latest checkpoint (size ${size}) does not verify: ${(error as Error).message}`, { index: size });
+      add('log rewritten', `the latest checkpoint (size ${size}) does not verify: ${(error as Error).message}`, {
+        index: size,
+      });
     }
   }
 
@@ -94,7 +98,8 @@ export async function verifyLog(
       const entry = Buffer.from(row.entry, 'base64');
       const stored = Buffer.from(row.leafHash, 'hex');
       const at = { index, reportId: row.reportId, type: row.type };
-      if (!equalBytes(leafHash(entry), stored)) add('log rewritten', `leaf ${index}'s hash is not that of its entry`, at);
+      if (!equalBytes(leafHash(entry), stored))
+        add('log rewritten', `leaf ${index}'s hash is not that of its entry`, at);
       hashes[index] = stored;
       let parsed: Pick<EntrySource, 'type' | 'reportId' | 'revision' | 'reviewId' | 'photoId'>;
       try {
@@ -117,7 +122,8 @@ export async function verifyLog(
     }
     if (rows.length < PAGE) break;
   }
-  if (total < size) add('log rewritten', `the latest checkpoint signs ${size} leaves, the log holds ${total}`, { index: total });
+  if (total < size)
+    add('log rewritten', `the latest checkpoint signs ${size} leaves, the log holds ${total}`, { index: total });
   if (total > size && !from) {
     // Leaves appended by an integration that committed after we read the checkpoint are checked next time.
   }

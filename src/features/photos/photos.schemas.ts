@@ -1,8 +1,8 @@
 // Schemas of photos: the Photo answer (also in the report detail, passed there by the wiring), the upload's
 // fields and the id parameter.
 import { z } from 'zod';
-import { receiptSchema } from '../log/log.schemas.js';
 import { instantInput } from '../../infra/http/validation.js';
+import { receiptSchema } from '../log/log.schemas.js';
 import { PHOTO_KINDS } from './photos.service.js';
 
 export const photoSchema = z

@@ -129,7 +129,8 @@ export function createPhotosService(deps: PhotosServiceDeps) {
       fields: PhotoFields,
     ): Promise<{ status: 'created' | 'existing'; photo: ReturnType<typeof toPhoto>; receipt: Receipt | null }> {
       let committed = false;
-      const receipt = async (row: PhotoRow) => (await deps.receipts.ofStored({ type: 'photo', photoId: row.id })) ?? null;
+      const receipt = async (row: PhotoRow) =>
+        (await deps.receipts.ofStored({ type: 'photo', photoId: row.id })) ?? null;
       try {
         const existing = await repo.findByContent(reportId, staged.sha256);
         if (existing)
@@ -183,7 +184,11 @@ export function createPhotosService(deps: PhotosServiceDeps) {
               options.log?.warn({ err: error, photoId: row.id }, 'thumbnail failed'),
             ),
         );
-        return { status: created ? 'created' : 'existing', photo: toPhoto(row, context.actor), receipt: await receipt(row) };
+        return {
+          status: created ? 'created' : 'existing',
+          photo: toPhoto(row, context.actor),
+          receipt: await receipt(row),
+        };
       } finally {
         if (!committed) await staged.discard();
       }

@@ -22,7 +22,6 @@ import {
   reportInput,
   reportListQuery,
   reportPageSchema,
-  reportSchema,
   reviewedSchemaOf,
   reviewInput,
   revisedReportSchema,
@@ -99,7 +98,7 @@ export async function reportsRoutes(
           '201 with the stored report. The same `id` with the same content again — a retry — is 200 with the same ' +
           'report, however often and by whoever may read it; the same `id` with other content is 409 REPORT_CONFLICT ' +
           'naming the differing fields. A caller who may not read the stored report gets 409 REPORT_CONFLICT without ' +
-          '`fields` whatever the body. Both carry `receipt`, the log\'s receipt of the report\'s entry, byte-identical ' +
+          "`fields` whatever the body. Both carry `receipt`, the log's receipt of the report's entry, byte-identical " +
           'on every replay.',
         body: reportInput,
         response: {
