@@ -111,6 +111,11 @@ export const configSchema = z
     PHOTO_MAX_DISTANCE_M: int(1000, 1, 1_000_000),
     PHOTO_STAGING_MAX_AGE_MS: int(10 * 60_000, 1_000, 24 * 3_600_000),
     PUBLIC_SUMMARIES: bool(false),
+    STREAM_MAX_PER_TOKEN: int(4, 1, 100_000),
+    STREAM_MAX_PER_IP: int(100, 1, 1_000_000),
+    STREAM_HEARTBEAT_MS: int(15_000, 50, 600_000),
+    STREAM_POLL_MS: int(250, 10, 60_000),
+    STREAM_MIN_INTERVAL_MS: int(1000, 0, 60_000),
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
   })
   .superRefine((config, ctx) => {

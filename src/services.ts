@@ -15,6 +15,8 @@ import { createRegistryService } from './features/registry/registry.service.js';
 import { createReportsRepository } from './features/reports/reports.repository.js';
 import { createReportsService, type ReportsServiceDeps } from './features/reports/reports.service.js';
 import { createSummariesService } from './features/summaries/summaries.service.js';
+import { createSummaryStreams } from './features/summaries/summaries.stream.js';
+import { createTalliesReads } from './features/summaries/tallies.js';
 import { createUsersImporter } from './features/users/users.import.js';
 import { createUsersService } from './features/users/users.service.js';
 import type { Database } from './infra/db/client.js';
@@ -30,6 +32,11 @@ type Limits = Pick<
   | 'PHOTO_MAX_DISTANCE_M'
   | 'RECOUNT_MAX_CONCURRENT'
   | 'DATABASE_READ_QUEUE_MAX'
+  | 'STREAM_MAX_PER_TOKEN'
+  | 'STREAM_MAX_PER_IP'
+  | 'STREAM_HEARTBEAT_MS'
+  | 'STREAM_POLL_MS'
+  | 'STREAM_MIN_INTERVAL_MS'
 >;
 
 export interface ServiceDeps {
@@ -70,6 +77,13 @@ export function buildServices(deps: ServiceDeps) {
     log: deps.log,
   });
   photosOf = photos.ofReport;
+  // The one versioned answer cache of the process (summaries; any answer exact at the tallies' version).
+  const tallies = createTalliesReads(database.readPool, { maxWaiting: config.DATABASE_READ_QUEUE_MAX });
+  const summaries = createSummariesService(database, () => election.current(), {
+    recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
+    maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+    reads: tallies,
+  });
   return {
     audit: createAuditService({ repo: createAuditReader(prisma) }),
     election,
@@ -78,9 +92,19 @@ export function buildServices(deps: ServiceDeps) {
     importUsers: createUsersImporter(prisma, access),
     reports,
     photos,
-    summaries: createSummariesService(database, () => election.current(), {
-      recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
-      maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+    tallies,
+    summaries,
+    summaryStreams: createSummaryStreams({
+      clock: tallies.cache.clock,
+      eventAt: (actor, version) => summaries.streamAt(actor, version),
+      options: {
+        maxPerToken: config.STREAM_MAX_PER_TOKEN,
+        maxPerIp: config.STREAM_MAX_PER_IP,
+        heartbeatMs: config.STREAM_HEARTBEAT_MS,
+        pollMs: config.STREAM_POLL_MS,
+        minIntervalMs: config.STREAM_MIN_INTERVAL_MS,
+      },
+      ...(deps.log ? { log: deps.log } : {}),
     }),
   };
 }

@@ -153,6 +153,13 @@ export const problemCatalogue = {
     title: 'Too many requests',
     description: 'Slow down; `Retry-After` says when to try again.',
   },
+  TOO_MANY_STREAMS: {
+    status: 429,
+    title: 'Too many open streams',
+    description:
+      'This token (STREAM_MAX_PER_TOKEN) or address (STREAM_MAX_PER_IP) has as many summary streams open as it may; ' +
+      'close one, or retry after `Retry-After` seconds.',
+  },
   INTERNAL: {
     status: 500,
     title: 'Internal server error',

@@ -36,6 +36,8 @@ interface Party {
 interface Call {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   url: string;
+  /** A never-ending answer (Server-Sent Events): read up to its first event, then the connection is closed. */
+  stream?: boolean;
   payload?: object;
   csv?: string;
   /** A multipart body (photo uploads). */
@@ -98,7 +100,21 @@ let sequence = 0;
 const unique = () => `${process.pid}-${(sequence += 1)}`;
 const codes = (items: Json[]) => items.map((item) => item.code as string);
 
+/** A stream's answer up to its first event (all of it when it is a problem), as an inject response looks. */
+async function sendStream(call: Call, headers: Record<string, string>): Promise<LightMyRequestResponse> {
+  const response = await app.inject({ method: call.method, url: call.url, headers, payloadAsStream: true });
+  let text = '';
+  for await (const chunk of response.stream()) {
+    text += String(chunk);
+    if (response.statusCode === 200 && /\ndata: .*\n\n/.test(text)) break;
+  }
+  // The client goes: the server forgets the stream (its limits count open ones).
+  response.raw.res.destroy();
+  return { ...response, body: text, json: () => JSON.parse(text) } as unknown as LightMyRequestResponse;
+}
+
 function send(call: Call, headers: Record<string, string>): Promise<LightMyRequestResponse> {
+  if (call.stream) return sendStream(call, headers);
   return app.inject({
     method: call.method,
     url: call.url,
@@ -623,6 +639,18 @@ const routes = {
         { admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string],
       ),
   }),
+  'GET /v1/summaries/stream': async (who) => ({
+    method: 'GET',
+    url: '/v1/summaries/stream',
+    stream: true,
+    verify: (body) => {
+      const data = JSON.parse(/\ndata: (.*)\n/.exec(String(body.text))![1]!) as Json;
+      expect(codes(data.states as Json[])).toEqual(
+        { admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string],
+      );
+      expect(data.national === null).toBe(who === 'coordinator' || who === 'analyst13');
+    },
+  }),
   'GET /v1/summaries/national': async () => ({
     method: 'GET',
     url: '/v1/summaries/national',
@@ -961,6 +989,11 @@ const matrix: Row[] = [
   ['GET /v1/summaries/national', 'coordinator', '-', 403, 'FORBIDDEN'],
   ['GET /v1/summaries/national', 'analyst13', '-', 403, 'FORBIDDEN'],
   ['GET /v1/summaries/national', 'observer', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/summaries/stream', 'admin', '-', 200, 'ok'],
+  ['GET /v1/summaries/stream', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/summaries/stream', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/summaries/stream', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/summaries/stream', 'observer', '-', 403, 'FORBIDDEN'],
   ['GET /v1/summaries/timeline', 'admin', '-', 200, 'ok'],
   ['GET /v1/summaries/timeline', 'coordinator', '-', 200, 'ok'],
   ['GET /v1/summaries/timeline', 'analyst13', '-', 200, 'ok'],
@@ -1034,6 +1067,7 @@ const everyRoute: Route[] = [
   'GET /v1/photos/{id}/content',
   'GET /v1/photos/{id}/thumbnail',
   'GET /v1/summaries',
+  'GET /v1/summaries/stream',
   'GET /v1/summaries/national',
   'GET /v1/summaries/timeline',
   'GET /v1/summaries/missing',

@@ -50,6 +50,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/);
   });
 
+  it("has the summary streams' limits and intervals, and refuses ones that cannot work", () => {
+    expect(loadConfig({})).toMatchObject({
+      STREAM_MAX_PER_TOKEN: 4,
+      STREAM_MAX_PER_IP: 100,
+      STREAM_HEARTBEAT_MS: 15_000,
+      STREAM_POLL_MS: 250,
+      STREAM_MIN_INTERVAL_MS: 1000,
+    });
+    expect(() => loadConfig({ STREAM_MAX_PER_TOKEN: '0' })).toThrow(/STREAM_MAX_PER_TOKEN/);
+    expect(() => loadConfig({ STREAM_POLL_MS: '1' })).toThrow(/STREAM_POLL_MS/);
+    expect(() => loadConfig({ STREAM_HEARTBEAT_MS: 'soon' })).toThrow(/STREAM_HEARTBEAT_MS/);
+  });
+
   it('parses booleans and numbers', () => {
     expect(loadConfig({ MIGRATE_ON_START: 'false', DATABASE_POOL_MAX: '25', DOCS_ENABLED: '0' })).toMatchObject({
       MIGRATE_ON_START: false,

@@ -203,6 +203,9 @@ BEGIN
     valid_votes = t.valid_votes + excluded.valid_votes, null_votes = t.null_votes + excluded.null_votes,
     blank_votes = t.blank_votes + excluded.blank_votes,
     votes = CASE WHEN excluded.votes = '{}'::jsonb THEN t.votes ELSE testigo_jsonb_add(t.votes, excluded.votes) END;
+  -- Last, as every bump: the version's stripe is the last lock a writer takes (its national tally row,
+  -- same stripe, is already held by this transaction, so this adds no wait of its own).
+  PERFORM testigo_tallies_bump();
 END
 $$;
 
@@ -221,7 +224,33 @@ BEGIN
 END
 $$;
 
--- The registry's size per region, rewritten by every registry import in its transaction.
+-- The tallies' version: the sum of the stripes of tally_versions, strictly increasing with every committed
+-- change of what summaries answer. Read in the same snapshot as the tallies, it names them exactly.
+CREATE OR REPLACE FUNCTION "testigo_tallies_version"() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(sum(n), 0)::bigint FROM tally_versions
+$$;
+
+-- Adds 1 to the tallies' version in the caller's transaction, on the caller's stripe. Every write that changes
+-- what summaries (or any answer cached by the version) show calls it, as the last lock it takes: the report
+-- triggers, registry imports, changes of the election, users and assignments, form publishing.
+CREATE OR REPLACE FUNCTION "testigo_tallies_bump"() RETURNS void
+LANGUAGE sql AS $$
+  INSERT INTO tally_versions AS v (stripe, n) VALUES ((pg_backend_pid() % 8)::smallint, 1)
+  ON CONFLICT (stripe) DO UPDATE SET n = v.n + 1
+$$;
+
+-- The trigger function of the statement-level triggers that bump the version on tables summaries read
+-- besides the reports (elections, users, assignments).
+CREATE OR REPLACE FUNCTION "testigo_tallies_bump_trigger"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM testigo_tallies_bump();
+  RETURN NULL;
+END
+$$;
+
+-- The registry's size per region, rewritten by every registry import in its transaction (which bumps the version).
 CREATE OR REPLACE FUNCTION "testigo_summary_registry_refresh"() RETURNS void
 LANGUAGE sql AS $$
   DELETE FROM summary_registry;
@@ -236,6 +265,7 @@ LANGUAGE sql AS $$
   SELECT g.level::text, g.code, 0, 0, 0 FROM regions g WHERE NOT EXISTS (SELECT 1 FROM summary_registry s WHERE s.level = g.level::text AND s.code = g.code)
   UNION ALL
   SELECT 'centre', c.code, 1, 0, 0 FROM centres c WHERE NOT EXISTS (SELECT 1 FROM summary_registry s WHERE s.level = 'centre' AND s.code = c.code);
+  SELECT testigo_tallies_bump();
 $$;
 
 -- Recomputes every summary from the reports (by `npm run cli -- summaries:rebuild`). Takes the tables

@@ -300,6 +300,16 @@ export const summariesRepository = {
       ORDER BY c.code LIMIT ${limit}`);
   },
 
+  /** The election's opening time and candidates (what summaries show of it), read with the tallies. */
+  async electionFacts(
+    run: Query,
+  ): Promise<{ openingTime: string; candidates: { code: string; name: string; party?: string }[] } | undefined> {
+    const rows = await run<{ openingTime: string; candidates: { code: string; name: string; party?: string }[] }>(
+      Prisma.sql`SELECT opening_time AS "openingTime", candidates FROM elections WHERE id = 1`,
+    );
+    return rows[0];
+  },
+
   /** A region or centre by code, with its level. */
   async findArea(run: Query, code: string): Promise<{ code: string; name: string; level: SummaryLevel } | undefined> {
     const rows = await run<{ code: string; name: string; level: SummaryLevel }>(Prisma.sql`

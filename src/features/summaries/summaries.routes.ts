@@ -1,10 +1,12 @@
 // HTTP routes of summaries: per region, national, the timeline and the centres still missing a report.
-// Answers carry a strong ETag (a hash of the exact body) and If-None-Match gives 304.
+// Answers come from the cache keyed by the tallies' version (src/infra/cache/versioned.ts) and carry a strong
+// ETag (that version and a hash of query and scope); If-None-Match gives 304 at the cost of the version lookup.
 import etag from '@fastify/etag';
 import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { actorOf } from '../../infra/auth/actor.js';
-import { noneMatch } from '../../infra/http/conditional.js';
+import { noneMatch, sendCached } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import {
   missingQuery,
@@ -39,7 +41,12 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
     return payload;
   });
 
-  const freshness = 'Carries a strong ETag; send it back in If-None-Match to get 304 while nothing changed.';
+  const freshness =
+    "Carries a strong ETag (the tallies' version and a hash of the query and the caller's scope); send it back " +
+    'in If-None-Match to get 304 while nothing changed (that costs no recount). Served from a cache keyed by ' +
+    "the tallies' version: exact at every moment.";
+  const send = sendCached;
+
   // Dashboards poll these all day: the answers are built by toSummary and friends to the schemas above
   // (test/summaries checks every answer against them), so they are written with JSON.stringify rather
   // than checked again by zod on the way out, which cost more than the query (6 of 14 ms for the states).
@@ -63,7 +70,8 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         response: { 200: summaryListSchema, ...errors },
       },
     },
-    async (request) => service.list(request.actor, request.query),
+    async (request, reply) =>
+      send(reply, await service.cached('list', request.headers['if-none-match'], request.actor, request.query)),
   );
 
   route.get(
@@ -81,7 +89,38 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         response: { 200: nationalSchema, ...errors },
       },
     },
-    async (request) => service.national(request.actor, request.query),
+    async (request, reply) =>
+      send(reply, await service.cached('national', request.headers['if-none-match'], request.actor, request.query)),
+  );
+
+  const streams = app.services.summaryStreams;
+  app.addHook('preClose', async () => streams.close());
+  route.get(
+    '/v1/summaries/stream',
+    {
+      config,
+      schema: {
+        tags: ['summaries'],
+        operationId: 'summaries.stream',
+        summary: 'Server-Sent Events: the national and state rows whenever the tallies change',
+        description:
+          "`text/event-stream`. Event `summary`, `id:` the tallies' version, `data:` " +
+          '`{"version": n, "national": <as GET /v1/summaries/national, or null without a national scope>, ' +
+          '"states": [<the items of GET /v1/summaries?level=state>]}`. Sent on connect (with `Last-Event-ID` ' +
+          'equal to the current version: at the next change; older: at once), then at each change, at most one ' +
+          'per STREAM_MIN_INTERVAL_MS (latest state wins). A comment `: heartbeat` every STREAM_HEARTBEAT_MS. ' +
+          'Open streams are limited per token (STREAM_MAX_PER_TOKEN) and per address (STREAM_MAX_PER_IP): ' +
+          '429 TOO_MANY_STREAMS with Retry-After.',
+        response: {
+          200: z.string().describe('text/event-stream'),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      await streams.open(request, reply, request.actor);
+      return reply;
+    },
   );
 
   route.get(
@@ -97,7 +136,8 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         response: { 200: timelineSchema, ...errors },
       },
     },
-    async (request) => service.timeline(request.actor, request.query),
+    async (request, reply) =>
+      send(reply, await service.cached('timeline', request.headers['if-none-match'], request.actor, request.query)),
   );
 
   route.get(
@@ -116,6 +156,7 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
         response: { 200: missingSchema, ...problemResponses(400, 401, 403, 404, 429) },
       },
     },
-    async (request) => service.missing(actorOf(request), request.query),
+    async (request, reply) =>
+      send(reply, await service.cached('missing', request.headers['if-none-match'], actorOf(request), request.query)),
   );
 }

@@ -4,7 +4,7 @@
 import type { Actor } from '../../infra/auth/actor.js';
 import { visibleUsers } from '../../infra/auth/policy.js';
 import type { Database } from '../../infra/db/client.js';
-import { preparedQuery, shedQuery } from '../../infra/db/prepared.js';
+import { preparedQuery, type Query, shedQuery } from '../../infra/db/prepared.js';
 import { AppError } from '../../infra/errors.js';
 import type { ConcurrencyCap } from '../../infra/http/concurrency.js';
 import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
@@ -16,6 +16,7 @@ import {
   type SummaryLevel,
   type TallyRow,
 } from './summaries.repository.js';
+import { createTalliesReads, type TalliesReads } from './tallies.js';
 
 export const DEFAULT_OPENING_TIME = '06:00';
 type Window = { since?: Date | undefined; until?: Date | undefined };
@@ -119,13 +120,70 @@ export type Summary = ReturnType<typeof toSummary>;
  */
 export function createSummariesService(
   database: Pick<Database, 'prisma' | 'readPool'>,
-  election: () => Promise<Election | undefined>,
-  options: { recounts?: ConcurrencyCap; maxWaiting?: number } = {},
+  election: () => Promise<ElectionFacts | undefined>,
+  options: { recounts?: ConcurrencyCap; maxWaiting?: number; reads?: TalliesReads } = {},
 ) {
-  const run =
+  const direct =
     options.maxWaiting === undefined
       ? preparedQuery(database.readPool)
       : shedQuery(database.readPool, options.maxWaiting);
+  const reads = options.reads ?? createTalliesReads(database.readPool, { maxWaiting: options.maxWaiting });
+  const answers = answersOn(direct, election, options.recounts);
+
+  /** The answers of one snapshot: every statement on `run`, the election read in it too. */
+  const inSnapshot = <T>(work: (on: ReturnType<typeof answersOn>) => Promise<T>) =>
+    reads.snapshot((run) => work(answersOn(run, () => repo.electionFacts(run), options.recounts)));
+
+  type Name = 'list' | 'national' | 'timeline' | 'missing';
+  type Args<N extends Name> = Parameters<ReturnType<typeof answersOn>[N]>;
+  /** An answer from the cache keyed by the tallies' version ('not-modified' when `ifNoneMatch` still holds). */
+  function cached<N extends Name>(name: N, ifNoneMatch: string | undefined, ...args: Args<N>) {
+    const [actor, query] = args as [Actor | null, unknown];
+    return reads.cache.answer(
+      { name: `summaries.${name}`, query, scope: scopeOf(actor, name === 'missing') },
+      () => inSnapshot((on) => (on[name] as (...a: Args<N>) => Promise<unknown>)(...args)),
+      ifNoneMatch,
+    );
+  }
+
+  /**
+   * What the stream sends a caller at version `version` or later: the national row (null when the caller
+   * may not see it) and the state rows their summaries show, as GET /v1/summaries/national and
+   * GET /v1/summaries?level=state answer them. Computed once per (version, scope).
+   */
+  function streamAt(actor: Actor | null, version: number) {
+    return reads.cache.at({ name: 'summaries.stream', query: null, scope: scopeOf(actor) }, version, () =>
+      inSnapshot(async (on) => {
+        const nationalVisible = !actor || actor.role === 'admin' || actor.scopeRegionCode === null;
+        const national = nationalVisible ? await on.national(actor, {}) : null;
+        const states = await on.list(actor, { level: 'state' });
+        return { national, states: states.items };
+      }),
+    );
+  }
+
+  return { ...answers, cached, streamAt, reads };
+}
+
+/** The part of the election summaries show, read in the summary's snapshot. */
+export type ElectionFacts = Pick<Election, 'openingTime' | 'candidates'>;
+
+/**
+ * Who shares an answer: everyone in public mode, admins, or callers of one role and scope region (and, for
+ * answers that name users, of one user: what they may see of observers depends on who they are).
+ */
+export function scopeOf(actor: Actor | null, perUser = false): string {
+  if (!actor) return 'public';
+  if (actor.role === 'admin') return 'admin';
+  return `${actor.role}:${actor.scopeRegionCode ?? '*'}${perUser ? `:${actor.userId}` : ''}`;
+}
+
+function answersOn(
+  run: Query,
+  election: () => Promise<ElectionFacts | undefined>,
+  recounts: ConcurrencyCap | undefined,
+) {
+  const options = { recounts };
   /** The subtree a caller may summarise: `requested` if given (404 when unknown or outside the caller's scope), else the caller's scope. */
   async function rootFor(
     actor: Actor | null,
@@ -163,7 +221,7 @@ export function createSummariesService(
 
   const iso = (date: Date | undefined) => date?.toISOString() ?? null;
 
-  return {
+  const answers = {
     async list(
       actor: Actor | null,
       query: { level: Exclude<SummaryLevel, 'national'>; parent?: string | undefined } & Window,
@@ -251,6 +309,7 @@ export function createSummariesService(
       };
     },
   };
+  return answers;
 }
 
 export type SummariesService = ReturnType<typeof createSummariesService>;
