@@ -46,7 +46,7 @@ export function renderErrorsMarkdown(): string {
   const codes = Object.keys(problemCatalogue) as ProblemCode[];
   const rows = codes.map((code) => {
     const { status, title, description } = problemCatalogue[code];
-    return `| \`${code}\` | ${status} | ${cell(title)} | ${cell(description)} |`;
+    return `| \`${code}\` | ${status} | ${cell(title.en)} | ${cell(title.es)} | ${cell(description)} |`;
   });
   return [
     '# Errors',
@@ -56,17 +56,17 @@ export function renderErrorsMarkdown(): string {
     'Every error Testigo answers with is an `application/problem+json` document ([RFC 9457](https://www.rfc-editor.org/rfc/rfc9457)):',
     '',
     `- \`type\`: a URI naming the kind of problem, \`urn:testigo:problem:<code>\` (for example \`${problemType('NOT_FOUND')}\`);`,
-    '- `title`: a short, fixed summary of the kind of problem;',
+    "- `title`: a short, fixed summary of the kind of problem, in English or Spanish as the request's `Accept-Language` prefers (English by default; `Content-Language` says which; `Vary: Accept-Language`);",
     '- `status`: the HTTP status code, as in the response;',
-    '- `detail`: what went wrong with this request, for people;',
-    '- `code`: one of the stable codes below, for programs; codes are never renamed or reused;',
+    '- `detail`: what went wrong with this request, for people (in English, unless it is the title);',
+    '- `code`: one of the stable codes below, for programs; codes are never renamed or reused, and never change with the language;',
     '- `requestId`: the id of the request, also sent as the `x-request-id` header; quote it when reporting a problem;',
     '- `errors[]` (when there are several problems, such as a failed validation or an invalid registry file): one entry per problem, with its `message` and, where known, `in` (`body`, `querystring`, `params`, `headers`, or `line` for files), `path` and `line`.',
     '',
     'A 5xx response never carries internal details; they are logged under the request id.',
     '',
-    '| Code | Status | Title | Description |',
-    '| --- | --- | --- | --- |',
+    '| Code | Status | Title | Título (es) | Description |',
+    '| --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');

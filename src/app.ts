@@ -15,6 +15,7 @@ import { type Config, trustProxyOption } from './config.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { dashboardRoutes } from './features/dashboard/dashboard.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
+import { geoRoutes } from './features/geo/geo.routes.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
 import { photoSchema } from './features/photos/photos.schemas.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
@@ -188,6 +189,7 @@ export async function buildApp({
   });
   await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES });
   await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
+  await app.register(geoRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   await app.register(dashboardRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   return app;
 }

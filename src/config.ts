@@ -1,6 +1,7 @@
 // The one configuration of Testigo: environment variables parsed once, at start, by a zod schema.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_REGIONS_GEOJSON, loadBoundaries } from './features/geo/geo.boundaries.js';
 
 const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const bool = (fallback: boolean) =>
@@ -116,6 +117,20 @@ export const configSchema = z
     STREAM_HEARTBEAT_MS: int(15_000, 50, 600_000),
     STREAM_POLL_MS: int(250, 10, 60_000),
     STREAM_MIN_INTERVAL_MS: int(1000, 0, 60_000),
+    // Read and checked here, so that a wrong file stops the start (exit 78) rather than the first map request.
+    REGIONS_GEOJSON: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z
+        .string()
+        .default(DEFAULT_REGIONS_GEOJSON)
+        .superRefine((path, ctx) => {
+          try {
+            loadBoundaries(path);
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        }),
+    ),
     USER_IMPORT_MAX_BYTES: int(5 * 1_048_576, 1024, 100 * 1_048_576),
   })
   .superRefine((config, ctx) => {

@@ -9,6 +9,8 @@ import { createAuditReader } from './features/audit/audit.repository.js';
 import { createAuditService } from './features/audit/audit.service.js';
 import { createElectionRepository } from './features/election/election.repository.js';
 import { createElectionService } from './features/election/election.service.js';
+import { loadBoundaries } from './features/geo/geo.boundaries.js';
+import { createGeoService } from './features/geo/geo.service.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
 import { createPhotosService } from './features/photos/photos.service.js';
 import { createRegistryService } from './features/registry/registry.service.js';
@@ -37,6 +39,7 @@ type Limits = Pick<
   | 'STREAM_HEARTBEAT_MS'
   | 'STREAM_POLL_MS'
   | 'STREAM_MIN_INTERVAL_MS'
+  | 'REGIONS_GEOJSON'
 >;
 
 export interface ServiceDeps {
@@ -105,6 +108,12 @@ export function buildServices(deps: ServiceDeps) {
         minIntervalMs: config.STREAM_MIN_INTERVAL_MS,
       },
       ...(deps.log ? { log: deps.log } : {}),
+    }),
+    // Maps: the summaries' rows with the boundaries of REGIONS_GEOJSON (checked by the configuration already).
+    geo: createGeoService({
+      summaries,
+      boundaries: loadBoundaries(config.REGIONS_GEOJSON),
+      run: preparedQuery(database.readPool),
     }),
   };
 }

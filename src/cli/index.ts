@@ -1,11 +1,13 @@
 // Testigo's command line: `npm run cli -- <command>` (also behind db:migrate, registry:import and demo).
 //   db:migrate              apply pending migrations
 //   registry:import FILE    import a registry CSV (.csv or .csv.gz)
-//   demo                    import the shipped Venezuela 2024 registry (seed/ve2024)
+//   demo [--with-results]   import the shipped Venezuela 2024 registry (seed/ve2024); with --with-results also
+//                           set the 2024 election and load its 24,532 real tally sheets as results reports
 //   token:create --role ROLE --name NAME [--scope REGION]   create a user and print its first token
 //   summaries:rebuild       recompute every summary tally from the reports (writers wait meanwhile)
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { buildApp } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { ROLES, systemContext } from '../infra/auth/actor.js';
 import { type OpenedDatabase, openDatabase } from '../infra/db/bootstrap.js';
@@ -13,6 +15,7 @@ import { AppError } from '../infra/errors.js';
 import { loggerOptions } from '../infra/logger.js';
 import { createStore } from '../infra/storage/index.js';
 import { buildServices } from '../services.js';
+import { type DemoResults, loadDemoResults } from './demo-results.js';
 import { DEMO_REGISTRY, openFile } from './registry-files.js';
 
 /** The services, built as the API builds them (src/services.ts), without a listener: nothing is cached. */
@@ -20,8 +23,45 @@ const servicesOf = async (opened: OpenedDatabase, config: ReturnType<typeof load
   buildServices({ database: opened.database, store: await createStore(config), config });
 
 const usage =
-  'usage: cli db:migrate | registry:import FILE | demo | token:create --role admin|coordinator|analyst|observer ' +
+  'usage: cli db:migrate | registry:import FILE | demo [--with-results] | token:create --role admin|coordinator|analyst|observer ' +
   '--name NAME [--scope REGION] | summaries:rebuild';
+
+const percent = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(2)}%`);
+
+/** The results of the demo through the real app's batch route (src/cli/demo-results.ts), with progress on stderr. */
+async function demoResults(
+  config: ReturnType<typeof loadConfig>,
+  opened: OpenedDatabase,
+  log: pino.Logger,
+): Promise<DemoResults> {
+  const app = await buildApp({ config, database: opened.database, closeDatabase: false, loggerInstance: log });
+  try {
+    await app.ready();
+    const loaded = await loadDemoResults(app, {
+      onProgress: ({ done, total, created, replayed }) =>
+        process.stderr.write(`\rresults: ${done}/${total} tally sheets (${created} new, ${replayed} already loaded)`),
+    });
+    process.stderr.write('\n');
+    const { results, coverage } = loaded.national;
+    const lines = [
+      `loaded ${loaded.total} tally sheets in ${(loaded.durationMs / 1000).toFixed(1)} s: ${loaded.created} new, ` +
+        `${loaded.replayed} already there, ${loaded.failed} refused`,
+      `national: ${coverage.tablesCounted} of ${coverage.tables} tables counted; turnout ${percent(results.turnout)} ` +
+        `(${results.votesCast} votes cast of ${results.registeredVoters} registered on those tally sheets)`,
+      ...Object.entries(results.votes)
+        .sort(([, a], [, b]) => b - a)
+        .map(
+          ([code, votes]) =>
+            `  ${code.padEnd(5)} ${String(votes).padStart(10)}  ${percent(results.shares[code] ?? null)}`,
+        ),
+      'open http://127.0.0.1:3000/dashboard (or GET /v1/summaries/national) to see them',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return loaded;
+  } finally {
+    await app.close();
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -38,7 +78,8 @@ async function main(argv: string[]): Promise<number> {
     case 'registry:import':
     case 'demo': {
       const file = command === 'demo' ? DEMO_REGISTRY : args[0];
-      if (!file) {
+      const withResults = command === 'demo' && args.includes('--with-results');
+      if (!file || (command === 'demo' && args.some((arg) => arg !== '--with-results'))) {
         process.stderr.write(`${usage}\n`);
         return 2;
       }
@@ -49,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
           openFile(file),
         );
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        if (withResults) await demoResults(config, opened, log);
         return 0;
       } catch (error) {
         if (!(error instanceof AppError)) throw error;

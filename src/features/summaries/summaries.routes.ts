@@ -6,7 +6,7 @@ import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../../infra/auth/actor.js';
-import { noneMatch, sendCached } from '../../infra/http/conditional.js';
+import { addVary, noneMatch, sendCached } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import {
   missingQuery,
@@ -21,18 +21,29 @@ import {
 
 const readers = ['admin', 'coordinator', 'analyst'] as const;
 
-export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean }): Promise<void> {
-  const service = app.services.summaries;
-  const route = app.withTypeProvider<ZodTypeProvider>();
-  const open = options.publicSummaries;
+/**
+ * Who may read summaries, as a route's `config` and its error responses: anyone with PUBLIC_SUMMARIES, else
+ * admins, coordinators and analysts (each within their scope, which the service applies). Also used by the
+ * summaries' other shapes (the GeoJSON maps of src/features/geo), so that they are scoped exactly alike.
+ */
+export function summaryAccess(publicSummaries: boolean) {
   // Public summaries are the same for everyone; private ones depend on the caller's scope.
-  const config: FastifyContextConfig = open ? { public: true } : { roles: readers };
-  const errors = open ? problemResponses(400, 404, 429, 503) : problemResponses(400, 401, 403, 404, 429, 503);
+  const config: FastifyContextConfig = publicSummaries ? { public: true } : { roles: readers };
+  const errors = publicSummaries
+    ? problemResponses(400, 404, 429, 503)
+    : problemResponses(400, 401, 403, 404, 429, 503);
+  return { config, errors };
+}
 
+/**
+ * Freshness of summary answers in the plugin `app`: a strong ETag (a hash of the exact body), If-None-Match → 304,
+ * `Cache-Control: no-cache` (public or private) and, unless public, `Vary: Authorization`.
+ */
+export async function summaryFreshness(app: FastifyInstance, publicSummaries: boolean): Promise<void> {
   await app.register(etag, { replyWith304: false });
   app.addHook('onSend', async (request, reply, payload) => {
-    reply.header('cache-control', open ? 'public, no-cache' : 'private, no-cache');
-    if (!open) reply.header('vary', 'authorization');
+    reply.header('cache-control', publicSummaries ? 'public, no-cache' : 'private, no-cache');
+    if (!publicSummaries) addVary(reply, 'authorization');
     const tag = reply.getHeader('etag');
     if (reply.statusCode === 200 && typeof tag === 'string' && noneMatch(request.headers['if-none-match'], tag)) {
       reply.code(304);
@@ -40,6 +51,13 @@ export async function summariesRoutes(app: FastifyInstance, options: { publicSum
     }
     return payload;
   });
+}
+
+export async function summariesRoutes(app: FastifyInstance, options: { publicSummaries: boolean }): Promise<void> {
+  const service = app.services.summaries;
+  const route = app.withTypeProvider<ZodTypeProvider>();
+  const { config, errors } = summaryAccess(options.publicSummaries);
+  await summaryFreshness(app, options.publicSummaries);
 
   const freshness =
     "Carries a strong ETag (the tallies' version and a hash of the query and the caller's scope); send it back " +

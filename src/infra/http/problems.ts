@@ -6,6 +6,7 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import { z } from 'zod';
 import { translateDatabaseError } from '../db/errors.js';
 import { AppError, type ProblemCode, type ProblemDetailItem, problemCatalogue, problemType } from '../errors.js';
+import { answerLanguage, type Language, requestLanguage } from './language.js';
 
 export const problemSchema = z
   .looseObject({
@@ -40,9 +41,17 @@ export function problemResponses<const S extends readonly number[]>(
   };
 }
 
-/** The problem document of an error, as answered alone or inside a batch result. */
-export function problemDocument(request: FastifyRequest, error: AppError) {
-  const { status, title } = problemCatalogue[error.code];
+/**
+ * The problem document of an error, as answered alone or inside a batch result, in `language` (by default the
+ * request's, from Accept-Language): its `title`, and its `detail` when that is the catalogue's title.
+ */
+export function problemDocument(
+  request: FastifyRequest,
+  error: AppError,
+  language: Language = requestLanguage(request),
+) {
+  const { status } = problemCatalogue[error.code];
+  const title = problemCatalogue[error.code].title[language];
   const { headers: _headers, errors, ...extra } = error.extra;
   return {
     type: problemType(error.code),
@@ -59,7 +68,12 @@ export function problemDocument(request: FastifyRequest, error: AppError) {
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
   for (const [name, value] of Object.entries(error.extra.headers ?? {})) reply.header(name, value);
-  return reply.code(error.status).type('application/problem+json; charset=utf-8').send(problemDocument(request, error));
+  const language = requestLanguage(request);
+  answerLanguage(reply, language);
+  return reply
+    .code(error.status)
+    .type('application/problem+json; charset=utf-8')
+    .send(problemDocument(request, error, language));
 }
 
 function validationItems(error: FastifyError): ProblemDetailItem[] {
