@@ -182,6 +182,32 @@ describe('GET /dashboard in Chromium', () => {
     });
   });
 
+  it.skipIf(!hasStream)('reads summary events from the stream and resumes with Last-Event-ID after a cut', async () => {
+    await withPage({}, async (page, problems) => {
+      const asked: (string | undefined)[] = [];
+      const states = (
+        await context.app.inject({ url: '/v1/summaries?level=state', headers: context.admin.headers })
+      ).json().items as unknown[];
+      const row = await national();
+      await page.route('**/v1/summaries/stream', async (route) => {
+        asked.push(route.request().headers()['last-event-id']);
+        if (asked.length > 1) return route.continue();
+        // The first connection: one event (EG shown as 4,242,424) and the end of the stream, as a cut would.
+        const marked = { ...row, results: { ...row.results, votes: { ...row.results.votes, EG: 4_242_424 } } };
+        const event = `: hello\n\nevent: summary\nid: 4242\ndata: ${JSON.stringify({ version: 4242, national: marked, states })}\n\n`;
+        return route.fulfill({ status: 200, contentType: 'text/event-stream', body: event });
+      });
+      await signIn(page, base, context.admin.token);
+      const votes = page.locator('li[data-candidate="EG"] .votes');
+      await expect.poll(() => votes.textContent()).toBe('4,242,424');
+      await expect.poll(() => asked.length, { timeout: 5000 }).toBeGreaterThan(1);
+      expect(asked.slice(0, 2)).toEqual([undefined, '4242']);
+      // The real stream then brings the real figures back.
+      await expect.poll(() => votes.textContent(), { timeout: 5000 }).toBe(en.format(row.results.votes.EG));
+      expect(problems).toEqual([]);
+    });
+  });
+
   it.skipIf(!hasMap)(
     'draws one focusable, named shape per state, shaded with a legend; a click shows its municipalities',
     async () => {
