@@ -492,7 +492,7 @@ describe('versions', () => {
 
 describe('built-in forms with a role', () => {
   const opening = async () => (await asAdmin('/v1/forms/opening')).json();
-  const publish = (key: string, payload: unknown) =>
+  const publish = (key: string, payload: object) =>
     asAdmin({ method: 'POST', url: `/v1/forms/${key}/versions`, payload });
   const definitionOf = (form: { titles: unknown; unit: string; questions: unknown[] }) => ({
     title: form.titles,
