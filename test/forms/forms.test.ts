@@ -2,6 +2,7 @@
 // validate offline, observers in two states report, every bad answer is refused at its path; version 2 is
 // published, version 1 retired; built-in forms keep what summaries read; two app processes share one catalogue.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
@@ -606,5 +607,33 @@ describe('two app processes on one database', () => {
     await expect.poll(async () => (await there(caracas)('/v1/forms/second')).json().version, { timeout: 5000 }).toBe(2);
     const next = await there(caracas)({ method: 'POST', url: '/v1/reports', payload: payload({ queue: false }) });
     expect(next.json().formVersion).toBe(2);
+  });
+});
+
+describe('README › Forms, the worked example', () => {
+  it('creates the form and reports against it as the README shows', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Forms'), readme.indexOf('## Photos'));
+    const bodies = [...section.matchAll(/ -d '([^']+)'/g)].map((match) =>
+      JSON.parse(match[1]!.replaceAll('"checklist"', '"readme_checklist"')),
+    );
+    expect(bodies).toHaveLength(3);
+    const [form, good, bad] = bodies;
+    expect((await asAdmin({ method: 'POST', url: '/v1/forms', payload: form })).statusCode).toBe(201);
+    expect(
+      (await asAdmin({ method: 'GET', url: '/v1/forms/readme_checklist', headers: { 'accept-language': 'es' } })).json()
+        .title,
+    ).toBe('Lista de verificación del centro');
+    const created = await asAdmin({ method: 'POST', url: '/v1/reports', payload: good });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ kind: 'readme_checklist', formVersion: 1, answers: good.answers });
+    const refused = await asAdmin({ method: 'POST', url: '/v1/reports', payload: bad });
+    expect(refused.statusCode).toBe(400);
+    expect(
+      refused
+        .json()
+        .errors.map((error: { path: string }) => error.path)
+        .sort(),
+    ).toEqual(['answers.queueLength', 'answers.staff']);
   });
 });
