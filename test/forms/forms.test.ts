@@ -478,6 +478,16 @@ describe('versions', () => {
     expect((await asAdmin({ method: 'POST', url: '/v1/forms/nope/versions', payload: keyless })).statusCode).toBe(404);
   });
 
+  it('exports one column per question of any version, in order (v1’s closedAt and v2’s materials)', async () => {
+    const csv = (await asAdmin('/v1/reports/export?format=csv&kind=checklist')).body;
+    const columns = csv
+      .split(/\r?\n/)[0]!
+      .split(',')
+      .filter((column) => column.startsWith('checklist.'));
+    expect(columns.slice(-2)).toEqual(['checklist.closedAt', 'checklist.materials']);
+    expect(new Set(columns).size).toBe(columns.length);
+  });
+
   it('a published version is immutable in the database', async () => {
     await expect(
       db.query("UPDATE form_versions SET definition = '{}' WHERE form_key = 'checklist' AND version = 2"),
