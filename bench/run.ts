@@ -1,6 +1,7 @@
 // Runs the benchmarks: all of them, or those named (npm run bench -- startup registry-import).
 import { authBench } from './auth.js';
 import { exportBench } from './export.js';
+import { formsBench } from './forms.js';
 import { ingestBench } from './ingest.js';
 import { photosBench } from './photos.js';
 import { regionsBench } from './regions.js';
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: ingestBench,
   summaries: summariesBench,
   export: exportBench,
+  forms: formsBench,
   photos: photosBench,
   regions: regionsBench,
 };

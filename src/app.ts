@@ -15,6 +15,7 @@ import { type Config, trustProxyOption } from './config.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { dashboardRoutes } from './features/dashboard/dashboard.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
+import { formsRoutes } from './features/forms/forms.routes.js';
 import { geoRoutes } from './features/geo/geo.routes.js';
 import { type LogKeys, loadLogKeys } from './features/log/log.keys.js';
 import { logRoutes } from './features/log/log.routes.js';
@@ -190,6 +191,7 @@ export async function buildApp({
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
   await app.register(electionRoutes, { publicElection: config.PUBLIC_SUMMARIES });
+  await app.register(formsRoutes);
   await app.register(reportsRoutes, {
     batchMaxBytes: config.REPORT_BATCH_MAX_BYTES,
     exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT,

@@ -1,7 +1,8 @@
 // The composition root: every service of Testigo, built once per app (or once per CLI command), each given
 // exactly what it needs. `servicesPlugin` decorates the app with them (`app.services`); routes only call them.
 // Who may call whom: routes → their feature's service; photos → reports (reportForPhotos); reports get a
-// report's photos through `photosOf`, passed here; reports, photos and summaries read the one election service.
+// report's photos through `photosOf`, passed here; reports, photos and summaries read the one election service;
+// reports validate against the one forms service.
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from './config.js';
@@ -9,6 +10,8 @@ import { createAuditReader } from './features/audit/audit.repository.js';
 import { createAuditService } from './features/audit/audit.service.js';
 import { createElectionRepository } from './features/election/election.repository.js';
 import { createElectionService } from './features/election/election.service.js';
+import { createFormsRepository } from './features/forms/forms.repository.js';
+import { createFormsService } from './features/forms/forms.service.js';
 import { loadBoundaries } from './features/geo/geo.boundaries.js';
 import { createGeoService } from './features/geo/geo.service.js';
 import type { LogKeys } from './features/log/log.keys.js';
@@ -68,6 +71,10 @@ export function buildServices(deps: ServiceDeps) {
     repo: createElectionRepository(prisma),
     ...(deps.listener ? { listener: deps.listener } : {}),
   });
+  const forms = createFormsService({
+    repo: createFormsRepository(prisma),
+    ...(deps.listener ? { listener: deps.listener } : {}),
+  });
   // The log is below reports and photos: they hand out its receipts; it knows their rows only through SQL.
   const log = createLogService({
     repo: createLogRepository(prisma),
@@ -82,6 +89,7 @@ export function buildServices(deps: ServiceDeps) {
     // Exports read on the read pool, so that observers' writes keep their connections.
     repo: createReportsRepository(prisma, { reads: preparedQuery(database.readPool) }),
     election,
+    forms,
     photosOf: (actor, reportId) => photosOf(actor, reportId),
     receipts: log,
     maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS,
@@ -107,6 +115,7 @@ export function buildServices(deps: ServiceDeps) {
   return {
     audit: createAuditService({ repo: createAuditReader(prisma) }),
     election,
+    forms,
     registry: createRegistryService(prisma),
     users: createUsersService(prisma, access),
     importUsers: createUsersImporter(prisma, access),

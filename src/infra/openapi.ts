@@ -112,7 +112,11 @@ export const openapiPlugin = fp(
           { name: 'users', description: 'Users, tokens, assignments and the caller' },
           { name: 'audit', description: 'The audit trail' },
           { name: 'election', description: 'The election and its candidates' },
-          { name: 'reports', description: 'Observation reports: forms, submission, revisions, reviews, exports' },
+          {
+            name: 'forms',
+            description: 'Forms: the built-in kinds and the mission’s own, versioned, with JSON Schemas',
+          },
+          { name: 'reports', description: 'Observation reports: submission, revisions, reviews, exports' },
           { name: 'photos', description: 'Photo evidence: uploads, originals, thumbnails' },
           {
             name: 'summaries',

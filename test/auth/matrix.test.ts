@@ -600,6 +600,51 @@ const routes = {
     url: '/v1/forms',
     verify: (body) => expect(body.items).toHaveLength(6),
   }),
+  'GET /v1/forms/{key}': async () => ({
+    method: 'GET',
+    url: '/v1/forms/opening',
+    verify: (body) => expect(body).toMatchObject({ key: 'opening', version: 1 }),
+  }),
+  'GET /v1/forms/{key}/versions/{version}': async () => ({
+    method: 'GET',
+    url: '/v1/forms/incident/versions/1',
+    verify: (body) => expect(body).toMatchObject({ key: 'incident', version: 1 }),
+  }),
+  'POST /v1/forms': async () => {
+    const definition = matrixForm();
+    return {
+      method: 'POST',
+      url: '/v1/forms',
+      payload: definition,
+      verify: (body) => expect(body).toMatchObject({ key: definition.key, version: 1 }),
+      unchanged: async () => expect(await db.query('SELECT 1 FROM forms WHERE key = $1', [definition.key])).toEqual([]),
+    };
+  },
+  'POST /v1/forms/{key}/versions': async () => {
+    const definition = await createdForm();
+    return {
+      method: 'POST',
+      url: `/v1/forms/${definition.key}/versions`,
+      payload: definition,
+      verify: (body) => expect(body).toMatchObject({ key: definition.key, version: 2 }),
+      unchanged: async () =>
+        expect(await db.query('SELECT version FROM form_versions WHERE form_key = $1', [definition.key])).toEqual([
+          { version: 1 },
+        ]),
+    };
+  },
+  'POST /v1/forms/{key}/versions/{version}/retire': async () => {
+    const definition = await createdForm();
+    return {
+      method: 'POST',
+      url: `/v1/forms/${definition.key}/versions/1/retire`,
+      verify: (body) => expect(body).toMatchObject({ key: definition.key, version: 1, retired: true }),
+      unchanged: async () =>
+        expect(await db.query('SELECT retired_at FROM form_versions WHERE form_key = $1', [definition.key])).toEqual([
+          { retired_at: null },
+        ]),
+    };
+  },
   'GET /v1/election': async () => ({
     method: 'GET',
     url: '/v1/election',
@@ -764,6 +809,25 @@ const routes = {
 
 type Route = keyof typeof routes;
 const build: Record<Route, Build> = routes;
+
+let forms = 0;
+/** A form definition of its own for each row that writes one. */
+function matrixForm() {
+  forms += 1;
+  return {
+    key: `matrix_${forms}`,
+    title: 'Matrix form',
+    unit: 'centre',
+    questions: [{ key: 'ok', type: 'boolean', label: 'OK?' }],
+  };
+}
+/** A form created by the admin (for the rows that publish or retire a version of it). */
+async function createdForm() {
+  const definition = matrixForm();
+  const response = await app.inject({ method: 'POST', url: '/v1/forms', headers: admin.headers, payload: definition });
+  expect(response.statusCode, response.body).toBe(201);
+  return definition;
+}
 type Row = [route: Route, caller: Caller, scope: Scope, status: number, expected: Expectation];
 
 const matrix: Row[] = [
@@ -999,6 +1063,20 @@ const matrix: Row[] = [
   ['PUT /v1/election', 'analyst13', '-', 403, 'FORBIDDEN'],
   ['PUT /v1/election', 'observer', '-', 403, 'FORBIDDEN'],
 
+  // Forms: everyone reads them; admins create, publish and retire.
+  ...(['admin', 'coordinator', 'analyst', 'analyst13', 'observer'] as const).flatMap((caller): Row[] => [
+    ['GET /v1/forms/{key}', caller, '-', 200, 'ok'],
+    ['GET /v1/forms/{key}/versions/{version}', caller, '-', 200, 'ok'],
+  ]),
+  ['POST /v1/forms', 'admin', '-', 201, 'audit:form.created'],
+  ['POST /v1/forms/{key}/versions', 'admin', '-', 201, 'audit:form.published'],
+  ['POST /v1/forms/{key}/versions/{version}/retire', 'admin', '-', 200, 'audit:form.retired'],
+  ...(['coordinator', 'analyst', 'analyst13', 'observer'] as const).flatMap((caller): Row[] => [
+    ['POST /v1/forms', caller, '-', 403, 'FORBIDDEN'],
+    ['POST /v1/forms/{key}/versions', caller, '-', 403, 'FORBIDDEN'],
+    ['POST /v1/forms/{key}/versions/{version}/retire', caller, '-', 403, 'FORBIDDEN'],
+  ]),
+
   // Reports: observers for their centres, coordinators in their region, admins anywhere; analysts never write.
   ['POST /v1/reports', 'admin', 'in', 201, 'audit:report.accepted'],
   ['POST /v1/reports', 'coordinator', 'in', 201, 'audit:report.accepted'],
@@ -1131,6 +1209,11 @@ const everyRoute: Route[] = [
   'POST /v1/users/import',
   'GET /v1/audit',
   'GET /v1/forms',
+  'GET /v1/forms/{key}',
+  'GET /v1/forms/{key}/versions/{version}',
+  'POST /v1/forms',
+  'POST /v1/forms/{key}/versions',
+  'POST /v1/forms/{key}/versions/{version}/retire',
   'GET /v1/election',
   'PUT /v1/election',
   'POST /v1/reports',
