@@ -18,6 +18,7 @@ import { photosRoutes } from './features/photos/photos.routes.js';
 import { photoSchema } from './features/photos/photos.schemas.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
 import { reportsRoutes } from './features/reports/reports.routes.js';
+import { analysisRoutes } from './features/analysis/analysis.routes.js';
 import { summariesRoutes } from './features/summaries/summaries.routes.js';
 import { createUsersRepository } from './features/users/users.repository.js';
 import { usersRoutes } from './features/users/users.routes.js';
@@ -187,5 +188,6 @@ export async function buildApp({
   });
   await app.register(photosRoutes, { maxBytes: config.PHOTO_MAX_BYTES });
   await app.register(summariesRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
+  await app.register(analysisRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   return app;
 }

@@ -1,10 +1,12 @@
 // The composition root: every service of Testigo, built once per app (or once per CLI command), each given
 // exactly what it needs. `servicesPlugin` decorates the app with them (`app.services`); routes only call them.
 // Who may call whom: routes → their feature's service; photos → reports (reportForPhotos); reports get a
-// report's photos through `photosOf`, passed here; reports, photos and summaries read the one election service.
+// report's photos through `photosOf`, passed here; reports, photos and summaries read the one election service;
+// the process analysis reads with the summaries' scope rules (rootFor, requireNational).
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from './config.js';
+import { createAnalysisService } from './features/analysis/analysis.service.js';
 import { createAuditReader } from './features/audit/audit.repository.js';
 import { createAuditService } from './features/audit/audit.service.js';
 import { createElectionRepository } from './features/election/election.repository.js';
@@ -70,6 +72,10 @@ export function buildServices(deps: ServiceDeps) {
     log: deps.log,
   });
   photosOf = photos.ofReport;
+  const summaries = createSummariesService(database, () => election.current(), {
+    recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
+    maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+  });
   return {
     audit: createAuditService({ repo: createAuditReader(prisma) }),
     election,
@@ -78,10 +84,8 @@ export function buildServices(deps: ServiceDeps) {
     importUsers: createUsersImporter(prisma, access),
     reports,
     photos,
-    summaries: createSummariesService(database, () => election.current(), {
-      recounts: concurrencyCap('recounts (summaries with since/until)', config.RECOUNT_MAX_CONCURRENT),
-      maxWaiting: config.DATABASE_READ_QUEUE_MAX,
-    }),
+    summaries,
+    analysis: createAnalysisService({ database, summaries, maxWaiting: config.DATABASE_READ_QUEUE_MAX }),
   };
 }
 

@@ -3,7 +3,7 @@
 //   registry:import FILE    import a registry CSV (.csv or .csv.gz)
 //   demo                    import the shipped Venezuela 2024 registry (seed/ve2024)
 //   token:create --role ROLE --name NAME [--scope REGION]   create a user and print its first token
-//   summaries:rebuild       recompute every summary tally from the reports (writers wait meanwhile)
+//   summaries:rebuild       recompute every summary tally and process analysis from the reports (writers wait meanwhile)
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
@@ -95,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
         await prisma.$transaction([
           prisma.$executeRaw`SET LOCAL statement_timeout = 0`,
           prisma.$queryRaw`SELECT testigo_summaries_rebuild()::text`,
+          prisma.$queryRaw`SELECT testigo_analysis_rebuild()::text`,
         ]);
         process.stdout.write(`summaries rebuilt in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         return 0;

@@ -119,6 +119,7 @@ export const openapiPlugin = fp(
             description:
               'Aggregates per region for dashboards: coverage, incidents, opening, results; timeline; missing centres',
           },
+          { name: 'analysis', description: "Process analysis: a form's findings per question, per region" },
         ],
       },
       transform: (input) => {
