@@ -12,13 +12,13 @@ import Fastify, {
 } from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { type Config, trustProxyOption } from './config.js';
+import { analysisRoutes } from './features/analysis/analysis.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
 import { photoSchema } from './features/photos/photos.schemas.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
 import { reportsRoutes } from './features/reports/reports.routes.js';
-import { analysisRoutes } from './features/analysis/analysis.routes.js';
 import { summariesRoutes } from './features/summaries/summaries.routes.js';
 import { createUsersRepository } from './features/users/users.repository.js';
 import { usersRoutes } from './features/users/users.routes.js';

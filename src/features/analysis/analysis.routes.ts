@@ -18,7 +18,7 @@ export async function analysisRoutes(app: FastifyInstance, options: { publicSumm
   // Built to analysisSchema by the service (test/analysis checks answers against it): written as they are, like summaries.
   const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
   const counted =
-    "Each unit (a centre, or a table for forms about a table) counts with its latest unrejected report of the form " +
+    'Each unit (a centre, or a table for forms about a table) counts with its latest unrejected report of the form ' +
     '(by observedAt, then receivedAt), in the version that report used; questions that version lacks are unanswered ' +
     'for it. Exact at every moment. Carries a strong ETag; send it back in If-None-Match to get 304.';
 

@@ -9,8 +9,8 @@ import { AppError } from '../../infra/errors.js';
 import type { SummariesService } from '../summaries/summaries.service.js';
 import {
   type AnalysisLevel,
-  analysisRepository as repo,
   type FormVersionRow,
+  analysisRepository as repo,
   type TallyRow,
 } from './analysis.repository.js';
 
@@ -171,9 +171,7 @@ export function createAnalysisService(deps: {
 }) {
   const { database, summaries } = deps;
   const run =
-    deps.maxWaiting === undefined
-      ? preparedQuery(database.readPool)
-      : shedQuery(database.readPool, deps.maxWaiting);
+    deps.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, deps.maxWaiting);
 
   /** The one read path: the whole answer for form `kind` at `level` under `root` (everywhere when null). */
   async function read(kind: string, level: AnalysisLevel, root: string | null) {
