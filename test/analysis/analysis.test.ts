@@ -49,7 +49,6 @@ async function publish(target: typeof db, key: string, unit: string, versions: o
     ]);
 }
 
-const CENTRES = ['010101001', '010102001', '010102002', '130101001', '130201001'];
 const TABLES = [
   ['010101001', 1],
   ['010101001', 2],
