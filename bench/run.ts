@@ -1,4 +1,5 @@
 // Runs the benchmarks: all of them, or those named (npm run bench -- startup registry-import).
+import { analysisBench } from './analysis.js';
 import { authBench } from './auth.js';
 import { exportBench } from './export.js';
 import { ingestBench } from './ingest.js';
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   'users-import': usersImportBench,
   ingest: ingestBench,
   summaries: summariesBench,
+  analysis: analysisBench,
   export: exportBench,
   photos: photosBench,
   regions: regionsBench,
