@@ -25,6 +25,7 @@ CREATE TABLE "analysis_tallies" (
     "value" TEXT NOT NULL,
     "stripe" SMALLINT NOT NULL,
     "units" INTEGER NOT NULL DEFAULT 0,
+    "histogram" JSONB NOT NULL DEFAULT '{}',
 
     CONSTRAINT "analysis_tallies_pkey" PRIMARY KEY ("form_key","level","code","question","value","stripe")
 );
@@ -119,14 +120,20 @@ BEGIN
     SELECT s.form_key, l.rank, l.level, l.code, s.cell, sum(s.sign)::int AS units FROM signed s
     CROSS JOIN LATERAL (VALUES (1, 'national', ''), (2, 'state', s.state_code), (3, 'municipality', s.municipality_code),
                                (4, 'parish', s.parish_code)) AS l(rank, level, code)
-    GROUP BY s.form_key, l.rank, l.level, l.code, s.cell HAVING sum(s.sign) <> 0)
-  INSERT INTO analysis_tallies AS t (form_key, level, code, question, value, stripe, units)
-  SELECT d.form_key, d.level, d.code, split_part(d.cell, '=', 1), substr(d.cell, strpos(d.cell, '=') + 1),
-         -- Histograms have one stripe below the national level: a state reads each value once, not eight times.
-         CASE WHEN d.rank > 1 AND d.cell ~ '=[it]:' THEN 0 ELSE my_stripe END, d.units
-  FROM deltas d
-  ORDER BY d.form_key, d.rank, d.code, split_part(d.cell, '=', 1), substr(d.cell, strpos(d.cell, '=') + 1)
-  ON CONFLICT (form_key, level, code, question, value, stripe) DO UPDATE SET units = t.units + excluded.units;
+    GROUP BY s.form_key, l.rank, l.level, l.code, s.cell HAVING sum(s.sign) <> 0),
+  -- Integer and time answers as one row per question with its histogram (and the answered units).
+  rows AS (
+    SELECT d.form_key, d.rank, d.level, d.code, split_part(d.cell, '=', 1) AS question,
+           CASE WHEN d.cell ~ '=[it]:' THEN substr(d.cell, strpos(d.cell, '=') + 1, 1) ELSE substr(d.cell, strpos(d.cell, '=') + 1) END AS value,
+           sum(d.units)::int AS units,
+           coalesce(jsonb_object_agg(substr(d.cell, strpos(d.cell, '=') + 3), d.units) FILTER (WHERE d.cell ~ '=[it]:'), '{}'::jsonb) AS histogram
+    FROM deltas d GROUP BY 1, 2, 3, 4, 5, 6)
+  INSERT INTO analysis_tallies AS t (form_key, level, code, question, value, stripe, units, histogram)
+  SELECT r.form_key, r.level, r.code, r.question, r.value, my_stripe, r.units, r.histogram
+  FROM rows r
+  ORDER BY r.form_key, r.rank, r.code, r.question, r.value
+  ON CONFLICT (form_key, level, code, question, value, stripe) DO UPDATE SET units = t.units + excluded.units,
+    histogram = CASE WHEN excluded.histogram = '{}'::jsonb THEN t.histogram ELSE testigo_jsonb_add(t.histogram, excluded.histogram) END;
 END
 $$;
 
@@ -177,15 +184,20 @@ BEGIN
     WHERE r.review_state <> 'rejected' AND (f.unit <> 'table' OR r.table_number IS NOT NULL)
     ORDER BY r.kind, r.centre_code, unit_table, r.observed_at DESC, r.received_at DESC, r.id DESC) k
   LEFT JOIN form_versions v ON v.form_key = k.kind AND v.version = k.form_version;
-  INSERT INTO analysis_tallies (form_key, level, code, question, value, stripe, units)
-  SELECT a.form_key, l.level, l.code, split_part(c.cell, '=', 1), substr(c.cell, strpos(c.cell, '=') + 1), 0, count(*)
-  FROM analysis_units a CROSS JOIN LATERAL unnest(a.cells) AS c(cell)
-  CROSS JOIN LATERAL (VALUES ('national', ''), ('state', a.state_code), ('municipality', a.municipality_code),
-                             ('parish', a.parish_code)) AS l(level, code)
+  INSERT INTO analysis_tallies (form_key, level, code, question, value, stripe, units, histogram)
+  SELECT form_key, level, code, question, value, 0, sum(units),
+         coalesce(jsonb_object_agg(point, units) FILTER (WHERE point IS NOT NULL), '{}'::jsonb)
+  FROM (
+    SELECT a.form_key, l.level, l.code, split_part(c.cell, '=', 1) AS question,
+           CASE WHEN c.cell ~ '=[it]:' THEN substr(c.cell, strpos(c.cell, '=') + 1, 1) ELSE substr(c.cell, strpos(c.cell, '=') + 1) END AS value,
+           CASE WHEN c.cell ~ '=[it]:' THEN substr(c.cell, strpos(c.cell, '=') + 3) END AS point, count(*) AS units
+    FROM analysis_units a CROSS JOIN LATERAL unnest(a.cells) AS c(cell)
+    CROSS JOIN LATERAL (VALUES ('national', ''), ('state', a.state_code), ('municipality', a.municipality_code),
+                               ('parish', a.parish_code)) AS l(level, code)
+    GROUP BY 1, 2, 3, 4, 5, 6) s
   GROUP BY 1, 2, 3, 4, 5;
 END
 $$;
-
 -- Named to fire before the summaries' triggers (alphabetical order): every report statement locks the analysis
 -- rows first, then the summaries'.
 CREATE TRIGGER "reports_analysis_insert" AFTER INSERT ON "reports" REFERENCING NEW TABLE AS new_rows

@@ -18,8 +18,11 @@ export interface TallyRow {
   name: string;
   centres: number;
   tables: number;
-  /** [question, value, units] of every cell with units ('' and 'u': the reporting units). */
-  cells: [string, string, number][] | null;
+  /**
+   * [question, value, units, histograms] of every cell with units ('' and 'u': the reporting units); for the
+   * `i` and `t` cells (integer, time), the stripes' histograms { value: units }, to be added up.
+   */
+  cells: [string, string, number, Record<string, number>[] | null][] | null;
 }
 
 /** Regions of `level` under `root` (everywhere when null). */
@@ -48,10 +51,12 @@ export const analysisRepository = {
     return run<TallyRow>(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
       t AS (
-        SELECT t.code, t.question, t.value, sum(t.units)::int AS units FROM analysis_tallies t
+        SELECT t.code, t.question, t.value, sum(t.units)::int AS units,
+               jsonb_agg(t.histogram) FILTER (WHERE t.histogram <> '{}'::jsonb) AS histograms
+        FROM analysis_tallies t
         WHERE t.form_key = ${key} AND t.level = ${level} AND t.code IN (SELECT code FROM area)
         GROUP BY t.code, t.question, t.value HAVING sum(t.units) <> 0),
-      cells AS (SELECT code, json_agg(json_build_array(question, value, units)) AS cells FROM t GROUP BY code)
+      cells AS (SELECT code, json_agg(json_build_array(question, value, units, histograms)) AS cells FROM t GROUP BY code)
       SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables, c.cells
       FROM area a
       LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code

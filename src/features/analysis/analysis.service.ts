@@ -141,9 +141,15 @@ export function answerOf(question: Question, values: Map<string, number> | undef
 
 export function toAnalysisRow(row: TallyRow, level: AnalysisLevel, unit: 'centre' | 'table', questions: Question[]) {
   const byQuestion = new Map<string, Map<string, number>>();
-  for (const [question, value, units] of row.cells ?? []) {
+  for (const [question, value, units, histograms] of row.cells ?? []) {
     const values = byQuestion.get(question) ?? new Map<string, number>();
     values.set(value, units);
+    // A histogram's points become cells `i:<n>` / `t:<minute>`, the stripes added up.
+    for (const histogram of histograms ?? [])
+      for (const [point, count] of Object.entries(histogram)) {
+        const cell = `${value}:${point}`;
+        values.set(cell, (values.get(cell) ?? 0) + Number(count));
+      }
     byQuestion.set(question, values);
   }
   const reporting = byQuestion.get('')?.get('u') ?? 0;
