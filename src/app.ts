@@ -15,6 +15,7 @@ import { type Config, trustProxyOption } from './config.js';
 import { analysisRoutes } from './features/analysis/analysis.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
+import { formsRoutes } from './features/forms/forms.routes.js';
 import { photosRoutes } from './features/photos/photos.routes.js';
 import { photoSchema } from './features/photos/photos.schemas.js';
 import { registryRoutes } from './features/registry/registry.routes.js';
@@ -181,6 +182,7 @@ export async function buildApp({
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
   await app.register(electionRoutes);
+  await app.register(formsRoutes);
   await app.register(reportsRoutes, {
     batchMaxBytes: config.REPORT_BATCH_MAX_BYTES,
     exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT,

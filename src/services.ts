@@ -2,7 +2,8 @@
 // exactly what it needs. `servicesPlugin` decorates the app with them (`app.services`); routes only call them.
 // Who may call whom: routes → their feature's service; photos → reports (reportForPhotos); reports get a
 // report's photos through `photosOf`, passed here; reports, photos and summaries read the one election service;
-// the process analysis reads with the summaries' scope rules (rootFor, requireNational).
+// reports validate against the one forms service; the process analysis reads with the summaries' scope rules
+// (rootFor, requireNational).
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from './config.js';
@@ -11,6 +12,8 @@ import { createAuditReader } from './features/audit/audit.repository.js';
 import { createAuditService } from './features/audit/audit.service.js';
 import { createElectionRepository } from './features/election/election.repository.js';
 import { createElectionService } from './features/election/election.service.js';
+import { createFormsRepository } from './features/forms/forms.repository.js';
+import { createFormsService } from './features/forms/forms.service.js';
 import { createPhotosRepository } from './features/photos/photos.repository.js';
 import { createPhotosService } from './features/photos/photos.service.js';
 import { createRegistryService } from './features/registry/registry.service.js';
@@ -53,12 +56,17 @@ export function buildServices(deps: ServiceDeps) {
     repo: createElectionRepository(prisma),
     ...(deps.listener ? { listener: deps.listener } : {}),
   });
+  const forms = createFormsService({
+    repo: createFormsRepository(prisma),
+    ...(deps.listener ? { listener: deps.listener } : {}),
+  });
   // Reports need a report's photos for its detail; photos are built after them, on top of them.
   let photosOf: ReportsServiceDeps['photosOf'] = async () => [];
   const reports = createReportsService({
     // Exports read on the read pool, so that observers' writes keep their connections.
     repo: createReportsRepository(prisma, { reads: preparedQuery(database.readPool) }),
     election,
+    forms,
     photosOf: (actor, reportId) => photosOf(actor, reportId),
     maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS,
   });
@@ -79,6 +87,7 @@ export function buildServices(deps: ServiceDeps) {
   return {
     audit: createAuditService({ repo: createAuditReader(prisma) }),
     election,
+    forms,
     registry: createRegistryService(prisma),
     users: createUsersService(prisma, access),
     importUsers: createUsersImporter(prisma, access),

@@ -114,6 +114,35 @@ export const problemCatalogue = {
       'An unknown centre, table or candidate, a time in the future, or a centre not assigned to the observer; ' +
       '`errors[]` says which.',
   },
+  FORM_EXISTS: {
+    status: 409,
+    title: 'A form has this key',
+    description: 'The key names an existing form; publish a new version of it (POST /v1/forms/{key}/versions).',
+  },
+  FORM_UNIT_CHANGED: {
+    status: 422,
+    title: 'The form is about another unit',
+    description: 'A version cannot change what one report is about (`unit`: centre or table).',
+  },
+  FORM_ROLE_VIOLATION: {
+    status: 422,
+    title: 'The version drops what a summary reads',
+    description:
+      'A version of a built-in form must keep each question its summaries read, with its type, its options and ' +
+      'answered in every report; `errors[]` names each question.',
+  },
+  FORM_VERSION_UNKNOWN: {
+    status: 422,
+    title: 'No such version of the form',
+    description: 'The report names a `formVersion` the form never had (GET /v1/forms/{key} lists its versions).',
+  },
+  FORM_VERSION_RETIRED: {
+    status: 422,
+    title: 'The form version is retired',
+    description:
+      'The version accepts no new reports; fetch the current one (GET /v1/forms) and fill it in. Retries of reports ' +
+      'stored before are still answered, and stored reports may still be revised.',
+  },
   REVIEW_NOT_ALLOWED: {
     status: 403,
     title: 'The review cannot be recorded',

@@ -1,11 +1,11 @@
 // Streaming exports of reports: NDJSON (one report per line, as the API shows it) or CSV with the answers
-// flattened into one column per form field (and one per candidate for votes). Memory stays flat: one page of
+// flattened into one column per form field (and one per candidate for votes; the mission's own forms one per
+// question, `<form>.<question>`, and one per option of a multiple choice, `<form>.<question>.<option>`, 0/1). Memory stays flat: one page of
 // reports and one chunk of text per export, whatever its size and however slowly the client reads.
 import { Readable } from 'node:stream';
-import type { z } from 'zod';
 import type { Actor } from '../../infra/auth/actor.js';
 import { csvLine } from '../../infra/csv.js';
-import { forms } from './forms.js';
+import type { FormDefinition } from '../forms/forms.schemas.js';
 import type { ReportFilter } from './reports.repository.js';
 import type { ReportsService, toReport } from './reports.service.js';
 
@@ -32,13 +32,59 @@ const BASE_COLUMNS = [
   'accuracy',
 ];
 
-/** answers.<field> for every field of every form (votes excepted), in form order, each once. */
-function answerFields(): string[] {
+/** The forms of an export: each with every version's definition, oldest first; `role` set for the built-ins. */
+export type ExportForms = { key: string; role: string | null; definitions: FormDefinition[] }[];
+
+/** answers.<field> for every question of every built-in form (votes excepted), in form order, each once. */
+function answerFields(forms: ExportForms): string[] {
   const fields = new Set<string>();
-  for (const form of Object.values(forms)) {
-    for (const key of Object.keys((form.schema as z.ZodObject).shape)) if (key !== 'votes') fields.add(key);
+  for (const form of forms.filter((each) => each.role !== null)) {
+    for (const definition of form.definitions)
+      for (const question of definition.questions) if (question.key !== 'votes') fields.add(question.key);
   }
   return [...fields];
+}
+
+/** A column of another form: its header, and its cell of a report of that form. */
+interface FormColumn {
+  header: string;
+  cell(answers: Record<string, unknown>): unknown;
+}
+/** The columns of each of the mission's own forms (of `kind` only, when the export is filtered by it). */
+function formColumns(forms: ExportForms, kind: string | undefined): Map<string, FormColumn[]> {
+  const columns = new Map<string, FormColumn[]>();
+  for (const form of forms.filter((each) => each.role === null && (kind === undefined || each.key === kind))) {
+    const seen = new Map<string, FormColumn>();
+    for (const definition of form.definitions) {
+      for (const question of definition.questions) {
+        const { key } = question;
+        if (question.type === 'multiple') {
+          for (const option of question.options ?? []) {
+            const header = `${form.key}.${key}.${option.key}`;
+            if (!seen.has(header))
+              seen.set(header, {
+                header,
+                cell: (answers) =>
+                  Array.isArray(answers[key]) ? ((answers[key] as unknown[]).includes(option.key) ? 1 : 0) : undefined,
+              });
+          }
+        } else {
+          const header = `${form.key}.${key}`;
+          if (!seen.has(header))
+            seen.set(header, {
+              header,
+              cell: (answers) => {
+                const value = answers[key];
+                if (Array.isArray(value)) return value.join(';');
+                return value !== null && typeof value === 'object' ? JSON.stringify(value) : value;
+              },
+            });
+        }
+      }
+    }
+    columns.set(form.key, [...seen.values()]);
+  }
+  return columns;
 }
 
 /** Bytes of text (about) handed to the socket at a time: the stream builds the next chunk only when the socket took this one. */
@@ -91,8 +137,12 @@ export async function startExport(
   filter: ReportFilter,
   format: 'csv' | 'ndjson',
   candidates: string[],
+  forms: ExportForms,
 ): Promise<ReportExport> {
-  const fields = answerFields();
+  const fields = answerFields(forms);
+  const builtins = new Set(forms.filter((form) => form.role !== null).map((form) => form.key));
+  const others = formColumns(forms, filter.kind);
+  const otherColumns = [...others.entries()].flatMap(([key, columns]) => columns.map((column) => ({ key, column })));
   const pages = service.stream(actor, filter);
   let page = await pages.next();
   let rows = 0;
@@ -121,10 +171,12 @@ export async function startExport(
       report.location?.lat,
       report.location?.lon,
       report.location?.accuracy,
-      ...fields.map((field) =>
-        Array.isArray(answers[field]) ? (answers[field] as unknown[]).join(';') : answers[field],
-      ),
-      ...candidates.map((code) => votes[code]),
+      ...fields.map((field) => {
+        if (!builtins.has(report.kind)) return undefined;
+        return Array.isArray(answers[field]) ? (answers[field] as unknown[]).join(';') : answers[field];
+      }),
+      ...candidates.map((code) => (builtins.has(report.kind) ? votes[code] : undefined)),
+      ...otherColumns.map(({ key, column }) => (key === report.kind ? column.cell(answers) : undefined)),
     ]);
   }
   async function* chunks(): AsyncGenerator<string> {
@@ -136,6 +188,7 @@ export async function startExport(
               ...BASE_COLUMNS,
               ...fields.map((field) => `answers.${field}`),
               ...candidates.map((code) => `votes.${code}`),
+              ...otherColumns.map(({ column }) => column.header),
             ])
           : '';
       while (!page.done) {

@@ -55,6 +55,8 @@ export interface CentreFacts {
   assigned: boolean;
   /** The submission hash of a report already stored under the id being submitted (a retry), if any. */
   existingHash: string | null;
+  /** Whether the form version asked about is retired (null: no such version). */
+  formRetired: boolean | null;
 }
 
 /**
@@ -119,19 +121,25 @@ const reportColumns = Prisma.sql`
 const rowCount = (n: number) => Prisma.raw(`LIMIT ${Math.trunc(n)}`);
 
 export const reportsRepository = {
-  /** What a submission needs to know, in one round trip: the centre, its table, the assignment, and a stored retry. */
+  /**
+   * What a submission needs to know, in one round trip: the centre, its table, the assignment, a stored retry, and
+   * whether the form version is retired.
+   */
   async centreFacts(
     db: Sql,
     centreCode: string,
     table: number | null,
     userId: string,
     reportId: string,
+    form: { kind: string; version: number } = { kind: '', version: 0 },
   ): Promise<CentreFacts | undefined> {
     const rows = await db.$queryRaw<(CentreFacts & { code: string | null })[]>`
       SELECT c.code, c.parish_code AS "parishCode", c.municipality_code AS "municipalityCode", c.state_code AS "stateCode",
              (SELECT t.registered_voters FROM polling_tables t WHERE t.centre_code = c.code AND t.number = ${table}) AS "tableVoters",
              EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = ${userId}::uuid AND a.centre_code = c.code) AS assigned,
-             (SELECT r.submission_hash FROM reports r WHERE r.id = ${reportId}::uuid) AS "existingHash"
+             (SELECT r.submission_hash FROM reports r WHERE r.id = ${reportId}::uuid) AS "existingHash",
+             (SELECT f.retired_at IS NOT NULL FROM form_versions f
+              WHERE f.form_key = ${form.kind} AND f.version = ${form.version}) AS "formRetired"
       FROM (SELECT 1) one LEFT JOIN centres c ON c.code = ${centreCode}`;
     return rows[0];
   },
@@ -139,8 +147,9 @@ export const reportsRepository = {
   /**
    * One statement for reports of several requests (ids distinct): each report, its revision 1 and its audit row,
    * answered `created`. A report is left out when its id exists (a retry: the stored report is answered, not
-   * `created`, when the statement sees it), its centre or table is not in the registry, or its sender may not
-   * report there (observers: assigned centres; others: their region): then no row answers it.
+   * `created`, when the statement sees it), its centre or table is not in the registry, its form version is
+   * retired (or missing), or its sender may not report there (observers: assigned centres; others: their
+   * region): then no row answers it.
    * With `lock`, the statement first takes the locks of the reports' results tables (see lockTables), for a
    * conflict verdict later in the same transaction.
    */
@@ -189,6 +198,10 @@ export const reportsRepository = {
         FROM x JOIN centres c ON c.code = x.centre_code
         LEFT JOIN polling_tables t ON t.centre_code = c.code AND t.number = x.table_number
         WHERE (x.table_number IS NULL OR t.number IS NOT NULL)
+          -- the version it was validated against still takes reports (read here, not from a cache: exact across
+          -- processes; a plain lookup, no foreign key, whose KEY SHARE locks would pile up on one row)
+          AND EXISTS (SELECT 1 FROM form_versions f
+                      WHERE f.form_key = x.kind AND f.version = x.form_version AND f.retired_at IS NULL)
           AND CASE WHEN x.actor_role = 'observer'
                    THEN EXISTS (SELECT 1 FROM assignments a WHERE a.user_id = x.observer_id AND a.centre_code = c.code)
                    ELSE ${inRegion(Prisma.raw('x.scope'))} END
@@ -428,8 +441,13 @@ export function createReportsRepository(prisma: PrismaClient, options: { reads?:
   }
 
   return {
-    centreFacts: (centreCode: string, table: number | null, userId: string, reportId: string) =>
-      r.centreFacts(prisma, centreCode, table, userId, reportId),
+    centreFacts: (
+      centreCode: string,
+      table: number | null,
+      userId: string,
+      reportId: string,
+      form?: { kind: string; version: number },
+    ) => r.centreFacts(prisma, centreCode, table, userId, reportId, form),
     find: (id: string) => r.find(prisma, id),
     findVisible: (actor: Actor, id: string) => r.findVisible(prisma, actor, id),
     revisions: (id: string, number?: number) => r.revisions(prisma, id, number),

@@ -1,4 +1,4 @@
-// HTTP routes of reports: forms, submission (single and batch), revisions, reviews, reads and exports.
+// HTTP routes of reports: submission (single and batch), revisions, reviews, reads and exports.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,13 +8,11 @@ import { concurrencyCap } from '../../infra/http/concurrency.js';
 import { encodeCursor } from '../../infra/http/pagination.js';
 import { problemDocument, problemResponses } from '../../infra/http/problems.js';
 import { parseInput } from '../../infra/http/validation.js';
-import { forms, INCIDENT_CATEGORIES, REPORT_KINDS } from './forms.js';
 import { startExport } from './reports.export.js';
 import type { ReportFilter } from './reports.repository.js';
 import {
   batchInput,
   batchResult,
-  formsSchema,
   reportDetailSchemaOf,
   reportExportQuery,
   reportIdParams,
@@ -60,29 +58,6 @@ export async function reportsRoutes(
   // Exports run only so many at once, so that observers' writes keep their connections.
   const exports = concurrencyCap('exports', options.exportMaxConcurrent);
   const route = app.withTypeProvider<ZodTypeProvider>();
-  const formDocument = {
-    items: REPORT_KINDS.map((kind) => ({
-      kind,
-      version: forms[kind].version,
-      title: forms[kind].title,
-      schema: z.toJSONSchema(forms[kind].schema, { io: 'input' }) as Record<string, unknown>,
-    })),
-    incidentCategories: [...INCIDENT_CATEGORIES],
-  };
-
-  route.get(
-    '/v1/forms',
-    {
-      schema: {
-        tags: ['reports'],
-        operationId: 'forms.list',
-        summary: 'Every report kind with its version and JSON Schema',
-        response: { 200: formsSchema, ...problemResponses(401, 429) },
-      },
-    },
-    async () => formDocument,
-  );
-
   route.post(
     '/v1/reports',
     {
@@ -187,8 +162,8 @@ export async function reportsRoutes(
       config: {
         rawResponse: {
           description:
-            'The reports, newest first: NDJSON (one Report per line) or CSV (one column per answer field and per ' +
-            'candidate)',
+            'The reports, newest first: NDJSON (one Report per line) or CSV (one column per answer field of the ' +
+            'built-in forms and per candidate, then one per question of each other form, across its versions)',
           content: {
             'application/x-ndjson': { schema: { type: 'string' } },
             'text/csv': { schema: { type: 'string' } },
@@ -215,6 +190,7 @@ export async function reportsRoutes(
       const release = exports.enter();
       try {
         const candidates = ((await app.services.election.find())?.candidates ?? []).map((candidate) => candidate.code);
+        const forms = await app.services.forms.definitions();
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
         const csv = request.query.format === 'csv';
         const exported = await startExport(
@@ -223,6 +199,7 @@ export async function reportsRoutes(
           filterOf(request.query),
           request.query.format,
           candidates,
+          forms,
         );
         // The place is given back when the body has ended, or the client went away (the stream is destroyed).
         exported.stream.once('close', release);

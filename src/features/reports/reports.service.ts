@@ -1,16 +1,16 @@
 // Observation reports: validation against the kind's form, plausibility flags, retry-safe creation (the
 // primary key decides), revisions, reviews and reads. Each write is one transaction with its audit row.
-import type { z } from 'zod';
 import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { centreInScope, mayModifyReport, mayReadReport } from '../../infra/auth/policy.js';
 import { translateDatabaseError } from '../../infra/db/errors.js';
 import { microBatch } from '../../infra/db/micro-batch.js';
-import { AppError, bodyValidationError, type ProblemDetailItem } from '../../infra/errors.js';
+import { AppError, type ProblemDetailItem } from '../../infra/errors.js';
 import { pageOf } from '../../infra/http/pagination.js';
 import { toAppError } from '../../infra/http/problems.js';
 import type { Election, ElectionService } from '../election/election.service.js';
+import type { FormsService, ResolvedForm } from '../forms/forms.service.js';
 import { contentHash, differingFields, type ReportContent } from './canonical.js';
-import { forms, type ReportKind, type ResultsAnswers } from './forms.js';
+import type { ReportKind, ResultsAnswers } from './forms.js';
 import type {
   CentreFacts,
   NewReport,
@@ -55,6 +55,8 @@ export type BatchOutcome<Report> = { index: number; id: string | null } & (
 export interface ReportInput {
   id: string;
   kind: ReportKind;
+  /** The form version the phone rendered; default: the form's current one. */
+  formVersion?: number | undefined;
   centreCode: string;
   table?: number | undefined;
   observedAt: string;
@@ -123,13 +125,6 @@ export const toRevision = (row: RevisionRow) => ({
   createdAt: iso(row.createdAt),
 });
 
-/** The answers parsed by the kind's form, or VALIDATION_FAILED naming each bad field under `answers`. */
-function parseAnswers(kind: ReportKind, answers: Record<string, unknown>): Record<string, unknown> {
-  const parsed = (forms[kind].schema as z.ZodType).safeParse(answers);
-  if (parsed.success) return parsed.data as Record<string, unknown>;
-  throw bodyValidationError(parsed.error.issues, ['answers']);
-}
-
 function invalid(errors: ProblemDetailItem[]): AppError {
   return new AppError('REPORT_INVALID', errors.map((error) => error.message).join('; '), { errors });
 }
@@ -148,18 +143,20 @@ export function resultsFlags(answers: ResultsAnswers, tableVoters: number | null
 export interface ReportsServiceDeps {
   repo: ReportsRepository;
   election: Pick<ElectionService, 'current' | 'find'>;
+  /** The forms reports are validated against (compiled and cached there). */
+  forms: Pick<FormsService, 'resolve' | 'exists'>;
   /** A report's photos as `actor` sees them (given by the wiring: photos are a feature on top of reports). */
   photosOf: (actor: Actor, reportId: string) => Promise<object[]>;
   maxClockSkewMs: number;
 }
 
 export function createReportsService(deps: ReportsServiceDeps) {
-  const { repo, election: elections } = deps;
+  const { repo, election: elections, forms } = deps;
   const options = { maxClockSkewMs: deps.maxClockSkewMs };
 
   /** Rules of the content that need no database: the time, and the candidates of a results report. */
   function contentProblems(
-    kind: ReportKind,
+    role: string | null,
     observedAt: string,
     answers: Record<string, unknown>,
     election: Election | undefined,
@@ -167,7 +164,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
     const problems: ProblemDetailItem[] = [];
     if (Date.parse(observedAt) > Date.now() + options.maxClockSkewMs)
       problems.push({ in: 'body', path: 'observedAt', message: 'observedAt is in the future' });
-    if (kind === 'results') {
+    if (role === 'results') {
       if (!election)
         throw new AppError(
           'ELECTION_NOT_SET',
@@ -189,7 +186,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
   /** Rules that depend on the registry, the election and the caller; problems are collected, then thrown. */
   function check(
     actor: Actor,
-    kind: ReportKind,
+    role: string | null,
     table: number | null,
     observedAt: string,
     answers: Record<string, unknown>,
@@ -203,7 +200,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
       problems.push({ in: 'body', path: 'centreCode', message: `Centre ${centre.code} is outside your region` });
     if (table !== null && centre.tableVoters === null)
       problems.push({ in: 'body', path: 'table', message: `Centre ${centre.code} has no table ${table}` });
-    problems.push(...contentProblems(kind, observedAt, answers, election));
+    problems.push(...contentProblems(role, observedAt, answers, election));
     if (problems.length > 0) throw invalid(problems);
   }
 
@@ -234,7 +231,40 @@ export function createReportsService(deps: ReportsServiceDeps) {
   };
   const insertOthers = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, false) });
   const insertResults = microBatch({ ...lane, write: (reports: NewReport[]) => insertReports(reports, true) });
-  const insert = (report: NewReport) => (report.kind === 'results' ? insertResults(report) : insertOthers(report));
+  const insert = (report: NewReport, form: ResolvedForm) =>
+    form.role === 'results' ? insertResults(report) : insertOthers(report);
+
+  /**
+   * The form of a submission and its answers parsed by it. A report sent without `formVersion` whose answers the
+   * current version refuses may be the retry of one stored under an earlier version: then that version parses it
+   * (and the stored report answers it, if it is the same).
+   */
+  async function formAndAnswers(input: ReportInput) {
+    const form = await forms.resolve(input.kind, input.formVersion);
+    try {
+      return { form, answers: form.parse(input.answers) };
+    } catch (error) {
+      if (input.formVersion !== undefined) throw error;
+      const stored = await repo.find(input.id);
+      if (!stored || stored.kind !== input.kind || stored.formVersion === form.version) throw error;
+      const earlier = await forms.resolve(input.kind, stored.formVersion);
+      try {
+        return { form: earlier, answers: earlier.parse(input.answers) };
+      } catch {
+        throw error;
+      }
+    }
+  }
+
+  /** A filter's kind must name a form: 400 VALIDATION_FAILED otherwise, as for a report. */
+  async function knownKind(filter: ReportFilter) {
+    if (filter.kind !== undefined && !(await forms.exists(filter.kind))) {
+      const message = `${filter.kind} is not a form (GET /v1/forms)`;
+      throw new AppError('VALIDATION_FAILED', `kind: ${message}`, {
+        errors: [{ in: 'querystring', path: 'kind', message }],
+      });
+    }
+  }
 
   async function view(id: string) {
     const row = await repo.find(id);
@@ -286,12 +316,14 @@ export function createReportsService(deps: ReportsServiceDeps) {
     ): Promise<{ status: 'created' | 'replayed'; report: ReturnType<typeof toReport> }> {
       const { actor } = context;
       const table = input.table ?? null;
-      if (input.kind === 'results' && table === null) {
-        throw new AppError('VALIDATION_FAILED', 'table: required for results', {
-          errors: [{ in: 'body', path: 'table', message: 'required for results' }],
+      const { form, answers } = await formAndAnswers(input);
+      if (form.unit === 'table' && table === null) {
+        const message = `required for ${form.key} (a form about a table)`;
+        throw new AppError('VALIDATION_FAILED', `table: ${message}`, {
+          errors: [{ in: 'body', path: 'table', message }],
         });
       }
-      const answers = parseAnswers(input.kind, input.answers);
+      const results = form.role === 'results';
       const content: ReportContent = {
         kind: input.kind,
         centreCode: input.centreCode,
@@ -309,13 +341,13 @@ export function createReportsService(deps: ReportsServiceDeps) {
         centreCode: input.centreCode,
         table,
         observedAt: content.observedAt,
-        formVersion: forms[input.kind].version,
+        formVersion: form.version,
         answers,
         notes: content.notes,
         location: content.location,
         hash,
-        flags: input.kind === 'results' ? resultsFlags(answers as ResultsAnswers, null) : [],
-        registeredVoters: input.kind === 'results' ? (answers as ResultsAnswers).registeredVoters : null,
+        flags: results ? resultsFlags(answers as ResultsAnswers, null) : [],
+        registeredVoters: results ? (answers as ResultsAnswers).registeredVoters : null,
         observerId: actor.userId,
         role: actor.role,
         scope: actor.role === 'admin' ? null : actor.scopeRegionCode,
@@ -323,39 +355,43 @@ export function createReportsService(deps: ReportsServiceDeps) {
         ip: context.ip,
       };
       if (
-        (input.kind !== 'results' || current) &&
-        contentProblems(input.kind, content.observedAt, answers, current).length === 0
+        !form.retired &&
+        (!results || current) &&
+        contentProblems(form.role, content.observedAt, answers, current).length === 0
       ) {
-        const stored = await insert(report);
+        const stored = await insert(report, form);
         if (stored?.created) return { status: 'created', report: toReport(stored) };
         // The insert answers a stored report to anyone who sends its id: only a reader of it may see it.
         if (stored && !mayReadReport(actor, stored)) throw taken(input.id);
         if (stored?.submissionHash === hash) return { status: 'replayed', report: toReport(stored) };
       }
       return fallback(async () => {
-        const facts = await repo.centreFacts(input.centreCode, table, actor.userId, input.id);
+        const facts = await repo.centreFacts(input.centreCode, table, actor.userId, input.id, {
+          kind: form.key,
+          version: form.version,
+        });
         // A retry of a report stored earlier is answered from the store, without the write (nor the rules,
         // which may have changed since). The primary key still decides between concurrent first sends.
         if (facts?.existingHash) {
           const earlier = await replay(actor, input.id, hash, content);
           if (earlier) return earlier;
         }
+        // Retired since it was rendered (this process may not have heard yet): exact, read with the facts.
+        if (facts?.formRetired !== false)
+          throw new AppError(
+            facts?.formRetired ? 'FORM_VERSION_RETIRED' : 'FORM_VERSION_UNKNOWN',
+            facts?.formRetired
+              ? `Version ${form.version} of form ${form.key} is retired: fill in its current version (GET /v1/forms)`
+              : `Form ${form.key} has no version ${form.version}`,
+          );
         if (!facts?.code)
           throw invalid([
             { in: 'body', path: 'centreCode', message: `Centre ${input.centreCode} is not in the registry` },
           ]);
         // Refused only by the election as it is now: one just changed is never judged by an older copy.
-        check(
-          actor,
-          input.kind,
-          table,
-          content.observedAt,
-          answers,
-          facts,
-          input.kind === 'results' ? await elections.find() : current,
-        );
+        check(actor, form.role, table, content.observedAt, answers, facts, results ? await elections.find() : current);
         // The rules hold now: they changed since the first try (an assignment), or a concurrent first send rolled back.
-        const stored = await insert(report);
+        const stored = await insert(report, form);
         if (stored?.created) return { status: 'created' as const, report: toReport(stored) };
         const earlier = await replay(actor, input.id, hash, content);
         if (!earlier) throw new Error(`report ${input.id} neither inserted nor found`);
@@ -421,7 +457,9 @@ export function createReportsService(deps: ReportsServiceDeps) {
       if (!current) throw new AppError('NOT_FOUND', `Report ${id} does not exist`);
       if (!mayModifyReport(actor, current))
         throw new AppError('FORBIDDEN', 'Only the author, or a coordinator or admin in scope, may revise a report');
-      const answers = parseAnswers(current.kind, input.answers);
+      // Against the report's own version, retired or not: a revision corrects what was reported with it.
+      const form = await forms.resolve(current.kind, current.formVersion);
+      const answers = form.parse(input.answers);
       const content: ReportContent = {
         kind: current.kind,
         centreCode: current.centreCode,
@@ -436,8 +474,8 @@ export function createReportsService(deps: ReportsServiceDeps) {
       const centre = await repo.centreFacts(current.centreCode, current.tableNumber, actor.userId, current.id);
       const election = await elections.current();
       if (actor.role === 'observer') centre!.assigned = true; // the author keeps the right to correct it
-      check(actor, current.kind, current.tableNumber, content.observedAt, answers, centre!, election);
-      const flags = current.kind === 'results' ? resultsFlags(answers as ResultsAnswers, centre!.tableVoters) : [];
+      check(actor, form.role, current.tableNumber, content.observedAt, answers, centre!, election);
+      const flags = form.role === 'results' ? resultsFlags(answers as ResultsAnswers, centre!.tableVoters) : [];
       const revised = await repo.revise(context, current, {
         number: current.revision + 1,
         observedAt: content.observedAt,
@@ -505,6 +543,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
     },
 
     async list(actor: Actor, filter: ReportFilter, limit: number) {
+      await knownKind(filter);
       const page = pageOf(await repo.list(actor, filter, limit + 1), limit, (last) => ({
         at: iso(last.receivedAt),
         id: last.id,
@@ -517,6 +556,7 @@ export function createReportsService(deps: ReportsServiceDeps) {
      * fetched when the consumer asks for it, so that memory holds one page whatever the export's size.
      */
     async *stream(actor: Actor, filter: ReportFilter, pageSize = 500): AsyncGenerator<ReturnType<typeof toReport>[]> {
+      await knownKind(filter);
       let before: ReportFilter['before'];
       for (;;) {
         const rows = await repo.exportPage(actor, { ...filter, before }, pageSize);

@@ -4,7 +4,7 @@
 import { Prisma } from '../../generated/prisma/client.js';
 import { inRegion, regionVerdict, regionWithin, subtreeOf } from '../../infra/auth/policy.js';
 import type { Query } from '../../infra/db/prepared.js';
-import type { ReportKind } from '../reports/forms.js';
+import type { BuiltinKind as ReportKind } from '../reports/forms.js';
 
 export type SummaryLevel = 'national' | 'state' | 'municipality' | 'parish' | 'centre';
 

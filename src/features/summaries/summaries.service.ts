@@ -9,7 +9,7 @@ import { AppError } from '../../infra/errors.js';
 import type { ConcurrencyCap } from '../../infra/http/concurrency.js';
 import { encodeCursor, pageOf } from '../../infra/http/pagination.js';
 import type { Election } from '../election/election.service.js';
-import { INCIDENT_CATEGORIES, REPORT_KINDS, type ReportKind } from '../reports/forms.js';
+import { INCIDENT_CATEGORIES, REPORT_KINDS, type BuiltinKind as ReportKind } from '../reports/forms.js';
 import {
   type AreaQuery,
   summariesRepository as repo,
