@@ -120,6 +120,7 @@ export const openapiPlugin = fp(
               'Aggregates per region for dashboards: coverage, incidents, opening, results; timeline; missing centres',
           },
           { name: 'analysis', description: "Process analysis: a form's findings per question, per region" },
+          { name: 'forms', description: 'Forms as data: definitions, versions, JSON Schemas' },
         ],
       },
       transform: (input) => {
