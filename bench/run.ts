@@ -1,4 +1,5 @@
 // Runs the benchmarks: all of them, or those named (npm run bench -- startup registry-import).
+import { analysisBench } from './analysis.js';
 import { authBench } from './auth.js';
 import { exportBench } from './export.js';
 import { formsBench } from './forms.js';
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   'users-import': usersImportBench,
   ingest: ingestBench,
   summaries: summariesBench,
+  analysis: analysisBench,
   export: exportBench,
   forms: formsBench,
   photos: photosBench,

@@ -12,6 +12,7 @@ import Fastify, {
 } from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { type Config, trustProxyOption } from './config.js';
+import { analysisRoutes } from './features/analysis/analysis.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { dashboardRoutes } from './features/dashboard/dashboard.routes.js';
 import { electionRoutes } from './features/election/election.routes.js';
@@ -202,5 +203,6 @@ export async function buildApp({
   await app.register(geoRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   await app.register(logRoutes, { publicLog: config.PUBLIC_LOG });
   await app.register(dashboardRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
+  await app.register(analysisRoutes, { publicSummaries: config.PUBLIC_SUMMARIES });
   return app;
 }

@@ -2,10 +2,12 @@
 // exactly what it needs. `servicesPlugin` decorates the app with them (`app.services`); routes only call them.
 // Who may call whom: routes → their feature's service; photos → reports (reportForPhotos); reports get a
 // report's photos through `photosOf`, passed here; reports, photos and summaries read the one election service;
-// reports validate against the one forms service.
+// reports validate against the one forms service; the process analysis reads with the summaries' scope rules
+// (rootFor, requireNational).
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from './config.js';
+import { createAnalysisService } from './features/analysis/analysis.service.js';
 import { createAuditReader } from './features/audit/audit.repository.js';
 import { createAuditService } from './features/audit/audit.service.js';
 import { createElectionRepository } from './features/election/election.repository.js';
@@ -142,6 +144,7 @@ export function buildServices(deps: ServiceDeps) {
       run: preparedQuery(database.readPool),
     }),
     log,
+    analysis: createAnalysisService({ database, summaries, maxWaiting: config.DATABASE_READ_QUEUE_MAX }),
   };
 }
 

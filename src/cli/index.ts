@@ -4,7 +4,7 @@
 //   demo [--with-results]   import the shipped Venezuela 2024 registry (seed/ve2024); with --with-results also
 //                           set the 2024 election and load its 24,532 real tally sheets as results reports
 //   token:create --role ROLE --name NAME [--scope REGION]   create a user and print its first token
-//   summaries:rebuild       recompute every summary tally from the reports (writers wait meanwhile)
+//   summaries:rebuild       recompute every summary tally and process analysis from the reports (writers wait meanwhile)
 //   log:verify              recompute every log entry from the rows and check the log and its checkpoints
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -145,6 +145,7 @@ async function main(argv: string[]): Promise<number> {
         await prisma.$transaction([
           prisma.$executeRaw`SET LOCAL statement_timeout = 0`,
           prisma.$queryRaw`SELECT testigo_summaries_rebuild()::text`,
+          prisma.$queryRaw`SELECT testigo_analysis_rebuild()::text`,
         ]);
         process.stdout.write(`summaries rebuilt in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         return 0;

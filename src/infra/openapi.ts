@@ -127,6 +127,8 @@ export const openapiPlugin = fp(
             name: 'log',
             description: 'The verifiable log: signed checkpoints, the verifier key, proofs, entries, tiles, the audit',
           },
+          { name: 'analysis', description: "Process analysis: a form's findings per question, per region" },
+          { name: 'forms', description: 'Forms as data: definitions, versions, JSON Schemas' },
         ],
       },
       transform: (input) => {

@@ -5,7 +5,7 @@ import { instantInput } from '../../infra/http/validation.js';
 import { REPORT_KINDS } from '../reports/forms.js';
 import { kindSchema } from '../reports/reports.schemas.js';
 
-const regionCode = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a region code');
+export const regionCode = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a region code');
 const instant = instantInput().transform((value) => new Date(value));
 const share = z
   .number()

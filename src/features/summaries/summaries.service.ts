@@ -199,6 +199,11 @@ function answersOn(
     return area;
   }
 
+  /** 403 unless `actor` may read the whole country (admins, national coordinators and analysts; anyone when public). */
+  function requireNational(actor: Actor | null, message: string): void {
+    if (actor && actor.role !== 'admin' && actor.scopeRegionCode !== null) throw new AppError('FORBIDDEN', message);
+  }
+
   async function recount<T>(work: () => Promise<T>): Promise<T> {
     const release = options.recounts?.enter();
     try {
@@ -231,13 +236,12 @@ function answersOn(
       return { level: query.level, parent, since: iso(query.since), until: iso(query.until), items };
     },
 
+    /** The scope rules of summaries, shared with the process analysis (which reads the same way). */
+    rootFor,
+    requireNational,
+
     async national(actor: Actor | null, window: Window) {
-      if (actor && actor.role !== 'admin' && actor.scopeRegionCode !== null) {
-        throw new AppError(
-          'FORBIDDEN',
-          'The national summary needs a national scope; ask for your region with GET /v1/summaries',
-        );
-      }
+      requireNational(actor, 'The national summary needs a national scope; ask for your region with GET /v1/summaries');
       const [row] = await rows({ level: 'national', root: null }, window);
       return { ...row!, since: iso(window.since), until: iso(window.until) };
     },

@@ -1,0 +1,66 @@
+// SQL of the process analysis: a form's versions, and per region the units counted under each typed answer,
+// read from the tallies the triggers of migration 20261202130000_analysis keep (analysis.functions.sql).
+import { Prisma } from '../../generated/prisma/client.js';
+import { subtreeOf } from '../../infra/auth/policy.js';
+import type { Query } from '../../infra/db/prepared.js';
+
+export type AnalysisLevel = 'national' | 'state' | 'municipality' | 'parish';
+
+export interface FormVersionRow {
+  version: number;
+  unit: 'centre' | 'table';
+  retired: boolean;
+  definition: { questions?: { key: string; type: string; options?: { key: string }[] }[] };
+}
+
+export interface TallyRow {
+  code: string;
+  name: string;
+  centres: number;
+  tables: number;
+  /**
+   * [question, value, units, histograms] of every cell with units ('' and 'u': the reporting units); for the
+   * `i` and `t` cells (integer, time), the stripes' histograms { value: units }, to be added up.
+   */
+  cells: [string, string, number, Record<string, number>[] | null][] | null;
+}
+
+/** Regions of `level` under `root` (everywhere when null). */
+function areaOf(level: AnalysisLevel, root: string | null): Prisma.Sql {
+  if (level === 'national') return Prisma.sql`SELECT ''::varchar AS code, 'National'::varchar AS name`;
+  return Prisma.sql`
+    SELECT r.code, r.name FROM regions r
+    WHERE r.level = ${level}::region_level
+      ${root === null ? Prisma.empty : Prisma.sql`AND r.code IN (${subtreeOf(root)})`}`;
+}
+
+export const analysisRepository = {
+  /** Every published version of form `key`, oldest first (none: no such form). */
+  async versions(run: Query, key: string): Promise<FormVersionRow[]> {
+    return run<FormVersionRow>(Prisma.sql`
+      SELECT v.version, f.unit, v.retired_at IS NOT NULL AS retired, v.definition
+      FROM forms f JOIN form_versions v ON v.form_key = f.key
+      WHERE f.key = ${key} ORDER BY v.version`);
+  },
+
+  /** Per region of `level` under `root`: its registry size and the sums over stripes of its tallies of form `key`. */
+  async tallies(run: Query, key: string, area: { level: AnalysisLevel; root: string | null }): Promise<TallyRow[]> {
+    const { level } = area;
+    // The cells as one JSON array per region: node-postgres parses JSON natively, and a region's few hundred
+    // cells cost one value instead of one row each.
+    return run<TallyRow>(Prisma.sql`
+      WITH area AS (${areaOf(level, area.root)}),
+      t AS (
+        SELECT t.code, t.question, t.value, sum(t.units)::int AS units,
+               jsonb_agg(t.histogram) FILTER (WHERE t.histogram <> '{}'::jsonb) AS histograms
+        FROM analysis_tallies t
+        WHERE t.form_key = ${key} AND t.level = ${level} AND t.code IN (SELECT code FROM area)
+        GROUP BY t.code, t.question, t.value HAVING sum(t.units) <> 0),
+      cells AS (SELECT code, json_agg(json_build_array(question, value, units, histograms)) AS cells FROM t GROUP BY code)
+      SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables, c.cells
+      FROM area a
+      LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code
+      LEFT JOIN cells c ON c.code = a.code
+      ORDER BY a.code`);
+  },
+};
