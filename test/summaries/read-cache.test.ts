@@ -40,6 +40,24 @@ describe("the tallies' version", () => {
     before = await version();
     await db.query('SELECT testigo_tallies_bump()');
     expect(await version()).toBe(before + 1);
+
+    // A form's versions are part of its analysis: creating, publishing and retiring one bump it too.
+    const form = {
+      key: 'cache_probe',
+      title: { en: 'Probe' },
+      unit: 'centre',
+      questions: [{ key: 'ok', type: 'boolean', label: { en: 'OK?' } }],
+    };
+    for (const request of [
+      { url: '/v1/forms', payload: form },
+      { url: '/v1/forms/cache_probe/versions', payload: form },
+      { url: '/v1/forms/cache_probe/versions/1/retire' },
+    ]) {
+      before = await version();
+      const answer = await asAdmin({ method: 'POST', ...request });
+      expect(answer.statusCode, answer.body).toBeLessThan(300);
+      expect(await version()).toBeGreaterThan(before);
+    }
   });
 });
 

@@ -67,6 +67,15 @@ export function createFormsRepository(prisma: PrismaClient) {
     }));
   };
 
+  /**
+   * What every write of a form does in its transaction: tell every process (their caches of compiled versions), and
+   * bump the tallies' version, since analyses answer with the form's versions (their cached answers must go).
+   */
+  const changed = async (tx: Db, key: string) => {
+    await notify(tx, FORMS_CHANNEL, [key]);
+    await tx.$executeRaw`SELECT testigo_tallies_bump()`;
+  };
+
   return {
     /** Every form with all its versions, oldest form first (the built-ins, then the mission's in creation order). */
     all: () => forms(prisma),
@@ -92,7 +101,7 @@ export function createFormsRepository(prisma: PrismaClient) {
             details: { version: 1, unit: definition.unit, questions: definition.questions.length },
           },
         ]);
-        await notify(tx, FORMS_CHANNEL, [definition.key]);
+        await changed(tx, definition.key);
         return true;
       });
     },
@@ -125,7 +134,7 @@ export function createFormsRepository(prisma: PrismaClient) {
             details: { version, questions: definition.questions.map((question) => question.key) },
           },
         ]);
-        await notify(tx, FORMS_CHANNEL, [key]);
+        await changed(tx, key);
         return version;
       });
     },
@@ -142,7 +151,7 @@ export function createFormsRepository(prisma: PrismaClient) {
         await audit.record(tx, context, [
           { action: 'form.retired', entityType: 'form', entityId: key, details: { version } },
         ]);
-        await notify(tx, FORMS_CHANNEL, [key]);
+        await changed(tx, key);
         return 'retired';
       });
     },
