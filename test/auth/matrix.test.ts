@@ -731,6 +731,32 @@ const routes = {
       expect(data.national === null).toBe(who === 'coordinator' || who === 'analyst13');
     },
   }),
+  'GET /v1/analysis': async (who) => ({
+    method: 'GET',
+    url: '/v1/analysis?kind=voting&level=state',
+    verify: (body) =>
+      expect(body.rows.map((row: Json) => row.code)).toEqual(
+        { admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string],
+      ),
+  }),
+  'GET /v1/analysis/national': async () => ({
+    method: 'GET',
+    url: '/v1/analysis/national?kind=voting',
+    verify: (body) => expect(body.rows.map((row: Json) => row.code)).toHaveLength(1),
+  }),
+  'GET /v1/summaries.geojson': async (who) => ({
+    method: 'GET',
+    url: '/v1/summaries.geojson?level=state',
+    verify: (body) =>
+      expect((JSON.parse(String(body.text)) as Json).features.map((feature: Json) => feature.properties.code)).toEqual(
+        { admin: ['01', '13'], analyst: ['01', '13'], coordinator: ['01'], analyst13: ['13'] }[who as string],
+      ),
+  }),
+  'GET /v1/centres.geojson': async () => ({
+    method: 'GET',
+    url: '/v1/centres.geojson',
+    verify: (body) => expect((JSON.parse(String(body.text)) as Json).type).toBe('FeatureCollection'),
+  }),
   'GET /v1/summaries/national': async () => ({
     method: 'GET',
     url: '/v1/summaries/national',
@@ -1129,6 +1155,26 @@ const matrix: Row[] = [
   ['POST /v1/reports/{id}/review', 'observer', 'self', 403, 'FORBIDDEN'],
 
   // Summaries: admins, coordinators and analysts in their scope; the national one needs a national scope.
+  ['GET /v1/analysis', 'admin', '-', 200, 'ok'],
+  ['GET /v1/analysis', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/analysis', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/analysis', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/analysis', 'observer', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/summaries.geojson', 'admin', '-', 200, 'ok'],
+  ['GET /v1/summaries.geojson', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/summaries.geojson', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/summaries.geojson', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/summaries.geojson', 'observer', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/centres.geojson', 'admin', '-', 200, 'ok'],
+  ['GET /v1/centres.geojson', 'coordinator', '-', 200, 'ok'],
+  ['GET /v1/centres.geojson', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/centres.geojson', 'analyst13', '-', 200, 'ok'],
+  ['GET /v1/centres.geojson', 'observer', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/analysis/national', 'admin', '-', 200, 'ok'],
+  ['GET /v1/analysis/national', 'analyst', '-', 200, 'ok'],
+  ['GET /v1/analysis/national', 'coordinator', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/analysis/national', 'analyst13', '-', 403, 'FORBIDDEN'],
+  ['GET /v1/analysis/national', 'observer', '-', 403, 'FORBIDDEN'],
   ['GET /v1/summaries', 'admin', '-', 200, 'ok'],
   ['GET /v1/summaries', 'coordinator', '-', 200, 'ok'],
   ['GET /v1/summaries', 'analyst', '-', 200, 'ok'],
@@ -1185,6 +1231,10 @@ const matrix: Row[] = [
 
 /** The routes of the API, one request each; every one must refuse a caller without a valid token. */
 const everyRoute: Route[] = [
+  'GET /v1/analysis',
+  'GET /v1/analysis/national',
+  'GET /v1/summaries.geojson',
+  'GET /v1/centres.geojson',
   'GET /v1/log/checkpoint',
   'GET /v1/log/key',
   'GET /v1/log/proof/inclusion',
