@@ -178,15 +178,16 @@ describe('reports submitted together', () => {
       results(1, { EG: 402, NM: 200 }),
       { ...results(1, { EG: 300, NM: 100 }), centreCode: '010102001' },
     ]);
-    const reports = second.map((answer) => (answer.status === 'fulfilled' ? answer.value.report : answer.reason));
+    const answers = second.map((answer) => (answer.status === 'fulfilled' ? answer.value : answer.reason));
+    const reports = answers.map((answer) => answer.report);
     expect(reports.map((report) => report.flags)).toEqual([['conflict'], ['conflict'], ['registered_voters_mismatch']]);
     const stored = await db.query<{ id: string; flags: string[] }>(
       "SELECT id, flags FROM reports WHERE kind = 'results' AND centre_code = '010101001' AND table_number = 1",
     );
     expect(stored.map((row) => row.flags)).toEqual([['conflict'], ['conflict'], ['conflict'], ['conflict']]);
-    // What a created report answered is what a retry replays.
+    // What a created report answered is what a retry replays, with the same receipt.
     const again = await service.submit(context, { ...disagreeing[0]! }, election);
-    expect(again).toEqual({ status: 'replayed', report: reports[0] });
+    expect(again).toEqual({ status: 'replayed', report: reports[0], receipt: answers[0].receipt });
   });
 
   it('through the batch route: the same id twice in one batch is created once and replayed once', async () => {
