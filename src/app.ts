@@ -192,7 +192,7 @@ export async function buildApp({
   await app.register(usersRoutes, { importMaxBytes: config.USER_IMPORT_MAX_BYTES });
   await app.register(auditRoutes);
   await app.register(electionRoutes, { publicElection: config.PUBLIC_SUMMARIES });
-  await app.register(formsRoutes);
+  await app.register(formsRoutes, { publicForms: config.PUBLIC_SUMMARIES });
   await app.register(reportsRoutes, {
     batchMaxBytes: config.REPORT_BATCH_MAX_BYTES,
     exportMaxConcurrent: config.EXPORT_MAX_CONCURRENT,

@@ -220,9 +220,10 @@ describe('GET /dashboard in Chromium', () => {
           /DISTRITO|CAPITAL/i,
         );
         // The sample registry has states 01 and 13 (both shaded by coverage); only 01 has counted results.
-        expect(await page.locator('#map path.state[data-shaded="coverage"]').count()).toBe(2);
+        // Shaded once the states' rows are in (the map's shapes may be drawn before them).
+        await expect.poll(() => page.locator('#map path.state[data-shaded="coverage"]').count()).toBe(2);
         await page.locator('input[value="leader"]').check();
-        expect(await page.locator('#map path.state[data-shaded="leader"]').count()).toBe(1);
+        await expect.poll(() => page.locator('#map path.state[data-shaded="leader"]').count()).toBe(1);
         expect(await page.locator('#legend li').allTextContents()).toContain('Edmundo González');
         // A click on a state shows its municipalities.
         await page.locator('#map path.state[data-code="13"]').click();

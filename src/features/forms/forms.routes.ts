@@ -1,7 +1,7 @@
 // HTTP routes of forms: the catalogue phones fetch (every form at its current version, with its JSON Schema), one
 // version, and the admins' writes — a new form, its next version, a retirement.
 import etag from '@fastify/etag';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { contextOf } from '../../infra/auth/actor.js';
 import { noneMatch } from '../../infra/http/conditional.js';
@@ -20,8 +20,10 @@ import { INCIDENT_CATEGORIES } from './forms.service.js';
 
 const admins = ['admin'] as const;
 
-export async function formsRoutes(app: FastifyInstance): Promise<void> {
+/** `publicForms` (PUBLIC_SUMMARIES): the forms are readable without a token, as their public analyses need their questions. */
+export async function formsRoutes(app: FastifyInstance, options: { publicForms?: boolean } = {}): Promise<void> {
   const service = app.services.forms;
+  const readable: FastifyContextConfig = options.publicForms ? { public: true } : {};
   const route = app.withTypeProvider<ZodTypeProvider>();
 
   await app.register(etag, { replyWith304: false });
@@ -43,6 +45,7 @@ export async function formsRoutes(app: FastifyInstance): Promise<void> {
   route.get(
     '/v1/forms',
     {
+      config: readable,
       schema: {
         tags: ['forms'],
         operationId: 'forms.list',
@@ -61,6 +64,7 @@ export async function formsRoutes(app: FastifyInstance): Promise<void> {
   route.get(
     '/v1/forms/:key',
     {
+      config: readable,
       schema: {
         tags: ['forms'],
         operationId: 'forms.get',
@@ -77,6 +81,7 @@ export async function formsRoutes(app: FastifyInstance): Promise<void> {
   route.get(
     '/v1/forms/:key/versions/:version',
     {
+      config: readable,
       schema: {
         tags: ['forms'],
         operationId: 'forms.version',

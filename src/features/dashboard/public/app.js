@@ -33,6 +33,8 @@ const state = {
   nationalScope: true,
   refreshTimer: null,
   lastRefresh: 0,
+  /** Counts sign-outs: a start() still loading when the user signs out must not go live afterwards. */
+  session: 0,
 };
 
 translatePage();
@@ -92,20 +94,25 @@ async function signedIn() {
 }
 
 function stop() {
+  state.session += 1;
   state.stopLive?.();
   state.stopLive = null;
   clearTimeout(state.refreshTimer);
+  state.refreshTimer = null;
 }
 
 async function start() {
+  const session = state.session;
   $('main').hidden = false;
   const election = await get('/v1/election');
+  if (session !== state.session) return;
   if (election.status === 200) {
     state.candidates = election.body.candidates.map((candidate) => ({ code: candidate.code, name: candidate.name }));
     $('election-name').textContent = election.body.name;
   }
   $('missing-panel').hidden = config.publicSummaries;
   await Promise.all([loadMap(), loadForms()]);
+  if (session !== state.session) return; // signed out meanwhile
   state.stopLive = startLive({
     national: config.publicSummaries || state.nationalScope,
     onSummary: ({ national, states }) => {

@@ -37,7 +37,7 @@ export function startLive({ national: withNational = true, onSummary, onMode }) 
       latest.states = states.body.items;
       changed = true;
     }
-    if (changed) onSummary({ national: latest.national, states: latest.states });
+    if (changed && !stopped) onSummary({ national: latest.national, states: latest.states });
   }
 
   function poll(until) {
@@ -76,7 +76,7 @@ export function startLive({ national: withNational = true, onSummary, onMode }) 
     const parser = createParser({
       onEvent(event) {
         if (event.id) lastEventId = event.id;
-        if (event.event !== 'summary') return;
+        if (event.event !== 'summary' || stopped) return;
         const data = JSON.parse(event.data);
         onSummary({ national: data.national, states: data.states });
       },
