@@ -186,15 +186,17 @@ export const logRepository = {
     return Number(rows[0]?.size ?? 0);
   },
 
-  /** The stored hashes of these complete nodes, keyed `level/index` (level 0: the leaves' own hashes). */
+  /** The stored hashes of these complete nodes, keyed `level/index` (level 0: the leaves' own hashes); one probe each. */
   async nodes(db: Db, nodes: { level: number; index: number }[]): Promise<Map<string, Buffer>> {
     if (nodes.length === 0) return new Map();
     const rows = await db.$queryRaw<NodeRow[]>`
-      SELECT k.level, k.idx, encode(coalesce(h.hash, l.leaf_hash), 'hex') AS hash
+      SELECT k.level, k.idx, encode(h.hash, 'hex') AS hash
       FROM unnest(${nodes.map((node) => node.level)}::int[], ${nodes.map((node) => node.index)}::bigint[]) AS k(level, idx)
-      LEFT JOIN log_hashes h ON k.level > 0 AND h.level = k.level AND h.idx = k.idx
-      LEFT JOIN log_leaves l ON k.level = 0 AND l.idx = k.idx
-      WHERE coalesce(h.hash, l.leaf_hash) IS NOT NULL`;
+      CROSS JOIN LATERAL (
+        SELECT x.hash FROM log_hashes x WHERE k.level > 0 AND x.level = k.level AND x.idx = k.idx
+        UNION ALL
+        SELECT x.leaf_hash FROM log_leaves x WHERE k.level = 0 AND x.idx = k.idx
+        LIMIT 1) h`;
     return new Map(rows.map((row) => [`${row.level}/${row.idx}`, Buffer.from(row.hash, 'hex')]));
   },
 
