@@ -49,8 +49,6 @@ CREATE TABLE "log_checkpoints" (
 -- CreateIndex
 CREATE UNIQUE INDEX "log_leaves_leaf_hash_key" ON "log_leaves"("leaf_hash");
 
--- CreateIndex
-CREATE INDEX "log_leaves_report_id_idx" ON "log_leaves"("report_id");
 
 
 -- Queue for the log: every new row of report_revisions, report_reviews and photos, in the writer's

@@ -1,7 +1,7 @@
 // The log's entries: a deterministic function of the stored rows (so that the receipt given at acceptance,
 // the integrator and log:verify compute the same bytes). Canonical JSON (RFC 8785, JCS) of the row's facts
 // that carry no personal data: the actor is a keyed pseudonym, and answers, notes, names or phones never appear.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 
 export const ENTRY_TYPES = ['report', 'revision', 'review', 'photo'] as const;
@@ -48,9 +48,26 @@ export const jcs = (value: unknown): string => {
 };
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** The stable pseudonym of a user in the log: HMAC-SHA-256 of the user id, hex. */
-export const actorPseudonym = (key: Buffer, userId: string) =>
-  createHmac('sha256', key).update(userId.toLowerCase(), 'utf8').digest('hex');
+/** Pseudonyms already computed, per actor key (its KeyObject built once): a few observers send most rows. */
+const pseudonyms = new WeakMap<Buffer, { secret: KeyObject; known: Map<string, string> }>();
+const MAX_KNOWN = 10_000;
+
+/** The stable pseudonym of a user in the log: HMAC-SHA-256 of the user id, hex (memoised: it is deterministic). */
+export function actorPseudonym(key: Buffer, userId: string): string {
+  let memo = pseudonyms.get(key);
+  if (!memo) {
+    memo = { secret: createSecretKey(key), known: new Map() };
+    pseudonyms.set(key, memo);
+  }
+  const id = userId.toLowerCase();
+  let pseudonym = memo.known.get(id);
+  if (pseudonym === undefined) {
+    pseudonym = createHmac('sha256', memo.secret).update(id, 'utf8').digest('hex');
+    if (memo.known.size >= MAX_KNOWN) memo.known.clear();
+    memo.known.set(id, pseudonym);
+  }
+  return pseudonym;
+}
 
 /** The review's content hash: sha256 hex of the JCS of `{state, note}`. */
 export const reviewHash = (state: string, note: string | null) => sha256Hex(jcs({ state, note }));
