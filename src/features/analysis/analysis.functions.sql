@@ -4,10 +4,13 @@
 --
 -- The tallies behind GET /v1/analysis: for each unit of a form (a centre, or a table for forms whose unit is a
 -- table) its counted report is its latest unrejected report of that form (by observed_at, then received_at,
--- then id). analysis_units keeps that report and the cells it adds ("question=value"); analysis_tallies the
--- units per region and cell (integer and time answers as one histogram per question). Every statement on
--- "reports" that can change a counted report recounts only the units it touches, after locking their rows in
--- one order, so concurrent writers cannot leave them stale.
+-- then id). analysis_units keeps that report and the keys it adds ("<question>|<value>", and "#units");
+-- analysis_tallies one row per form, region and stripe with the units under each key, a flat jsonb object (integer
+-- and time answers are keys too: "<question>|i:<n>", "<question>|t:<minute>"), so that a counted report changes
+-- 4 rows. analysis_questions keeps each form version's questions (keys and types), filled when a version is
+-- published, so that no statement expands the versions' definitions. Every statement on "reports" that can
+-- change a counted report recounts only the units it touches, after locking their rows in one order, so
+-- concurrent writers cannot leave them stale.
 
 
 -- The answer keys one answer adds for a question of `type` (the type is part of each key, so a question
@@ -30,21 +33,32 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     ELSE '{}'::text[] END
 $$;
 
--- The cells a counted report adds: '=u' (a reporting unit), then "question=value" for each answer to a
--- question of its version (`questions`: form_versions.definition->'questions'; null: none known).
-CREATE OR REPLACE FUNCTION "testigo_analysis_cells"(questions jsonb, answers jsonb) RETURNS text[]
+-- The keys a counted report adds to its regions' tallies: '#units' (a reporting unit), then
+-- "<question>|<value>" for each answer to a question of its version (`keys` and `types`: the version's questions
+-- from analysis_questions, in order; null: none known). No key repeats.
+CREATE OR REPLACE FUNCTION "testigo_analysis_keys"(keys text[], types text[], answers jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ARRAY['=u'] || ARRAY(
-    SELECT (q.value->>'key') || '=' || v.value
-    FROM jsonb_array_elements(coalesce(questions, '[]'::jsonb)) WITH ORDINALITY AS q(value, n)
-    CROSS JOIN LATERAL unnest(testigo_analysis_values(q.value->>'type', answers -> (q.value->>'key'))) WITH ORDINALITY AS v(value, m)
+  SELECT ARRAY['#units'] || ARRAY(
+    SELECT q.key || '|' || v.value
+    FROM unnest(keys, types) WITH ORDINALITY AS q(key, type, n)
+    CROSS JOIN LATERAL unnest(testigo_analysis_values(q.type, answers -> q.key)) WITH ORDINALITY AS v(value, m)
     ORDER BY q.n, v.m)
 $$;
 
--- Recounts the units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms): locks
--- their analysis_units rows in one order, finds each one's counted report again, and applies the difference
--- of its cells to the tallies of its parish, municipality, state and the nation.
-CREATE OR REPLACE FUNCTION "testigo_analysis_apply"(kinds text[], centres text[], tables integer[]) RETURNS void
+-- Adds the counts of `delta` to `counts` (flat jsonb objects of integers), touching only the delta's keys; a key
+-- whose count becomes 0 is removed, so that equal counts are equal objects.
+CREATE OR REPLACE FUNCTION "testigo_analysis_add"(counts jsonb, delta jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT (counts - coalesce(array_agg(s.key) FILTER (WHERE s.total = 0), '{}'::text[]))
+         || coalesce(jsonb_object_agg(s.key, s.total) FILTER (WHERE s.total <> 0), '{}'::jsonb)
+  FROM (SELECT d.key, coalesce((counts ->> d.key)::int, 0) + d.value::int AS total FROM jsonb_each_text(delta) AS d(key, value)) s
+$$;
+
+-- Recounts the units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms), after a
+-- statement that wrote the reports `ids`: locks their analysis_units rows in one order, finds each one's counted
+-- report again and, only where it is another report or one of `ids`, applies the difference of its keys to the
+-- tallies of its parish, municipality, state and the nation (4 rows, locked in one order after the units).
+CREATE OR REPLACE FUNCTION "testigo_analysis_apply"(kinds text[], centres text[], tables integer[], ids uuid[]) RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
@@ -74,20 +88,25 @@ BEGIN
   counted AS (
     -- Each unit's counted report now, and what the unit counted before.
     SELECT a.form_key, a.centre_code, a.table_number, a.report_id AS before_id, a.cells AS before_cells,
-           a.version AS before_version, a.state_code AS before_state, a.municipality_code AS before_municipality, a.parish_code AS before_parish,
-           k.id, k.form_version, k.state_code, k.municipality_code, k.parish_code,
-           CASE WHEN k.id IS NULL THEN '{}'::text[] ELSE testigo_analysis_cells(v.definition->'questions', k.answers) END AS cells
+           a.state_code AS before_state, a.municipality_code AS before_municipality, a.parish_code AS before_parish,
+           k.id, k.form_version, k.answers, k.state_code, k.municipality_code, k.parish_code
     FROM touched t
     JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
     LEFT JOIN LATERAL (
       SELECT r.id, r.form_version, r.answers, r.state_code, r.municipality_code, r.parish_code FROM reports r
       WHERE r.centre_code = t.centre_code AND r.kind = t.form_key AND r.review_state <> 'rejected'
         AND (t.unit <> 'table' OR r.table_number = t.table_number)
-      ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1) k ON TRUE
-    LEFT JOIN form_versions v ON v.form_key = t.form_key AND v.version = k.form_version),
+      ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1) k ON TRUE),
+  recounted AS (
+    -- Only a unit whose counted report is another one, or one this statement wrote, can count otherwise (so an
+    -- older report of a unit costs the lock and this comparison).
+    SELECT c.*, CASE WHEN c.id IS NULL THEN '{}'::text[] ELSE testigo_analysis_keys(q.keys, q.types, c.answers) END AS cells
+    FROM counted c
+    LEFT JOIN analysis_questions q ON q.form_key = c.form_key AND q.version = c.form_version
+    WHERE c.id IS DISTINCT FROM c.before_id OR c.id = ANY (ids)),
   changed AS (
-    SELECT * FROM counted
-    WHERE id IS DISTINCT FROM before_id OR cells IS DISTINCT FROM before_cells OR form_version IS DISTINCT FROM before_version
+    SELECT * FROM recounted
+    WHERE id IS DISTINCT FROM before_id OR cells IS DISTINCT FROM before_cells
        OR (state_code, municipality_code, parish_code) IS DISTINCT FROM (before_state, before_municipality, before_parish)),
   unit_update AS (
     UPDATE analysis_units a SET report_id = c.id, version = c.form_version, cells = c.cells, state_code = c.state_code,
@@ -102,81 +121,99 @@ BEGIN
     SELECT s.form_key, l.rank, l.level, l.code, s.cell, sum(s.sign)::int AS units FROM signed s
     CROSS JOIN LATERAL (VALUES (1, 'national', ''), (2, 'state', s.state_code), (3, 'municipality', s.municipality_code),
                                (4, 'parish', s.parish_code)) AS l(rank, level, code)
-    GROUP BY s.form_key, l.rank, l.level, l.code, s.cell HAVING sum(s.sign) <> 0),
-  -- Integer and time answers as one row per question with its histogram (and the answered units).
-  rows AS (
-    SELECT d.form_key, d.rank, d.level, d.code, split_part(d.cell, '=', 1) AS question,
-           CASE WHEN d.cell ~ '=[it]:' THEN substr(d.cell, strpos(d.cell, '=') + 1, 1) ELSE substr(d.cell, strpos(d.cell, '=') + 1) END AS value,
-           sum(d.units)::int AS units,
-           coalesce(jsonb_object_agg(substr(d.cell, strpos(d.cell, '=') + 3), d.units) FILTER (WHERE d.cell ~ '=[it]:'), '{}'::jsonb) AS histogram
-    FROM deltas d GROUP BY 1, 2, 3, 4, 5, 6)
-  INSERT INTO analysis_tallies AS t (form_key, level, code, question, value, stripe, units, histogram)
-  SELECT r.form_key, r.level, r.code, r.question, r.value, my_stripe, r.units, r.histogram
-  FROM rows r
-  ORDER BY r.form_key, r.rank, r.code, r.question, r.value
-  ON CONFLICT (form_key, level, code, question, value, stripe) DO UPDATE SET units = t.units + excluded.units,
-    histogram = CASE WHEN excluded.histogram = '{}'::jsonb THEN t.histogram ELSE testigo_jsonb_add(t.histogram, excluded.histogram) END;
+    GROUP BY s.form_key, l.rank, l.level, l.code, s.cell HAVING sum(s.sign) <> 0)
+  INSERT INTO analysis_tallies AS t (form_key, level, code, stripe, counts)
+  SELECT d.form_key, d.level, d.code, my_stripe, jsonb_object_agg(d.cell, d.units)
+  FROM deltas d
+  GROUP BY d.form_key, d.rank, d.level, d.code
+  ORDER BY d.form_key, d.rank, d.code
+  ON CONFLICT (form_key, level, code, stripe) DO UPDATE SET counts = testigo_analysis_add(t.counts, excluded.counts);
 END
 $$;
 
 -- The trigger function of reports_analysis_insert, _update and _delete (statement-level, transition tables):
 -- the units of the rows whose change can move a counted report (an UPDATE that changes neither rejection, answers,
--- observed_at, form_version, kind, centre nor table, such as a flag or a review between unrejected states, is skipped).
+-- observed_at, form_version, kind, centre, table nor regions, such as a flag or a review between unrejected
+-- states, is skipped before any lock).
 CREATE OR REPLACE FUNCTION "testigo_analysis_on_reports"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   kinds text[];
   centres text[];
   tables integer[];
+  ids uuid[];
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(n.kind), array_agg(n.centre_code), array_agg(n.table_number) INTO kinds, centres, tables FROM new_rows n;
+    SELECT array_agg(n.kind), array_agg(n.centre_code), array_agg(n.table_number), array_agg(n.id) INTO kinds, centres, tables, ids
+    FROM new_rows n;
   ELSIF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(u.kind), array_agg(u.centre_code), array_agg(u.table_number) INTO kinds, centres, tables
+    SELECT array_agg(u.kind), array_agg(u.centre_code), array_agg(u.table_number), array_agg(n.id) INTO kinds, centres, tables, ids
     FROM new_rows n JOIN old_rows o ON o.id = n.id
     CROSS JOIN LATERAL (VALUES (n.kind, n.centre_code, n.table_number), (o.kind, o.centre_code, o.table_number)) AS u(kind, centre_code, table_number)
     WHERE (n.review_state = 'rejected') IS DISTINCT FROM (o.review_state = 'rejected') OR n.answers IS DISTINCT FROM o.answers
        OR n.observed_at IS DISTINCT FROM o.observed_at OR n.form_version IS DISTINCT FROM o.form_version OR n.kind IS DISTINCT FROM o.kind
-       OR n.centre_code IS DISTINCT FROM o.centre_code OR n.table_number IS DISTINCT FROM o.table_number;
+       OR n.centre_code IS DISTINCT FROM o.centre_code OR n.table_number IS DISTINCT FROM o.table_number
+       OR (n.state_code, n.municipality_code, n.parish_code) IS DISTINCT FROM (o.state_code, o.municipality_code, o.parish_code);
   ELSE
-    SELECT array_agg(o.kind), array_agg(o.centre_code), array_agg(o.table_number) INTO kinds, centres, tables FROM old_rows o;
+    SELECT array_agg(o.kind), array_agg(o.centre_code), array_agg(o.table_number), array_agg(o.id) INTO kinds, centres, tables, ids
+    FROM old_rows o;
   END IF;
   IF kinds IS NOT NULL THEN
-    PERFORM testigo_analysis_apply(kinds, centres, tables);
+    PERFORM testigo_analysis_apply(kinds, centres, tables, ids);
   END IF;
   RETURN NULL;
 END
 $$;
 
+-- The trigger function of form_versions_analysis_questions (statement-level, after INSERT): each published
+-- version's questions, in order, for the reports' triggers.
+CREATE OR REPLACE FUNCTION "testigo_analysis_on_form_versions"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO analysis_questions AS q (form_key, version, keys, types)
+  SELECT n.form_key, n.version,
+         ARRAY(SELECT e.value->>'key' FROM jsonb_array_elements(coalesce(n.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i),
+         ARRAY(SELECT e.value->>'type' FROM jsonb_array_elements(coalesce(n.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i)
+  FROM new_rows n
+  ORDER BY 1, 2
+  ON CONFLICT (form_key, version) DO UPDATE SET keys = excluded.keys, types = excluded.types;
+  RETURN NULL;
+END
+$$;
+
 -- Recomputes every analysis from the reports (by `npm run cli -- summaries:rebuild`, and by the migration that
--- created them), with the rules written once more set-based. Takes the tables exclusively: writers wait.
+-- created them), with the rules written once more set-based, the versions' questions included. Takes the tables
+-- exclusively: writers wait.
 CREATE OR REPLACE FUNCTION "testigo_analysis_rebuild"() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-  LOCK TABLE reports IN SHARE ROW EXCLUSIVE MODE;
-  LOCK TABLE analysis_units, analysis_tallies IN ACCESS EXCLUSIVE MODE;
+  LOCK TABLE reports, form_versions IN SHARE ROW EXCLUSIVE MODE;
+  LOCK TABLE analysis_questions, analysis_units, analysis_tallies IN ACCESS EXCLUSIVE MODE;
+  DELETE FROM analysis_questions;
   DELETE FROM analysis_tallies;
   DELETE FROM analysis_units;
+  INSERT INTO analysis_questions (form_key, version, keys, types)
+  SELECT v.form_key, v.version,
+         ARRAY(SELECT e.value->>'key' FROM jsonb_array_elements(coalesce(v.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i),
+         ARRAY(SELECT e.value->>'type' FROM jsonb_array_elements(coalesce(v.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i)
+  FROM form_versions v;
   INSERT INTO analysis_units (form_key, centre_code, table_number, report_id, version, state_code, municipality_code, parish_code, cells)
   SELECT k.kind, k.centre_code, k.unit_table, k.id, k.form_version, k.state_code, k.municipality_code, k.parish_code,
-         testigo_analysis_cells(v.definition->'questions', k.answers)
+         testigo_analysis_keys(q.keys, q.types, k.answers)
   FROM (
     SELECT DISTINCT ON (r.kind, r.centre_code, unit_table) r.*, CASE WHEN f.unit = 'table' THEN r.table_number ELSE 0 END AS unit_table
     FROM reports r JOIN forms f ON f.key = r.kind
     WHERE r.review_state <> 'rejected' AND (f.unit <> 'table' OR r.table_number IS NOT NULL)
     ORDER BY r.kind, r.centre_code, unit_table, r.observed_at DESC, r.received_at DESC, r.id DESC) k
-  LEFT JOIN form_versions v ON v.form_key = k.kind AND v.version = k.form_version;
-  INSERT INTO analysis_tallies (form_key, level, code, question, value, stripe, units, histogram)
-  SELECT form_key, level, code, question, value, 0, sum(units),
-         coalesce(jsonb_object_agg(point, units) FILTER (WHERE point IS NOT NULL), '{}'::jsonb)
+  LEFT JOIN analysis_questions q ON q.form_key = k.kind AND q.version = k.form_version;
+  INSERT INTO analysis_tallies (form_key, level, code, stripe, counts)
+  SELECT form_key, level, code, 0, jsonb_object_agg(cell, units)
   FROM (
-    SELECT a.form_key, l.level, l.code, split_part(c.cell, '=', 1) AS question,
-           CASE WHEN c.cell ~ '=[it]:' THEN substr(c.cell, strpos(c.cell, '=') + 1, 1) ELSE substr(c.cell, strpos(c.cell, '=') + 1) END AS value,
-           CASE WHEN c.cell ~ '=[it]:' THEN substr(c.cell, strpos(c.cell, '=') + 3) END AS point, count(*) AS units
+    SELECT a.form_key, l.level, l.code, c.cell, count(*)::int AS units
     FROM analysis_units a CROSS JOIN LATERAL unnest(a.cells) AS c(cell)
     CROSS JOIN LATERAL (VALUES ('national', ''), ('state', a.state_code), ('municipality', a.municipality_code),
                                ('parish', a.parish_code)) AS l(level, code)
-    GROUP BY 1, 2, 3, 4, 5, 6) s
-  GROUP BY 1, 2, 3, 4, 5;
+    GROUP BY 1, 2, 3, 4) s
+  GROUP BY 1, 2, 3;
 END
 $$;
