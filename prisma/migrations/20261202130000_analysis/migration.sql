@@ -1,5 +1,6 @@
 -- Process analysis (issue 12): each unit's counted report and the tallies of its answers per region, kept by
--- statement-level triggers on reports (src/features/analysis/analysis.functions.sql), filled from the reports here.
+-- statement-level triggers on reports, and each form version's questions, kept by a trigger on form_versions
+-- (src/features/analysis/analysis.functions.sql); all filled from what is stored here.
 
 -- CreateTable
 CREATE TABLE "analysis_units" (
@@ -8,6 +9,8 @@ CREATE TABLE "analysis_units" (
     "table_number" INTEGER NOT NULL,
     "report_id" UUID,
     "version" INTEGER,
+    "observed_at" TIMESTAMPTZ(3),
+    "received_at" TIMESTAMPTZ(3),
     "state_code" VARCHAR(32),
     "municipality_code" VARCHAR(32),
     "parish_code" VARCHAR(32),
@@ -21,58 +24,161 @@ CREATE TABLE "analysis_tallies" (
     "form_key" VARCHAR(40) NOT NULL,
     "level" VARCHAR(16) NOT NULL,
     "code" VARCHAR(32) NOT NULL,
-    "question" TEXT NOT NULL,
-    "value" TEXT NOT NULL,
     "stripe" SMALLINT NOT NULL,
-    "units" INTEGER NOT NULL DEFAULT 0,
-    "histogram" JSONB NOT NULL DEFAULT '{}',
+    "counts" JSONB NOT NULL DEFAULT '{}',
 
-    CONSTRAINT "analysis_tallies_pkey" PRIMARY KEY ("form_key","level","code","question","value","stripe")
+    CONSTRAINT "analysis_tallies_pkey" PRIMARY KEY ("form_key","level","code","stripe")
+);
+
+-- CreateTable
+CREATE TABLE "analysis_questions" (
+    "form_key" VARCHAR(40) NOT NULL,
+    "version" INTEGER NOT NULL,
+    "keys" TEXT[],
+    "types" TEXT[],
+
+    CONSTRAINT "analysis_questions_pkey" PRIMARY KEY ("form_key","version")
 );
 
 
 -- Functions (their source: src/features/analysis/analysis.functions.sql)
-CREATE OR REPLACE FUNCTION "testigo_analysis_values"(type text, answer jsonb) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE
-    WHEN answer IS NULL THEN '{}'::text[]
-    WHEN type = 'boolean' AND jsonb_typeof(answer) = 'boolean' THEN ARRAY['b:' || answer::text]
-    WHEN type = 'single' AND jsonb_typeof(answer) = 'string' THEN ARRAY['s:' || (answer #>> '{}')]
-    WHEN type IN ('multiple', 'codes') AND jsonb_typeof(answer) = 'array' THEN
-      left(type, 1) || ARRAY(SELECT DISTINCT left(type, 1) || ':' || e FROM jsonb_array_elements_text(answer) e)
-    WHEN type = 'integer' AND jsonb_typeof(answer) = 'number' AND answer::text ~ '^-?[0-9]+$' THEN ARRAY['i:' || answer::text]
-    WHEN type = 'time' AND jsonb_typeof(answer) = 'string' AND (answer #>> '{}') ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$' THEN
-      ARRAY['t:' || (substr(answer #>> '{}', 1, 2)::int * 60 + substr(answer #>> '{}', 4, 2)::int)::text]
-    WHEN type = 'text' AND jsonb_typeof(answer) = 'string' THEN ARRAY['x']
-    WHEN type = 'tally' AND jsonb_typeof(answer) = 'object' THEN ARRAY['y']
-    ELSE '{}'::text[] END
+CREATE OR REPLACE FUNCTION "testigo_analysis_keys"(keys text[], types text[], answers jsonb) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  result text[] := ARRAY['#units'];
+  answer jsonb;
+  shape text;
+  prefix text;
+BEGIN
+  FOR i IN 1 .. coalesce(cardinality(keys), 0) LOOP
+    answer := answers -> keys[i];
+    CONTINUE WHEN answer IS NULL;
+    shape := jsonb_typeof(answer);
+    prefix := keys[i] || '|';
+    IF types[i] = 'boolean' AND shape = 'boolean' THEN
+      result := result || (prefix || 'b:' || answer::text);
+    ELSIF types[i] = 'single' AND shape = 'string' THEN
+      result := result || (prefix || 's:' || (answer #>> '{}'));
+    ELSIF types[i] IN ('multiple', 'codes') AND shape = 'array' THEN
+      prefix := prefix || left(types[i], 1);
+      result := result || prefix || ARRAY(SELECT DISTINCT prefix || ':' || e FROM jsonb_array_elements_text(answer) AS e ORDER BY 1);
+    ELSIF types[i] = 'integer' AND shape = 'number' AND answer::text ~ '^-?[0-9]+$' THEN
+      result := result || (prefix || 'i:' || answer::text);
+    ELSIF types[i] = 'time' AND shape = 'string' AND (answer #>> '{}') ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$' THEN
+      result := result || (prefix || 't:' || (substr(answer #>> '{}', 1, 2)::int * 60 + substr(answer #>> '{}', 4, 2)::int)::text);
+    ELSIF types[i] = 'text' AND shape = 'string' THEN
+      result := result || (prefix || 'x');
+    ELSIF types[i] = 'tally' AND shape = 'object' THEN
+      result := result || (prefix || 'y');
+    END IF;
+  END LOOP;
+  RETURN result;
+END
 $$;
 
--- The cells a counted report adds: '=u' (a reporting unit), then "question=value" for each answer to a
--- question of its version (`questions`: form_versions.definition->'questions'; null: none known).
-CREATE OR REPLACE FUNCTION "testigo_analysis_cells"(questions jsonb, answers jsonb) RETURNS text[]
+-- Adds the counts of `delta` to `counts` (flat jsonb objects of integers), touching only the delta's keys; a key
+-- whose count becomes 0 is removed, so that equal counts are equal objects.
+CREATE OR REPLACE FUNCTION "testigo_analysis_add"(counts jsonb, delta jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ARRAY['=u'] || ARRAY(
-    SELECT (q.value->>'key') || '=' || v.value
-    FROM jsonb_array_elements(coalesce(questions, '[]'::jsonb)) WITH ORDINALITY AS q(value, n)
-    CROSS JOIN LATERAL unnest(testigo_analysis_values(q.value->>'type', answers -> (q.value->>'key'))) WITH ORDINALITY AS v(value, m)
-    ORDER BY q.n, v.m)
+  SELECT (counts - coalesce(array_agg(s.key) FILTER (WHERE s.total = 0), '{}'::text[]))
+         || coalesce(jsonb_object_agg(s.key, s.total) FILTER (WHERE s.total <> 0), '{}'::jsonb)
+  FROM (SELECT d.key, coalesce((counts ->> d.key)::int, 0) + d.value::int AS total FROM jsonb_each_text(delta) AS d(key, value)) s
 $$;
 
--- Recounts the units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms): locks
--- their analysis_units rows in one order, finds each one's counted report again, and applies the difference
--- of its cells to the tallies of its parish, municipality, state and the nation.
-CREATE OR REPLACE FUNCTION "testigo_analysis_apply"(kinds text[], centres text[], tables integer[]) RETURNS void
+-- Moves units, already locked by the caller, from what they counted (`befores`) to what they count now (`afters`:
+-- the same units' rows, in the same order): stores the afters, and adds the difference of their keys to the
+-- tallies of their parish, municipality, state and the nation (one row each, locked in one order: form, level
+-- national → parish, code).
+CREATE OR REPLACE FUNCTION "testigo_analysis_move"(befores analysis_units[], afters analysis_units[]) RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   my_stripe smallint := pg_backend_pid() % 8;
 BEGIN
+  IF coalesce(cardinality(afters), 0) = 0 THEN
+    RETURN;
+  END IF;
+  UPDATE analysis_units a SET report_id = n.report_id, version = n.version, observed_at = n.observed_at, received_at = n.received_at,
+    state_code = n.state_code, municipality_code = n.municipality_code, parish_code = n.parish_code, cells = n.cells
+  FROM unnest(afters) n
+  WHERE a.form_key = n.form_key AND a.centre_code = n.centre_code AND a.table_number = n.table_number;
+  WITH signed AS (
+    SELECT n.form_key, n.state_code, n.municipality_code, n.parish_code, unnest(n.cells) AS cell, 1 AS sign FROM unnest(afters) n
+    WHERE n.report_id IS NOT NULL
+    UNION ALL
+    SELECT o.form_key, o.state_code, o.municipality_code, o.parish_code, unnest(o.cells), -1 FROM unnest(befores) o
+    WHERE o.report_id IS NOT NULL),
+  deltas AS (
+    SELECT s.form_key, l.rank, l.level, l.code, s.cell, sum(s.sign)::int AS units FROM signed s
+    CROSS JOIN LATERAL (VALUES (1, 'national', ''), (2, 'state', s.state_code), (3, 'municipality', s.municipality_code),
+                               (4, 'parish', s.parish_code)) AS l(rank, level, code)
+    GROUP BY s.form_key, l.rank, l.level, l.code, s.cell HAVING sum(s.sign) <> 0)
+  INSERT INTO analysis_tallies AS t (form_key, level, code, stripe, counts)
+  SELECT d.form_key, d.level, d.code, my_stripe, jsonb_object_agg(d.cell, d.units)
+  FROM deltas d
+  GROUP BY d.form_key, d.rank, d.level, d.code
+  ORDER BY d.form_key, d.rank, d.code
+  ON CONFLICT (form_key, level, code, stripe) DO UPDATE SET counts = testigo_analysis_add(t.counts, excluded.counts);
+END
+$$;
+
+-- The trigger function of reports_analysis_insert (statement-level, transition table): an inserted report becomes
+-- its unit's counted report exactly when it is unrejected and newer (observed_at, received_at, id) than the one the
+-- unit counts, so the units are locked in one order, compared with the newest of their inserted reports, and
+-- moved only where it wins: an older report costs the lock and the comparison.
+CREATE OR REPLACE FUNCTION "testigo_analysis_on_insert"() RETURNS trigger
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  befores analysis_units[];
+  afters analysis_units[];
+BEGIN
+  -- The units, locked (created when new) in one order; reports of unknown forms, and of table forms without
+  -- a table, belong to none.
+  INSERT INTO analysis_units AS a (form_key, centre_code, table_number)
+  SELECT DISTINCT f.key, n.centre_code, CASE WHEN f.unit = 'table' THEN n.table_number ELSE 0 END
+  FROM new_rows n JOIN forms f ON f.key = n.kind
+  WHERE n.review_state <> 'rejected' AND (f.unit <> 'table' OR n.table_number IS NOT NULL)
+  ORDER BY 1, 2, 3
+  ON CONFLICT (form_key, centre_code, table_number) DO UPDATE SET report_id = a.report_id;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  -- A fresh snapshot, after the locks: what each unit counts now.
+  WITH fresh AS (
+    SELECT DISTINCT ON (f.key, n.centre_code, 3) f.key AS form_key, n.centre_code,
+           CASE WHEN f.unit = 'table' THEN n.table_number ELSE 0 END AS table_number, n.id, n.form_version, n.observed_at,
+           n.received_at, n.state_code, n.municipality_code, n.parish_code, n.answers
+    FROM new_rows n JOIN forms f ON f.key = n.kind
+    WHERE n.review_state <> 'rejected' AND (f.unit <> 'table' OR n.table_number IS NOT NULL)
+    ORDER BY f.key, n.centre_code, 3, n.observed_at DESC, n.received_at DESC, n.id DESC)
+  SELECT array_agg(a ORDER BY a.form_key, a.centre_code, a.table_number),
+         array_agg(ROW(n.form_key, n.centre_code, n.table_number, n.id, n.form_version, n.observed_at, n.received_at, n.state_code,
+                       n.municipality_code, n.parish_code, testigo_analysis_keys(q.keys, q.types, n.answers))::analysis_units
+                   ORDER BY a.form_key, a.centre_code, a.table_number)
+  INTO befores, afters
+  FROM fresh n
+  JOIN analysis_units a ON a.form_key = n.form_key AND a.centre_code = n.centre_code AND a.table_number = n.table_number
+  LEFT JOIN analysis_questions q ON q.form_key = n.form_key AND q.version = n.form_version
+  WHERE a.report_id IS NULL OR (n.observed_at, n.received_at, n.id) > (a.observed_at, a.received_at, a.report_id);
+  PERFORM testigo_analysis_move(befores, afters);
+  RETURN NULL;
+END
+$$;
+
+-- Recounts the units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms), after an
+-- UPDATE or DELETE of the reports `ids`: locks their analysis_units rows in one order, finds each one's counted
+-- report again and moves the units whose counted report is another one, or one of `ids` whose keys changed.
+CREATE OR REPLACE FUNCTION "testigo_analysis_apply"(kinds text[], centres text[], tables integer[], ids uuid[]) RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  befores analysis_units[];
+  afters analysis_units[];
+BEGIN
   IF cardinality(kinds) = 0 THEN
     RETURN;
   END IF;
-  -- The units, locked (created when new) in one order; reports of unknown forms, and of table forms without
-  -- a table, belong to none.
   INSERT INTO analysis_units AS a (form_key, centre_code, table_number)
   SELECT DISTINCT f.key, x.centre_code, CASE WHEN f.unit = 'table' THEN x.table_number ELSE 0 END
   FROM unnest(kinds, centres, tables) AS x(kind, centre_code, table_number)
@@ -90,122 +196,124 @@ BEGIN
     JOIN forms f ON f.key = x.kind
     WHERE f.unit <> 'table' OR x.table_number IS NOT NULL),
   counted AS (
-    -- Each unit's counted report now, and what the unit counted before.
-    SELECT a.form_key, a.centre_code, a.table_number, a.report_id AS before_id, a.cells AS before_cells,
-           a.version AS before_version, a.state_code AS before_state, a.municipality_code AS before_municipality, a.parish_code AS before_parish,
-           k.id, k.form_version, k.state_code, k.municipality_code, k.parish_code,
-           CASE WHEN k.id IS NULL THEN '{}'::text[] ELSE testigo_analysis_cells(v.definition->'questions', k.answers) END AS cells
+    -- Each unit's counted report now (none: the unit's row with no report), beside what the unit counted before.
+    SELECT a AS before, ROW(a.form_key, a.centre_code, a.table_number, k.id, k.form_version, k.observed_at, k.received_at, k.state_code,
+             k.municipality_code, k.parish_code,
+             CASE WHEN k.id IS NULL THEN '{}'::text[] ELSE testigo_analysis_keys(q.keys, q.types, k.answers) END)::analysis_units AS after
     FROM touched t
     JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
     LEFT JOIN LATERAL (
-      SELECT r.id, r.form_version, r.answers, r.state_code, r.municipality_code, r.parish_code FROM reports r
+      SELECT r.id, r.form_version, r.observed_at, r.received_at, r.answers, r.state_code, r.municipality_code, r.parish_code FROM reports r
       WHERE r.centre_code = t.centre_code AND r.kind = t.form_key AND r.review_state <> 'rejected'
         AND (t.unit <> 'table' OR r.table_number = t.table_number)
       ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1) k ON TRUE
-    LEFT JOIN form_versions v ON v.form_key = t.form_key AND v.version = k.form_version),
-  changed AS (
-    SELECT * FROM counted
-    WHERE id IS DISTINCT FROM before_id OR cells IS DISTINCT FROM before_cells OR form_version IS DISTINCT FROM before_version
-       OR (state_code, municipality_code, parish_code) IS DISTINCT FROM (before_state, before_municipality, before_parish)),
-  unit_update AS (
-    UPDATE analysis_units a SET report_id = c.id, version = c.form_version, cells = c.cells, state_code = c.state_code,
-      municipality_code = c.municipality_code, parish_code = c.parish_code
-    FROM changed c
-    WHERE a.form_key = c.form_key AND a.centre_code = c.centre_code AND a.table_number = c.table_number),
-  signed AS (
-    SELECT form_key, state_code, municipality_code, parish_code, unnest(cells) AS cell, 1 AS sign FROM changed WHERE id IS NOT NULL
-    UNION ALL
-    SELECT form_key, before_state, before_municipality, before_parish, unnest(before_cells), -1 FROM changed WHERE before_id IS NOT NULL),
-  deltas AS (
-    SELECT s.form_key, l.rank, l.level, l.code, s.cell, sum(s.sign)::int AS units FROM signed s
-    CROSS JOIN LATERAL (VALUES (1, 'national', ''), (2, 'state', s.state_code), (3, 'municipality', s.municipality_code),
-                               (4, 'parish', s.parish_code)) AS l(rank, level, code)
-    GROUP BY s.form_key, l.rank, l.level, l.code, s.cell HAVING sum(s.sign) <> 0),
-  -- Integer and time answers as one row per question with its histogram (and the answered units).
-  rows AS (
-    SELECT d.form_key, d.rank, d.level, d.code, split_part(d.cell, '=', 1) AS question,
-           CASE WHEN d.cell ~ '=[it]:' THEN substr(d.cell, strpos(d.cell, '=') + 1, 1) ELSE substr(d.cell, strpos(d.cell, '=') + 1) END AS value,
-           sum(d.units)::int AS units,
-           coalesce(jsonb_object_agg(substr(d.cell, strpos(d.cell, '=') + 3), d.units) FILTER (WHERE d.cell ~ '=[it]:'), '{}'::jsonb) AS histogram
-    FROM deltas d GROUP BY 1, 2, 3, 4, 5, 6)
-  INSERT INTO analysis_tallies AS t (form_key, level, code, question, value, stripe, units, histogram)
-  SELECT r.form_key, r.level, r.code, r.question, r.value, my_stripe, r.units, r.histogram
-  FROM rows r
-  ORDER BY r.form_key, r.rank, r.code, r.question, r.value
-  ON CONFLICT (form_key, level, code, question, value, stripe) DO UPDATE SET units = t.units + excluded.units,
-    histogram = CASE WHEN excluded.histogram = '{}'::jsonb THEN t.histogram ELSE testigo_jsonb_add(t.histogram, excluded.histogram) END;
+    LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
+    -- Only a unit whose counted report is another one, or one of `ids`, can count otherwise.
+    WHERE k.id IS DISTINCT FROM a.report_id OR k.id = ANY (ids))
+  SELECT array_agg(c.before ORDER BY (c.before).form_key, (c.before).centre_code, (c.before).table_number),
+         array_agg(c.after ORDER BY (c.before).form_key, (c.before).centre_code, (c.before).table_number)
+  INTO befores, afters
+  FROM counted c
+  WHERE c.after IS DISTINCT FROM c.before;
+  PERFORM testigo_analysis_move(befores, afters);
 END
 $$;
 
--- The trigger function of reports_analysis_insert, _update and _delete (statement-level, transition tables):
--- the units of the rows whose change can move a counted report (an UPDATE that changes neither rejection, answers,
--- observed_at, form_version, kind, centre nor table, such as a flag or a review between unrejected states, is skipped).
+-- The trigger function of reports_analysis_update and _delete (statement-level, transition tables): the units of
+-- the rows whose change can move a counted report (an UPDATE that changes neither rejection, answers,
+-- observed_at, form_version, kind, centre, table nor regions, such as a flag or a review between unrejected
+-- states, is skipped before any lock).
 CREATE OR REPLACE FUNCTION "testigo_analysis_on_reports"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   kinds text[];
   centres text[];
   tables integer[];
+  ids uuid[];
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(n.kind), array_agg(n.centre_code), array_agg(n.table_number) INTO kinds, centres, tables FROM new_rows n;
-  ELSIF TG_OP = 'UPDATE' THEN
-    SELECT array_agg(u.kind), array_agg(u.centre_code), array_agg(u.table_number) INTO kinds, centres, tables
+  IF TG_OP = 'UPDATE' THEN
+    SELECT array_agg(u.kind), array_agg(u.centre_code), array_agg(u.table_number), array_agg(n.id) INTO kinds, centres, tables, ids
     FROM new_rows n JOIN old_rows o ON o.id = n.id
     CROSS JOIN LATERAL (VALUES (n.kind, n.centre_code, n.table_number), (o.kind, o.centre_code, o.table_number)) AS u(kind, centre_code, table_number)
     WHERE (n.review_state = 'rejected') IS DISTINCT FROM (o.review_state = 'rejected') OR n.answers IS DISTINCT FROM o.answers
-       OR n.observed_at IS DISTINCT FROM o.observed_at OR n.form_version IS DISTINCT FROM o.form_version OR n.kind IS DISTINCT FROM o.kind
-       OR n.centre_code IS DISTINCT FROM o.centre_code OR n.table_number IS DISTINCT FROM o.table_number;
+       OR n.observed_at IS DISTINCT FROM o.observed_at OR n.received_at IS DISTINCT FROM o.received_at
+       OR n.form_version IS DISTINCT FROM o.form_version OR n.kind IS DISTINCT FROM o.kind
+       OR n.centre_code IS DISTINCT FROM o.centre_code OR n.table_number IS DISTINCT FROM o.table_number
+       OR (n.state_code, n.municipality_code, n.parish_code) IS DISTINCT FROM (o.state_code, o.municipality_code, o.parish_code);
   ELSE
-    SELECT array_agg(o.kind), array_agg(o.centre_code), array_agg(o.table_number) INTO kinds, centres, tables FROM old_rows o;
+    SELECT array_agg(o.kind), array_agg(o.centre_code), array_agg(o.table_number), array_agg(o.id) INTO kinds, centres, tables, ids
+    FROM old_rows o;
   END IF;
   IF kinds IS NOT NULL THEN
-    PERFORM testigo_analysis_apply(kinds, centres, tables);
+    PERFORM testigo_analysis_apply(kinds, centres, tables, ids);
   END IF;
   RETURN NULL;
 END
 $$;
 
+-- The trigger function of form_versions_analysis_questions (statement-level, after INSERT): each published
+-- version's questions, in order, for the reports' triggers.
+CREATE OR REPLACE FUNCTION "testigo_analysis_on_form_versions"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO analysis_questions AS q (form_key, version, keys, types)
+  SELECT n.form_key, n.version,
+         ARRAY(SELECT e.value->>'key' FROM jsonb_array_elements(coalesce(n.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i),
+         ARRAY(SELECT e.value->>'type' FROM jsonb_array_elements(coalesce(n.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i)
+  FROM new_rows n
+  ORDER BY 1, 2
+  ON CONFLICT (form_key, version) DO UPDATE SET keys = excluded.keys, types = excluded.types;
+  RETURN NULL;
+END
+$$;
+
 -- Recomputes every analysis from the reports (by `npm run cli -- summaries:rebuild`, and by the migration that
--- created them), with the rules written once more set-based. Takes the tables exclusively: writers wait.
+-- created them), with the rules written once more set-based, the versions' questions included. Takes the tables
+-- exclusively: writers wait.
 CREATE OR REPLACE FUNCTION "testigo_analysis_rebuild"() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-  LOCK TABLE reports IN SHARE ROW EXCLUSIVE MODE;
-  LOCK TABLE analysis_units, analysis_tallies IN ACCESS EXCLUSIVE MODE;
+  LOCK TABLE reports, form_versions IN SHARE ROW EXCLUSIVE MODE;
+  LOCK TABLE analysis_questions, analysis_units, analysis_tallies IN ACCESS EXCLUSIVE MODE;
+  DELETE FROM analysis_questions;
   DELETE FROM analysis_tallies;
   DELETE FROM analysis_units;
-  INSERT INTO analysis_units (form_key, centre_code, table_number, report_id, version, state_code, municipality_code, parish_code, cells)
-  SELECT k.kind, k.centre_code, k.unit_table, k.id, k.form_version, k.state_code, k.municipality_code, k.parish_code,
-         testigo_analysis_cells(v.definition->'questions', k.answers)
+  INSERT INTO analysis_questions (form_key, version, keys, types)
+  SELECT v.form_key, v.version,
+         ARRAY(SELECT e.value->>'key' FROM jsonb_array_elements(coalesce(v.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i),
+         ARRAY(SELECT e.value->>'type' FROM jsonb_array_elements(coalesce(v.definition->'questions', '[]'::jsonb)) WITH ORDINALITY AS e(value, i) ORDER BY e.i)
+  FROM form_versions v;
+  INSERT INTO analysis_units (form_key, centre_code, table_number, report_id, version, observed_at, received_at, state_code,
+                              municipality_code, parish_code, cells)
+  SELECT k.kind, k.centre_code, k.unit_table, k.id, k.form_version, k.observed_at, k.received_at, k.state_code, k.municipality_code, k.parish_code,
+         testigo_analysis_keys(q.keys, q.types, k.answers)
   FROM (
     SELECT DISTINCT ON (r.kind, r.centre_code, unit_table) r.*, CASE WHEN f.unit = 'table' THEN r.table_number ELSE 0 END AS unit_table
     FROM reports r JOIN forms f ON f.key = r.kind
     WHERE r.review_state <> 'rejected' AND (f.unit <> 'table' OR r.table_number IS NOT NULL)
     ORDER BY r.kind, r.centre_code, unit_table, r.observed_at DESC, r.received_at DESC, r.id DESC) k
-  LEFT JOIN form_versions v ON v.form_key = k.kind AND v.version = k.form_version;
-  INSERT INTO analysis_tallies (form_key, level, code, question, value, stripe, units, histogram)
-  SELECT form_key, level, code, question, value, 0, sum(units),
-         coalesce(jsonb_object_agg(point, units) FILTER (WHERE point IS NOT NULL), '{}'::jsonb)
+  LEFT JOIN analysis_questions q ON q.form_key = k.kind AND q.version = k.form_version;
+  INSERT INTO analysis_tallies (form_key, level, code, stripe, counts)
+  SELECT form_key, level, code, 0, jsonb_object_agg(cell, units)
   FROM (
-    SELECT a.form_key, l.level, l.code, split_part(c.cell, '=', 1) AS question,
-           CASE WHEN c.cell ~ '=[it]:' THEN substr(c.cell, strpos(c.cell, '=') + 1, 1) ELSE substr(c.cell, strpos(c.cell, '=') + 1) END AS value,
-           CASE WHEN c.cell ~ '=[it]:' THEN substr(c.cell, strpos(c.cell, '=') + 3) END AS point, count(*) AS units
+    SELECT a.form_key, l.level, l.code, c.cell, count(*)::int AS units
     FROM analysis_units a CROSS JOIN LATERAL unnest(a.cells) AS c(cell)
     CROSS JOIN LATERAL (VALUES ('national', ''), ('state', a.state_code), ('municipality', a.municipality_code),
                                ('parish', a.parish_code)) AS l(level, code)
-    GROUP BY 1, 2, 3, 4, 5, 6) s
-  GROUP BY 1, 2, 3, 4, 5;
+    GROUP BY 1, 2, 3, 4) s
+  GROUP BY 1, 2, 3;
 END
 $$;
 -- Named to fire before the summaries' triggers (alphabetical order): every report statement locks the analysis
 -- rows first, then the summaries'.
 CREATE TRIGGER "reports_analysis_insert" AFTER INSERT ON "reports" REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION "testigo_analysis_on_reports"();
+  FOR EACH STATEMENT EXECUTE FUNCTION "testigo_analysis_on_insert"();
 CREATE TRIGGER "reports_analysis_update" AFTER UPDATE ON "reports" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION "testigo_analysis_on_reports"();
 CREATE TRIGGER "reports_analysis_delete" AFTER DELETE ON "reports" REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION "testigo_analysis_on_reports"();
+CREATE TRIGGER "form_versions_analysis_questions" AFTER INSERT ON "form_versions" REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION "testigo_analysis_on_form_versions"();
 
--- The reports already stored, counted.
+-- The versions' questions and the reports already stored, counted.
 SELECT testigo_analysis_rebuild();

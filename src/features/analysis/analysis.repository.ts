@@ -19,10 +19,10 @@ export interface TallyRow {
   centres: number;
   tables: number;
   /**
-   * [question, value, units, histograms] of every cell with units ('' and 'u': the reporting units); for the
-   * `i` and `t` cells (integer, time), the stripes' histograms { value: units }, to be added up.
+   * Each stripe's counts { key: units } ("#units": the reporting units; "<question>|<value>": the units under a
+   * typed answer), to be added up; null when the region has none.
    */
-  cells: [string, string, number, Record<string, number>[] | null][] | null;
+  counts: Record<string, number>[] | null;
 }
 
 /** Regions of `level` under `root` (everywhere when null). */
@@ -46,21 +46,17 @@ export const analysisRepository = {
   /** Per region of `level` under `root`: its registry size and the sums over stripes of its tallies of form `key`. */
   async tallies(run: Query, key: string, area: { level: AnalysisLevel; root: string | null }): Promise<TallyRow[]> {
     const { level } = area;
-    // The cells as one JSON array per region: node-postgres parses JSON natively, and a region's few hundred
-    // cells cost one value instead of one row each.
+    // A region's few stripe rows as one JSON array (node-postgres parses JSON natively); the service adds them up.
     return run<TallyRow>(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
       t AS (
-        SELECT t.code, t.question, t.value, sum(t.units)::int AS units,
-               jsonb_agg(t.histogram) FILTER (WHERE t.histogram <> '{}'::jsonb) AS histograms
-        FROM analysis_tallies t
-        WHERE t.form_key = ${key} AND t.level = ${level} AND t.code IN (SELECT code FROM area)
-        GROUP BY t.code, t.question, t.value HAVING sum(t.units) <> 0),
-      cells AS (SELECT code, json_agg(json_build_array(question, value, units, histograms)) AS cells FROM t GROUP BY code)
-      SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables, c.cells
+        SELECT t.code, json_agg(t.counts) AS counts FROM analysis_tallies t
+        WHERE t.form_key = ${key} AND t.level = ${level} AND t.code IN (SELECT code FROM area) AND t.counts <> '{}'::jsonb
+        GROUP BY t.code)
+      SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables, t.counts
       FROM area a
       LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code
-      LEFT JOIN cells c ON c.code = a.code
+      LEFT JOIN t ON t.code = a.code
       ORDER BY a.code`);
   },
 };

@@ -140,19 +140,22 @@ export function answerOf(question: Question, values: Map<string, number> | undef
 }
 
 export function toAnalysisRow(row: TallyRow, level: AnalysisLevel, unit: 'centre' | 'table', questions: Question[]) {
+  // The stripes added up, per question: "<question>|<value>" → units.
   const byQuestion = new Map<string, Map<string, number>>();
-  for (const [question, value, units, histograms] of row.cells ?? []) {
-    const values = byQuestion.get(question) ?? new Map<string, number>();
-    values.set(value, units);
-    // A histogram's points become cells `i:<n>` / `t:<minute>`, the stripes added up.
-    for (const histogram of histograms ?? [])
-      for (const [point, count] of Object.entries(histogram)) {
-        const cell = `${value}:${point}`;
-        values.set(cell, (values.get(cell) ?? 0) + Number(count));
+  let reporting = 0;
+  for (const counts of row.counts ?? [])
+    for (const [key, count] of Object.entries(counts)) {
+      if (key === '#units') {
+        reporting += count;
+        continue;
       }
-    byQuestion.set(question, values);
-  }
-  const reporting = byQuestion.get('')?.get('u') ?? 0;
+      const bar = key.indexOf('|');
+      const question = key.slice(0, bar);
+      const value = key.slice(bar + 1);
+      const values = byQuestion.get(question) ?? new Map<string, number>();
+      values.set(value, (values.get(value) ?? 0) + count);
+      byQuestion.set(question, values);
+    }
   return {
     code: level === 'national' ? 'national' : row.code,
     name: row.name,
