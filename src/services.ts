@@ -144,7 +144,12 @@ export function buildServices(deps: ServiceDeps) {
       run: preparedQuery(database.readPool),
     }),
     log,
-    analysis: createAnalysisService({ database, summaries, maxWaiting: config.DATABASE_READ_QUEUE_MAX }),
+    analysis: createAnalysisService({
+      database,
+      summaries,
+      reads: tallies,
+      maxWaiting: config.DATABASE_READ_QUEUE_MAX,
+    }),
   };
 }
 

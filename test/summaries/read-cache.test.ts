@@ -100,6 +100,26 @@ describe('cached answers', () => {
     expect(cache.clock.lookups - before.lookups).toBeLessThanOrEqual(3);
   });
 
+  it('serve the process analysis too: a 304 computes nothing, a report gives new numbers at once', async () => {
+    const { cache } = app.services.tallies;
+    const url = '/v1/analysis?kind=voting&level=state';
+    const first = await asAdmin(url);
+    expect(first.statusCode).toBe(200);
+    const computed = cache.computed;
+    const conditional = await asAdmin({ url, headers: { 'if-none-match': first.headers.etag! } });
+    expect(conditional.statusCode).toBe(304);
+    expect(cache.computed).toBe(computed);
+
+    const reporting = (body: { rows: { code: string; units: { reporting: number } }[] }) =>
+      body.rows.reduce((sum, row) => sum + row.units.reporting, 0);
+    await createReport(app, admin, 'voting', {}, { centreCode: '130101001' });
+    const after = await asAdmin({ url, headers: { 'if-none-match': first.headers.etag! } });
+    expect(after.statusCode).toBe(200);
+    expect(cache.computed).toBe(computed + 1);
+    expect(reporting(after.json())).toBeGreaterThanOrEqual(reporting(first.json()));
+    expect(after.json()).toEqual(await app.services.analysis.read('voting', 'state', null));
+  });
+
   it('differ by query and by scope', async () => {
     const coordinator = await createActor(app, 'coordinator', { scopeRegion: '01' });
     const mine = await as(app, coordinator)('/v1/summaries?level=state');

@@ -2,7 +2,7 @@
 // country. Scoped like summaries (public with PUBLIC_SUMMARIES); strong ETags, If-None-Match gives 304.
 import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { conditionalAnswers } from '../../infra/http/conditional.js';
+import { conditionalAnswers, sendCached } from '../../infra/http/conditional.js';
 import { problemResponses } from '../../infra/http/problems.js';
 import { analysisNationalQuery, analysisQuery, analysisSchema } from './analysis.schemas.js';
 
@@ -36,7 +36,8 @@ export async function analysisRoutes(app: FastifyInstance, options: { publicSumm
         response: { 200: analysisSchema, ...errors },
       },
     },
-    async (request) => service.list(request.actor, request.query),
+    async (request, reply) =>
+      sendCached(reply, await service.list(request.actor, request.query, request.headers['if-none-match'])),
   );
 
   route.get(
@@ -53,6 +54,7 @@ export async function analysisRoutes(app: FastifyInstance, options: { publicSumm
         response: { 200: analysisSchema, ...errors },
       },
     },
-    async (request) => service.national(request.actor, request.query),
+    async (request, reply) =>
+      sendCached(reply, await service.national(request.actor, request.query, request.headers['if-none-match'])),
   );
 }

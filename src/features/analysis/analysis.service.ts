@@ -4,9 +4,10 @@
 // and the shape of each question's answer by type.
 import type { Actor } from '../../infra/auth/actor.js';
 import type { Database } from '../../infra/db/client.js';
-import { preparedQuery, shedQuery } from '../../infra/db/prepared.js';
+import { preparedQuery, type Query, shedQuery } from '../../infra/db/prepared.js';
 import { AppError } from '../../infra/errors.js';
-import type { SummariesService } from '../summaries/summaries.service.js';
+import { type SummariesService, scopeOf } from '../summaries/summaries.service.js';
+import type { TalliesReads } from '../summaries/tallies.js';
 import {
   type AnalysisLevel,
   type FormVersionRow,
@@ -176,14 +177,16 @@ export type AnalysisRow = ReturnType<typeof toAnalysisRow>;
 export function createAnalysisService(deps: {
   database: Pick<Database, 'readPool'>;
   summaries: Pick<SummariesService, 'rootFor' | 'requireNational'>;
+  /** The answer cache keyed by the tallies' version (src/features/summaries/tallies.ts), shared with summaries. */
+  reads: TalliesReads;
   maxWaiting?: number;
 }) {
-  const { database, summaries } = deps;
-  const run =
+  const { database, summaries, reads } = deps;
+  const direct =
     deps.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, deps.maxWaiting);
 
-  /** The one read path: the whole answer for form `kind` at `level` under `root` (everywhere when null). */
-  async function read(kind: string, level: AnalysisLevel, root: string | null) {
+  /** The one read path: the whole answer for form `kind` at `level` under `root` (everywhere when null), on `run`. */
+  async function read(kind: string, level: AnalysisLevel, root: string | null, run: Query = direct) {
     const [versions, rows] = await Promise.all([repo.versions(run, kind), repo.tallies(run, kind, { level, root })]);
     if (versions.length === 0) throw new AppError('NOT_FOUND', `Form ${kind} does not exist`);
     // The current version: the newest one still accepting reports (else the newest).
@@ -197,23 +200,42 @@ export function createAnalysisService(deps: {
     };
   }
 
+  /**
+   * The answer from the cache keyed by the tallies' version (every report change, form publication and registry
+   * import bumps it), computed on a miss in one snapshot with that version: exact at every moment, and a matching
+   * If-None-Match is a 304 that reads nothing but the version.
+   */
+  const cached = (
+    name: string,
+    actor: Actor | null,
+    query: object,
+    ifNoneMatch: string | undefined,
+    args: [string, AnalysisLevel, string | null],
+  ) =>
+    reads.cache.answer(
+      { name: `analysis.${name}`, query, scope: scopeOf(actor) },
+      () => reads.snapshot((run) => read(...args, run)),
+      ifNoneMatch,
+    );
+
   return {
     read,
 
     async list(
       actor: Actor | null,
       query: { kind: string; level: Exclude<AnalysisLevel, 'national'>; parent?: string | undefined },
+      ifNoneMatch?: string,
     ) {
       const parent = await summaries.rootFor(actor, query.parent);
-      return read(query.kind, query.level, parent?.code ?? null);
+      return cached('list', actor, query, ifNoneMatch, [query.kind, query.level, parent?.code ?? null]);
     },
 
-    async national(actor: Actor | null, query: { kind: string }) {
+    async national(actor: Actor | null, query: { kind: string }, ifNoneMatch?: string) {
       summaries.requireNational(
         actor,
         'The national analysis needs a national scope; ask for your region with GET /v1/analysis',
       );
-      return read(query.kind, 'national', null);
+      return cached('national', actor, query, ifNoneMatch, [query.kind, 'national', null]);
     },
   };
 }
