@@ -22,6 +22,7 @@ export function startLive({ national: withNational = true, onSummary, onMode }) 
   const latest = { national: null, states: null };
 
   async function pollOnce() {
+    if (stopped) return;
     const [national, states] = await Promise.all([
       withNational ? get('/v1/summaries/national', { etag: etags.national }) : { status: 204 },
       get('/v1/summaries?level=state', { etag: etags.states }),
@@ -56,6 +57,7 @@ export function startLive({ national: withNational = true, onSummary, onMode }) 
     if (stopped) return;
     if (!config.features.stream) return poll();
     const { createParser } = await import(config.vendor['eventsource-parser']);
+    if (stopped) return; // signed out while the parser loaded: no request without the token
     controller = new AbortController();
     const headers = { accept: 'text/event-stream', ...authHeaders() };
     if (lastEventId) headers['last-event-id'] = lastEventId;
