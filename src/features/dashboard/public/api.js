@@ -1,4 +1,6 @@
 // Calls to the API: the token (kept in sessionStorage), and GETs that answer {status, body, etag}.
+import config from './config.js';
+
 const KEY = 'testigo.token';
 
 export const session = {
@@ -18,6 +20,8 @@ export function authHeaders() {
 
 /** GET `path`; with `etag`, If-None-Match (304 answers body null). Network failures answer status 0. */
 export async function get(path, { etag, signal } = {}) {
+  // Signed out (a panel still loading when the user left): outside public mode nothing is readable without a token.
+  if (!session.token && !config.publicSummaries) return { status: 401, body: null, etag: null };
   const headers = { accept: 'application/json', ...authHeaders() };
   if (etag) headers['if-none-match'] = etag;
   let response;
