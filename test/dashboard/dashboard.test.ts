@@ -199,7 +199,7 @@ describe('GET /dashboard in Chromium', () => {
       });
       await signIn(page, base, context.admin.token);
       const votes = page.locator('li[data-candidate="EG"] .votes');
-      await expect.poll(() => votes.textContent()).toBe('4,242,424');
+      await expect.poll(() => votes.textContent(), { timeout: 5000 }).toBe('4,242,424');
       await expect.poll(() => asked.length, { timeout: 5000 }).toBeGreaterThan(1);
       expect(asked.slice(0, 2)).toEqual([undefined, '4242']);
       // The real stream then brings the real figures back.
