@@ -1,20 +1,17 @@
 // HTTP routes of the process analysis: a form's findings per question for the regions of a level, and for the
 // country. Scoped like summaries (public with PUBLIC_SUMMARIES); strong ETags, If-None-Match gives 304.
-import type { FastifyContextConfig, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { conditionalAnswers, sendCached } from '../../infra/http/conditional.js';
-import { problemResponses } from '../../infra/http/problems.js';
+import { sendCached } from '../../infra/http/conditional.js';
+import { summaryAccess, summaryFreshness } from '../summaries/summaries.routes.js';
 import { analysisNationalQuery, analysisQuery, analysisSchema } from './analysis.schemas.js';
-
-const readers = ['admin', 'coordinator', 'analyst'] as const;
 
 export async function analysisRoutes(app: FastifyInstance, options: { publicSummaries: boolean }): Promise<void> {
   const service = app.services.analysis;
   const route = app.withTypeProvider<ZodTypeProvider>();
-  const open = options.publicSummaries;
-  const config: FastifyContextConfig = open ? { public: true } : { roles: readers };
-  const errors = open ? problemResponses(400, 404, 429, 503) : problemResponses(400, 401, 403, 404, 429, 503);
-  await conditionalAnswers(app, open);
+  // The summaries' readers, public mode and cache headers: the same answers' rules, one mechanism.
+  const { config, errors } = summaryAccess(options.publicSummaries);
+  await summaryFreshness(app, options.publicSummaries);
   // Built to analysisSchema by the service (test/analysis checks answers against it): written as they are, like summaries.
   const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
   const counted =
