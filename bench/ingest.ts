@@ -8,7 +8,8 @@
 // BENCH_ROUNDS, BENCH_DURATION_S, BENCH_BATCHES (batches per round), BENCH_BATCH_CONCURRENCY (default 1) tune it;
 // BENCH_CPU_PROF_DIR=dir profiles the Testigo server (V8 sampling profiler, like `node --cpu-prof`) into dir.
 // BENCH_WITHOUT_SUMMARIES=1 disables the summary triggers on reports for the run (to measure what they cost;
-// the summaries are then wrong for that database, which is dropped afterwards).
+// the summaries are then wrong for that database, which is dropped afterwards); BENCH_DISABLE_TRIGGERS=table.trigger,…
+// disables any others the same way (e.g. reports.reports_analysis_insert, report_revisions.report_revisions_log).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -276,12 +277,19 @@ export async function ingestBench(): Promise<void> {
     const base = await server.listening();
     await setUpElection(base, registry);
     const withoutSummaries = process.env.BENCH_WITHOUT_SUMMARIES === '1';
-    if (withoutSummaries) {
+    const disabled = [
+      ...(withoutSummaries ? ['reports.reports_summaries_insert', 'reports.reports_summaries_update'] : []),
+      ...(process.env.BENCH_DISABLE_TRIGGERS ?? '').split(',').filter(Boolean),
+    ];
+    if (disabled.length > 0) {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
-      await admin.query(
-        'ALTER TABLE reports DISABLE TRIGGER reports_summaries_insert, DISABLE TRIGGER reports_summaries_update',
-      );
+      for (const name of disabled) {
+        const [table, trigger] = name.split('.');
+        await admin.query(
+          `ALTER TABLE ${pg.escapeIdentifier(table!)} DISABLE TRIGGER ${pg.escapeIdentifier(trigger!)}`,
+        );
+      }
       await admin.end();
     }
     // The server logs at info (its default: three lines per report); from here on its output is drained
@@ -442,8 +450,8 @@ export async function ingestBench(): Promise<void> {
         'log: entries/s is every leaf over the time from the first queued row to the last integration (the integrator ' +
           'keeps pace with the load, so this is the ingest rate it sustained, not its ceiling); its p50/p99 are the ' +
           'checkpoint lag of every entry',
-        withoutSummaries
-          ? 'WITHOUT the summary triggers (BENCH_WITHOUT_SUMMARIES=1): a diagnostic run, not the product'
+        disabled.length > 0
+          ? `WITHOUT the triggers ${disabled.join(', ')} (BENCH_WITHOUT_SUMMARIES / BENCH_DISABLE_TRIGGERS): a diagnostic run, not the product`
           : "with the summary triggers (every report updates its regions' tallies in its transaction)",
       ],
     );

@@ -8,9 +8,12 @@
 -- analysis_tallies one row per form, region and stripe with the units under each key, a flat jsonb object (integer
 -- and time answers are keys too: "<question>|i:<n>", "<question>|t:<minute>"), so that a counted report changes
 -- 4 rows. analysis_questions keeps each form version's questions (keys and types), filled when a version is
--- published, so that no statement expands the versions' definitions. Every statement on "reports" that can
--- change a counted report recounts only the units it touches, after locking their rows in one order, so
--- concurrent writers cannot leave them stale.
+-- published, so that no statement expands the versions' definitions. A new report is counted when the log
+-- integrates it (testigo_analysis_on_leaves: off the writer's path, in batches), and until then readers add it
+-- from the log's queue in their own snapshot (testigo_analysis_pending); every UPDATE or DELETE of "reports"
+-- that can change a counted report recounts the units it touches in its own transaction. Every recount locks
+-- the units' rows in one order and reads the reports after the locks, so concurrent writers cannot leave a
+-- unit stale, and recounting a unit twice changes nothing.
 
 
 -- The keys a counted report adds to its regions' tallies: '#units' (a reporting unit), then
@@ -65,12 +68,13 @@ $$;
 -- Moves units, already locked by the caller, from what they counted (`befores`) to what they count now (`afters`:
 -- the same units' rows, in the same order): stores the afters, and adds the difference of their keys to the
 -- tallies of their parish, municipality, state and the nation (one row each, locked in one order: form, level
--- national → parish, code).
+-- national → parish, code). One stripe (0): new reports arrive through the log's integrator, one batch at a time,
+-- so only revisions and reviews can meet it on a row, and a reader adds one row per region, not eight.
 CREATE OR REPLACE FUNCTION "testigo_analysis_move"(befores analysis_units[], afters analysis_units[]) RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-  my_stripe smallint := pg_backend_pid() % 8;
+  my_stripe smallint := 0;
 BEGIN
   IF coalesce(cardinality(afters), 0) = 0 THEN
     RETURN;
@@ -99,48 +103,66 @@ BEGIN
 END
 $$;
 
--- The trigger function of reports_analysis_insert (statement-level, transition table): an inserted report becomes
--- its unit's counted report exactly when it is unrejected and newer (observed_at, received_at, id) than the one the
--- unit counts, so the units are locked in one order, compared with the newest of their inserted reports, and
--- moved only where it wins: an older report costs the lock and the comparison.
-CREATE OR REPLACE FUNCTION "testigo_analysis_on_insert"() RETURNS trigger
-LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+-- The trigger function of log_leaves_analysis (statement-level, after INSERT, transition table): a new report
+-- enters the analysis when the log integrates it, not in its writer's transaction (which then pays nothing for the
+-- analysis). The log's integrator appends the leaves of queued rows in batches; the reports of those leaves
+-- (type 'report': a first revision) are recounted here, set-based, in the integrator's transaction, which also
+-- deletes their rows from log_pending. Until then a report is in log_pending, and readers add what it changes
+-- (testigo_analysis_pending) in their own snapshot: every reader sees a recount, exact at every moment.
+-- Revisions, reviews and deletions change reports in place and are recounted in their own transactions by
+-- reports_analysis_update and _delete.
+CREATE OR REPLACE FUNCTION "testigo_analysis_on_leaves"() RETURNS trigger
+LANGUAGE plpgsql AS $$
 DECLARE
-  befores analysis_units[];
-  afters analysis_units[];
+  kinds text[];
+  centres text[];
+  tables integer[];
+  ids uuid[];
 BEGIN
-  -- The units, locked (created when new) in one order; reports of unknown forms, and of table forms without
-  -- a table, belong to none.
-  INSERT INTO analysis_units AS a (form_key, centre_code, table_number)
-  SELECT DISTINCT f.key, n.centre_code, CASE WHEN f.unit = 'table' THEN n.table_number ELSE 0 END
-  FROM new_rows n JOIN forms f ON f.key = n.kind
-  WHERE n.review_state <> 'rejected' AND (f.unit <> 'table' OR n.table_number IS NOT NULL)
-  ORDER BY 1, 2, 3
-  ON CONFLICT (form_key, centre_code, table_number) DO UPDATE SET report_id = a.report_id;
-  IF NOT FOUND THEN
-    RETURN NULL;
+  SELECT array_agg(r.kind), array_agg(r.centre_code), array_agg(r.table_number), array_agg(r.id) INTO kinds, centres, tables, ids
+  FROM new_rows n JOIN reports r ON r.id = n.report_id
+  WHERE n.type = 'report';
+  IF kinds IS NOT NULL THEN
+    PERFORM testigo_analysis_apply(kinds, centres, tables, ids);
   END IF;
-  -- A fresh snapshot, after the locks: what each unit counts now.
-  WITH fresh AS (
-    SELECT DISTINCT ON (f.key, n.centre_code, 3) f.key AS form_key, n.centre_code,
-           CASE WHEN f.unit = 'table' THEN n.table_number ELSE 0 END AS table_number, n.id, n.form_version, n.observed_at,
-           n.received_at, n.state_code, n.municipality_code, n.parish_code, n.answers
-    FROM new_rows n JOIN forms f ON f.key = n.kind
-    WHERE n.review_state <> 'rejected' AND (f.unit <> 'table' OR n.table_number IS NOT NULL)
-    ORDER BY f.key, n.centre_code, 3, n.observed_at DESC, n.received_at DESC, n.id DESC)
-  SELECT array_agg(a ORDER BY a.form_key, a.centre_code, a.table_number),
-         array_agg(ROW(n.form_key, n.centre_code, n.table_number, n.id, n.form_version, n.observed_at, n.received_at, n.state_code,
-                       n.municipality_code, n.parish_code, testigo_analysis_keys(q.keys, q.types, n.answers))::analysis_units
-                   ORDER BY a.form_key, a.centre_code, a.table_number)
-  INTO befores, afters
-  FROM fresh n
-  JOIN analysis_units a ON a.form_key = n.form_key AND a.centre_code = n.centre_code AND a.table_number = n.table_number
-  LEFT JOIN analysis_questions q ON q.form_key = n.form_key AND q.version = n.form_version
-  WHERE a.report_id IS NULL OR (n.observed_at, n.received_at, n.id) > (a.observed_at, a.received_at, a.report_id);
-  PERFORM testigo_analysis_move(befores, afters);
   RETURN NULL;
 END
+$$;
+
+-- What the reports still queued for the log (log_pending, type 'report': not yet in the tallies) change in the
+-- tallies of form `form` at `level`, in the caller's snapshot: per region, the counts to add (negative for what a
+-- unit counted before), as one more stripe. Each touched unit's counted report is found again as
+-- testigo_analysis_apply would, so tallies plus this equal a recount from the reports.
+CREATE OR REPLACE FUNCTION "testigo_analysis_pending"(form text, at_level text) RETURNS TABLE (code text, counts jsonb)
+LANGUAGE sql STABLE AS $$
+  WITH touched AS (
+    SELECT DISTINCT f.key AS form_key, f.unit, r.centre_code, CASE WHEN f.unit = 'table' THEN r.table_number ELSE 0 END AS table_number
+    FROM log_pending p JOIN reports r ON r.id = p.report_id JOIN forms f ON f.key = r.kind
+    WHERE p.type = 'report' AND r.kind = form AND (f.unit <> 'table' OR r.table_number IS NOT NULL)),
+  counted AS (
+    SELECT a.report_id AS before_id, a.cells AS before_cells, a.state_code AS before_state, a.municipality_code AS before_municipality,
+           a.parish_code AS before_parish, k.id, k.state_code, k.municipality_code, k.parish_code,
+           testigo_analysis_keys(q.keys, q.types, k.answers) AS cells
+    FROM touched t
+    LEFT JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
+    LEFT JOIN LATERAL (
+      SELECT r.id, r.form_version, r.observed_at, r.received_at, r.answers, r.state_code, r.municipality_code, r.parish_code FROM reports r
+      WHERE r.centre_code = t.centre_code AND r.kind = t.form_key AND r.review_state <> 'rejected'
+        AND (t.unit <> 'table' OR r.table_number = t.table_number)
+      ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1) k ON TRUE
+    LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
+    WHERE k.id IS DISTINCT FROM a.report_id),
+  signed AS (
+    SELECT c.state_code, c.municipality_code, c.parish_code, unnest(c.cells) AS cell, 1 AS sign FROM counted c WHERE c.id IS NOT NULL
+    UNION ALL
+    SELECT c.before_state, c.before_municipality, c.before_parish, unnest(c.before_cells), -1 FROM counted c WHERE c.before_id IS NOT NULL)
+  SELECT d.code, jsonb_object_agg(d.cell, d.units) FROM (
+    SELECT l.code, s.cell, sum(s.sign)::int AS units FROM signed s
+    CROSS JOIN LATERAL (VALUES ('national', ''), ('state', s.state_code), ('municipality', s.municipality_code),
+                               ('parish', s.parish_code)) AS l(level, code)
+    WHERE l.level = at_level
+    GROUP BY l.code, s.cell HAVING sum(s.sign) <> 0) d
+  GROUP BY d.code
 $$;
 
 -- Recounts the units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms), after an

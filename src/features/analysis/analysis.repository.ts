@@ -1,5 +1,6 @@
 // SQL of the process analysis: a form's versions, and per region the units counted under each typed answer,
-// read from the tallies the triggers of migration 20261202130000_analysis keep (analysis.functions.sql).
+// read from the tallies the database keeps (analysis.functions.sql), plus what the reports the log has not
+// integrated yet change, computed in the same snapshot.
 import { Prisma } from '../../generated/prisma/client.js';
 import { subtreeOf } from '../../infra/auth/policy.js';
 import type { Query } from '../../infra/db/prepared.js';
@@ -19,7 +20,7 @@ export interface TallyRow {
   centres: number;
   tables: number;
   /**
-   * Each stripe's counts { key: units } ("#units": the reporting units; "<question>|<value>": the units under a
+   * Each stripe's counts { key: units } (one more, with negative counts too, for the reports not integrated yet) ("#units": the reporting units; "<question>|<value>": the units under a
    * typed answer), to be added up; null when the region has none.
    */
   counts: Record<string, number>[] | null;
@@ -50,8 +51,12 @@ export const analysisRepository = {
     return run<TallyRow>(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
       t AS (
-        SELECT t.code, json_agg(t.counts) AS counts FROM analysis_tallies t
-        WHERE t.form_key = ${key} AND t.level = ${level} AND t.code IN (SELECT code FROM area) AND t.counts <> '{}'::jsonb
+        SELECT t.code, json_agg(t.counts) AS counts FROM (
+          SELECT t.code, t.counts FROM analysis_tallies t
+          WHERE t.form_key = ${key} AND t.level = ${level} AND t.code IN (SELECT code FROM area) AND t.counts <> '{}'::jsonb
+          UNION ALL
+          -- the reports the log has not integrated yet (not in the tallies): what they change, in this snapshot
+          SELECT p.code, p.counts FROM testigo_analysis_pending(${key}, ${level}) p WHERE p.code IN (SELECT code FROM area)) t
         GROUP BY t.code)
       SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables, t.counts
       FROM area a
