@@ -58,7 +58,10 @@ CREATE OR REPLACE FUNCTION "testigo_analysis_pending"(form text, at_level text) 
 LANGUAGE sql STABLE AS $$
   WITH touched AS (
     SELECT DISTINCT f.key AS form_key, f.unit, r.centre_code, CASE WHEN f.unit = 'table' THEN r.table_number ELSE 0 END AS table_number
-    FROM log_pending p JOIN reports r ON r.id = p.report_id JOIN forms f ON f.key = r.kind
+    -- one index probe per queued row (LIMIT 1 keeps the lateral a nested loop, never a scan of the reports)
+    FROM log_pending p
+    CROSS JOIN LATERAL (SELECT x.kind, x.centre_code, x.table_number FROM reports x WHERE x.id = p.report_id LIMIT 1) r
+    JOIN forms f ON f.key = r.kind
     WHERE p.type = 'report' AND r.kind = form AND (f.unit <> 'table' OR r.table_number IS NOT NULL)),
   counted AS (
     SELECT a.report_id AS before_id, a.cells AS before_cells, a.state_code AS before_state, a.municipality_code AS before_municipality,
