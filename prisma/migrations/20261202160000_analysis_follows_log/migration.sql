@@ -35,6 +35,14 @@ END
 $$;
 
 -- From src/features/analysis/analysis.functions.sql.
+CREATE OR REPLACE FUNCTION "testigo_analysis_counted"(form text, unit text, centre text, unit_table integer) RETURNS SETOF reports
+LANGUAGE sql STABLE AS $$
+  SELECT r.* FROM reports r
+  WHERE r.centre_code = centre AND r.kind = form AND r.review_state <> 'rejected' AND (unit <> 'table' OR r.table_number = unit_table)
+  ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1
+$$;
+
+-- From src/features/analysis/analysis.functions.sql.
 CREATE OR REPLACE FUNCTION "testigo_analysis_on_leaves"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -69,11 +77,7 @@ LANGUAGE sql STABLE AS $$
            testigo_analysis_keys(q.keys, q.types, k.answers) AS cells
     FROM touched t
     LEFT JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
-    LEFT JOIN LATERAL (
-      SELECT r.id, r.form_version, r.observed_at, r.received_at, r.answers, r.state_code, r.municipality_code, r.parish_code FROM reports r
-      WHERE r.centre_code = t.centre_code AND r.kind = t.form_key AND r.review_state <> 'rejected'
-        AND (t.unit <> 'table' OR r.table_number = t.table_number)
-      ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1) k ON TRUE
+    LEFT JOIN LATERAL testigo_analysis_counted(t.form_key, t.unit, t.centre_code, t.table_number) k ON TRUE
     LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
     WHERE k.id IS DISTINCT FROM a.report_id),
   signed AS (
@@ -87,6 +91,53 @@ LANGUAGE sql STABLE AS $$
     WHERE l.level = at_level
     GROUP BY l.code, s.cell HAVING sum(s.sign) <> 0) d
   GROUP BY d.code
+$$;
+
+-- From src/features/analysis/analysis.functions.sql.
+CREATE OR REPLACE FUNCTION "testigo_analysis_apply"(kinds text[], centres text[], tables integer[], ids uuid[]) RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  befores analysis_units[];
+  afters analysis_units[];
+BEGIN
+  IF cardinality(kinds) = 0 THEN
+    RETURN;
+  END IF;
+  INSERT INTO analysis_units AS a (form_key, centre_code, table_number)
+  SELECT DISTINCT f.key, x.centre_code, CASE WHEN f.unit = 'table' THEN x.table_number ELSE 0 END
+  FROM unnest(kinds, centres, tables) AS x(kind, centre_code, table_number)
+  JOIN forms f ON f.key = x.kind
+  WHERE f.unit <> 'table' OR x.table_number IS NOT NULL
+  ORDER BY 1, 2, 3
+  ON CONFLICT (form_key, centre_code, table_number) DO UPDATE SET report_id = a.report_id;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+
+  WITH touched AS (
+    SELECT DISTINCT f.key AS form_key, f.unit, x.centre_code, CASE WHEN f.unit = 'table' THEN x.table_number ELSE 0 END AS table_number
+    FROM unnest(kinds, centres, tables) AS x(kind, centre_code, table_number)
+    JOIN forms f ON f.key = x.kind
+    WHERE f.unit <> 'table' OR x.table_number IS NOT NULL),
+  counted AS (
+    -- Each unit's counted report now (none: the unit's row with no report), beside what the unit counted before.
+    SELECT a AS before, ROW(a.form_key, a.centre_code, a.table_number, k.id, k.form_version, k.observed_at, k.received_at, k.state_code,
+             k.municipality_code, k.parish_code,
+             CASE WHEN k.id IS NULL THEN '{}'::text[] ELSE testigo_analysis_keys(q.keys, q.types, k.answers) END)::analysis_units AS after
+    FROM touched t
+    JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
+    LEFT JOIN LATERAL testigo_analysis_counted(t.form_key, t.unit, t.centre_code, t.table_number) k ON TRUE
+    LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
+    -- Only a unit whose counted report is another one, or one of `ids`, can count otherwise.
+    WHERE k.id IS DISTINCT FROM a.report_id OR k.id = ANY (ids))
+  SELECT array_agg(c.before ORDER BY (c.before).form_key, (c.before).centre_code, (c.before).table_number),
+         array_agg(c.after ORDER BY (c.before).form_key, (c.before).centre_code, (c.before).table_number)
+  INTO befores, afters
+  FROM counted c
+  WHERE c.after IS DISTINCT FROM c.before;
+  PERFORM testigo_analysis_move(befores, afters);
+END
 $$;
 
 -- A new report enters the analysis when the log integrates it (see testigo_analysis_on_leaves), no longer in its

@@ -20,8 +20,9 @@ export interface TallyRow {
   centres: number;
   tables: number;
   /**
-   * Each stripe's counts { key: units } (one more, with negative counts too, for the reports not integrated yet) ("#units": the reporting units; "<question>|<value>": the units under a
-   * typed answer), to be added up; null when the region has none.
+   * Each stripe's counts { key: units } ("#units": the reporting units; "<question>|<value>": the units under a
+   * typed answer), to be added up, and one more for the reports the log has not integrated yet (its counts may
+   * be negative: what their units counted before); null when the region has none.
    */
   counts: Record<string, number>[] | null;
 }
