@@ -92,9 +92,11 @@ describe('reports submitted together', () => {
     const report = opening();
     const answers = await together([report, report, { ...report, id: report.id.toUpperCase() }]);
     const values = answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : answer.reason));
-    expect(values.map((value) => value.status)).toEqual(['created', 'replayed', 'replayed']);
-    expect(values[1].report).toEqual(values[0].report);
-    expect(values[2].report).toEqual(values[0].report);
+    // Which of three identical sends is stored first depends on when each finishes its checks (it was the second
+    // once, on a loaded CI runner): exactly one is created and the others replay that same report.
+    expect(values.map((value) => value.status).sort()).toEqual(['created', 'replayed', 'replayed']);
+    const created = values.find((value) => value.status === 'created');
+    for (const value of values) expect(value.report).toEqual(created.report);
     expect(await counts(report.id)).toEqual({ reports: 1, revisions: 1, accepted: 1 });
   });
 
