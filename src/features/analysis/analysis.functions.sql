@@ -57,12 +57,18 @@ END
 $$;
 
 -- Adds the counts of `delta` to `counts` (flat jsonb objects of integers), touching only the delta's keys; a key
--- whose count becomes 0 is removed, so that equal counts are equal objects.
+-- whose count becomes 0 is removed, so that equal counts are equal objects. `counts` is read once: a big tally
+-- (a national row of integer answers has thousands of keys) is stored compressed and out of line, and looking
+-- each delta key up in the stored value decompressed it once per key (33 ms for a 2,000-key row and a
+-- 300-key delta, against 1.6 ms now); the OFFSET 0 subquery keeps the one decompressed copy.
 CREATE OR REPLACE FUNCTION "testigo_analysis_add"(counts jsonb, delta jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT (counts - coalesce(array_agg(s.key) FILTER (WHERE s.total = 0), '{}'::text[]))
-         || coalesce(jsonb_object_agg(s.key, s.total) FILTER (WHERE s.total <> 0), '{}'::jsonb)
-  FROM (SELECT d.key, coalesce((counts ->> d.key)::int, 0) + d.value::int AS total FROM jsonb_each_text(delta) AS d(key, value)) s
+  SELECT (c.v || a.adds) - a.zeros
+  FROM (SELECT counts || '{}'::jsonb AS v OFFSET 0) c
+  CROSS JOIN LATERAL (
+    SELECT coalesce(jsonb_object_agg(s.key, s.total) FILTER (WHERE s.total <> 0), '{}'::jsonb) AS adds,
+           coalesce(array_agg(s.key) FILTER (WHERE s.total = 0), '{}'::text[]) AS zeros
+    FROM (SELECT d.key, coalesce((c.v ->> d.key)::int, 0) + d.value::int AS total FROM jsonb_each_text(delta) AS d(key, value)) s) a
 $$;
 
 -- Moves units, already locked by the caller, from what they counted (`befores`) to what they count now (`afters`:
