@@ -64,12 +64,17 @@ function isOurs(all: Map<number, Proc>, database: string): (proc: Proc) => boole
 export interface ForeignCpu {
   /** Share (0–1) of all cores busy with anything but the benchmark. */
   share: number;
+  /** CPU time used meanwhile, in ms: by process `serverPid` (when given), and by PostgreSQL for `database` (its
+   * backends, the postmaster and its auxiliary processes). Divided by the work done, a cost that does not depend
+   * on how the machine scheduled it (throughput on 2 noisy cores does). */
+  serverMs: number;
+  databaseMs: number;
   /** The foreign process that used the most CPU, with its share, when it used more than 2 %. */
   top?: string;
 }
 
 /** Starts a measurement; the returned function tells how busy the machine was with other work since. */
-export function foreignCpu(database: string): () => ForeignCpu {
+export function foreignCpu(database: string, serverPid?: number): () => ForeignCpu {
   const startedAt = performance.now();
   const busy = busyTicks();
   const before = processes();
@@ -79,15 +84,22 @@ export function foreignCpu(database: string): () => ForeignCpu {
     const ours = isOurs(after, database);
     const delta = (proc: Proc) => proc.ticks - (before.get(proc.pid)?.ticks ?? 0);
     let ourTicks = 0;
+    let serverTicks = 0;
+    let databaseTicks = 0;
     let top: { proc: Proc; ticks: number } | undefined;
     for (const proc of after.values()) {
-      if (ours(proc)) ourTicks += delta(proc);
-      else if (!top || delta(proc) > top.ticks) top = { proc, ticks: delta(proc) };
+      if (ours(proc)) {
+        ourTicks += delta(proc);
+        if (proc.pid === serverPid) serverTicks += delta(proc);
+        else if (proc.cmdline.startsWith('postgres: ') || proc.cmdline.includes('/bin/postgres ')) databaseTicks += delta(proc);
+      } else if (!top || delta(proc) > top.ticks) top = { proc, ticks: delta(proc) };
     }
     const capacity = seconds * 100 * availableParallelism(); // ticks are USER_HZ (100 on Linux)
     const share = Math.max(0, (busyTicks() - busy - ourTicks) / capacity);
     return {
       share,
+      serverMs: serverTicks * 10,
+      databaseMs: databaseTicks * 10,
       ...(top && top.ticks / capacity > 0.02
         ? { top: `${top.proc.cmdline.slice(0, 80)} (${Math.round((100 * top.ticks) / capacity)} %)` }
         : {}),

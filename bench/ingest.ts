@@ -349,7 +349,7 @@ export async function ingestBench(): Promise<void> {
     // Interleaved rounds (A B C A B C …), so that drift on a noisy machine hits every case alike.
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const c of cases) {
-        const foreign = foreignCpu(database);
+        const foreign = foreignCpu(database, c === bare ? baseline?.pid : server.pid);
         if (c.kind === 'single') {
           const result = await load(c.base, c.path, c.headers, DURATION_S, next);
           c.runs.push(Object.assign(result, { foreign: foreign() }));
@@ -364,6 +364,11 @@ export async function ingestBench(): Promise<void> {
     process.stderr.write('\n');
     const serverMemory = memoryOf(server.pid);
 
+    /** CPU per report over all rounds: the server's and PostgreSQL's, in ms (a cost the machine's noise barely moves). */
+    const cpuPerReport = (runs: { foreign: ForeignCpu }[], reports: number) => {
+      const sum = (pick: (foreign: ForeignCpu) => number) => runs.reduce((total, run) => total + pick(run.foreign), 0);
+      return `${(sum((f) => f.serverMs) / reports).toFixed(2)} + ${(sum((f) => f.databaseMs) / reports).toFixed(2)}`;
+    };
     const othersCpu = (runs: { foreign: ForeignCpu }[]) =>
       runs.map((run) => Math.round(run.foreign.share * 100)).join(' / ');
     const busiest = cases.flatMap((c) => c.runs.map((run) => run.foreign)).sort((a, b) => b.share - a.share)[0]!;
@@ -379,6 +384,10 @@ export async function ingestBench(): Promise<void> {
         'non-2xx': c.runs.reduce((sum, run) => sum + run.non2xx + run.errors, 0),
         'rounds reports/s': c.runs.map((run) => Math.round(run.requests.average)).join(' / '),
         "others' CPU %": othersCpu(c.runs),
+        'CPU ms/report server + db': cpuPerReport(
+          c.runs,
+          c.runs.reduce((sum, run) => sum + run['2xx'], 0),
+        ),
       };
     };
     const rate = (run: { seconds: number; latencies: number[] }) => (run.latencies.length * BATCH_SIZE) / run.seconds;
@@ -395,6 +404,7 @@ export async function ingestBench(): Promise<void> {
         'non-2xx': 0,
         'rounds reports/s': c.runs.map((run) => Math.round(rate(run))).join(' / '),
         "others' CPU %": othersCpu(c.runs),
+        'CPU ms/report server + db': cpuPerReport(c.runs, latencies.length * BATCH_SIZE),
       };
     };
     const rows = [singleRow(testigo), singleRow(bare), batchRow(batch)];
@@ -411,6 +421,7 @@ export async function ingestBench(): Promise<void> {
       'non-2xx': '',
       'rounds reports/s': '',
       "others' CPU %": '',
+      'CPU ms/report server + db': '',
       'vs baseline': '',
     });
 
