@@ -91,7 +91,8 @@ export function foreignCpu(database: string, serverPid?: number): () => ForeignC
       if (ours(proc)) {
         ourTicks += delta(proc);
         if (proc.pid === serverPid) serverTicks += delta(proc);
-        else if (proc.cmdline.startsWith('postgres: ') || proc.cmdline.includes('/bin/postgres ')) databaseTicks += delta(proc);
+        else if (proc.cmdline.startsWith('postgres: ') || proc.cmdline.includes('/bin/postgres '))
+          databaseTicks += delta(proc);
       } else if (!top || delta(proc) > top.ticks) top = { proc, ticks: delta(proc) };
     }
     const capacity = seconds * 100 * availableParallelism(); // ticks are USER_HZ (100 on Linux)

@@ -1,5 +1,9 @@
 // Shared pieces of the benchmarks: a PostgreSQL to run on, fresh databases, process memory, and the
 // side-by-side table every benchmark prints (and writes as JSON under bench/results/).
+// Diagnostics: BENCH_DATABASE_URL runs on another PostgreSQL (e.g. a private one started with
+// shared_preload_libraries=pg_stat_statements, to see where the database's time goes); BENCH_KEEP_DATABASES=1
+// keeps the databases a run creates (to query them afterwards); BENCH_TRACK_FUNCTIONS=1 sets track_functions=all
+// on them (pg_stat_user_functions: calls and time of every trigger and function).
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -31,8 +35,9 @@ export async function freshDatabase(label: string): Promise<string> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   await client.query(`CREATE DATABASE ${name}`);
+  if (process.env.BENCH_TRACK_FUNCTIONS) await client.query(`ALTER DATABASE ${name} SET track_functions = 'all'`);
   await client.end();
-  created.push(name);
+  if (!process.env.BENCH_KEEP_DATABASES) created.push(name);
   return urlFor(name);
 }
 
