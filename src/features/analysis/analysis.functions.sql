@@ -95,11 +95,20 @@ BEGIN
     UNION ALL
     SELECT o.form_key, o.state_code, o.municipality_code, o.parish_code, unnest(o.cells), -1 FROM unnest(befores) o
     WHERE o.report_id IS NOT NULL),
+  -- Every level's sums in one pass over the signed cells (a grouping set per level; GROUPING() tells which
+  -- columns a row's set left out: 7 national, 3 state, 5 municipality, 6 parish), not one copy of each per level.
+  sums AS (
+    SELECT s.form_key, GROUPING(s.state_code, s.municipality_code, s.parish_code) AS grouped, s.state_code, s.municipality_code,
+           s.parish_code, s.cell, sum(s.sign)::int AS units
+    FROM signed s
+    GROUP BY GROUPING SETS ((s.form_key, s.cell), (s.form_key, s.state_code, s.cell), (s.form_key, s.municipality_code, s.cell),
+                            (s.form_key, s.parish_code, s.cell))
+    HAVING sum(s.sign) <> 0),
   deltas AS (
-    SELECT s.form_key, l.rank, l.level, l.code, s.cell, sum(s.sign)::int AS units FROM signed s
-    CROSS JOIN LATERAL (VALUES (1, 'national', ''), (2, 'state', s.state_code), (3, 'municipality', s.municipality_code),
-                               (4, 'parish', s.parish_code)) AS l(rank, level, code)
-    GROUP BY s.form_key, l.rank, l.level, l.code, s.cell HAVING sum(s.sign) <> 0)
+    SELECT m.form_key, l.rank, l.level,
+           CASE l.rank WHEN 1 THEN '' WHEN 2 THEN m.state_code WHEN 3 THEN m.municipality_code ELSE m.parish_code END AS code, m.cell, m.units
+    FROM sums m
+    JOIN (VALUES (7, 1, 'national'), (3, 2, 'state'), (5, 3, 'municipality'), (6, 4, 'parish')) AS l(grouped, rank, level) ON l.grouped = m.grouped)
   INSERT INTO analysis_tallies AS t (form_key, level, code, stripe, counts)
   SELECT d.form_key, d.level, d.code, my_stripe, jsonb_object_agg(d.cell, d.units)
   FROM deltas d
@@ -174,9 +183,9 @@ LANGUAGE sql STABLE AS $$
     SELECT c.before_state, c.before_municipality, c.before_parish, unnest(c.before_cells), -1 FROM counted c WHERE c.before_id IS NOT NULL)
   SELECT d.code, jsonb_object_agg(d.cell, d.units) FROM (
     SELECT l.code, s.cell, sum(s.sign)::int AS units FROM signed s
-    CROSS JOIN LATERAL (VALUES ('national', ''), ('state', s.state_code), ('municipality', s.municipality_code),
-                               ('parish', s.parish_code)) AS l(level, code)
-    WHERE l.level = at_level
+    CROSS JOIN LATERAL (SELECT CASE at_level WHEN 'national' THEN '' WHEN 'state' THEN s.state_code
+                                             WHEN 'municipality' THEN s.municipality_code WHEN 'parish' THEN s.parish_code END) AS l(code)
+    WHERE l.code IS NOT NULL
     GROUP BY l.code, s.cell HAVING sum(s.sign) <> 0) d
   GROUP BY d.code
 $$;
