@@ -27,6 +27,13 @@ export interface TallyRow {
   counts: Record<string, number>[] | null;
 }
 
+/** One analysis as read (analysisRepository.read). */
+export interface AnalysisRead {
+  version: number;
+  versions: FormVersionRow[];
+  rows: TallyRow[];
+}
+
 /** Regions of `level` under `root` (everywhere when null). */
 function areaOf(level: AnalysisLevel, root: string | null): Prisma.Sql {
   if (level === 'national') return Prisma.sql`SELECT ''::varchar AS code, 'National'::varchar AS name`;
@@ -37,19 +44,16 @@ function areaOf(level: AnalysisLevel, root: string | null): Prisma.Sql {
 }
 
 export const analysisRepository = {
-  /** Every published version of form `key`, oldest first (none: no such form). */
-  async versions(run: Query, key: string): Promise<FormVersionRow[]> {
-    return run<FormVersionRow>(Prisma.sql`
-      SELECT v.version, f.unit, v.retired_at IS NOT NULL AS retired, v.definition
-      FROM forms f JOIN form_versions v ON v.form_key = f.key
-      WHERE f.key = ${key} ORDER BY v.version`);
-  },
-
-  /** Per region of `level` under `root`: its registry size and the sums over stripes of its tallies of form `key`. */
-  async tallies(run: Query, key: string, area: { level: AnalysisLevel; root: string | null }): Promise<TallyRow[]> {
+  /**
+   * Everything one analysis needs, in one statement (so one snapshot and one round trip): the tallies' version it
+   * read, every published version of form `key` oldest first (none: no such form), and per region of `level`
+   * under `root` its registry size and its tallies of the form, with what the reports the log has not integrated
+   * yet change. Under ingest every read is a miss of the versioned cache, and each round trip then waits behind
+   * the writers for the CPU; three statements in a transaction took three of them.
+   */
+  async read(run: Query, key: string, area: { level: AnalysisLevel; root: string | null }): Promise<AnalysisRead> {
     const { level } = area;
-    // A region's few stripe rows as one JSON array (node-postgres parses JSON natively); the service adds them up.
-    return run<TallyRow>(Prisma.sql`
+    const [row] = await run<AnalysisRead>(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
       t AS (
         SELECT t.code, json_agg(t.counts) AS counts FROM (
@@ -59,10 +63,15 @@ export const analysisRepository = {
           -- the reports the log has not integrated yet (not in the tallies): what they change, in this snapshot
           SELECT p.code, p.counts FROM testigo_analysis_pending(${key}, ${level}) p WHERE p.code IN (SELECT code FROM area)) t
         GROUP BY t.code)
-      SELECT a.code, a.name, coalesce(g.centres, 0)::int AS centres, coalesce(g.tables, 0)::int AS tables, t.counts
-      FROM area a
-      LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code
-      LEFT JOIN t ON t.code = a.code
-      ORDER BY a.code`);
+      SELECT testigo_tallies_version()::float8 AS version,
+        coalesce((SELECT json_agg(json_build_object('version', v.version, 'unit', f.unit, 'retired', v.retired_at IS NOT NULL,
+                                                    'definition', v.definition) ORDER BY v.version)
+                  FROM forms f JOIN form_versions v ON v.form_key = f.key WHERE f.key = ${key}), '[]'::json) AS versions,
+        coalesce((SELECT json_agg(json_build_object('code', a.code, 'name', a.name, 'centres', coalesce(g.centres, 0),
+                                                    'tables', coalesce(g.tables, 0), 'counts', t.counts) ORDER BY a.code)
+                  FROM area a
+                  LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code
+                  LEFT JOIN t ON t.code = a.code), '[]'::json) AS rows`);
+    return { ...row!, version: Number(row!.version) };
   },
 };

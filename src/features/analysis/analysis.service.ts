@@ -185,25 +185,31 @@ export function createAnalysisService(deps: {
   const direct =
     deps.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, deps.maxWaiting);
 
-  /** The one read path: the whole answer for form `kind` at `level` under `root` (everywhere when null), on `run`. */
-  async function read(kind: string, level: AnalysisLevel, root: string | null, run: Query = direct) {
-    const [versions, rows] = await Promise.all([repo.versions(run, kind), repo.tallies(run, kind, { level, root })]);
+  /**
+   * The one read path: the whole answer for form `kind` at `level` under `root` (everywhere when null), with the
+   * tallies' version it was read at — one statement, so one snapshot: exact at that version.
+   */
+  async function compute(kind: string, level: AnalysisLevel, root: string | null, run: Query = direct) {
+    const { version, versions, rows } = await repo.read(run, kind, { level, root });
     if (versions.length === 0) throw new AppError('NOT_FOUND', `Form ${kind} does not exist`);
     // The current version: the newest one still accepting reports (else the newest).
-    const current = [...versions].reverse().find((version) => !version.retired) ?? versions.at(-1)!;
+    const current = [...versions].reverse().find((entry) => !entry.retired) ?? versions.at(-1)!;
     const questions = questionsOf(versions, current);
     return {
-      kind,
-      version: current.version,
-      level,
-      rows: rows.map((row) => toAnalysisRow(row, level, current.unit, questions)),
+      version,
+      value: {
+        kind,
+        version: current.version,
+        level,
+        rows: rows.map((row) => toAnalysisRow(row, level, current.unit, questions)),
+      },
     };
   }
 
   /**
    * The answer from the cache keyed by the tallies' version (every report change, form publication and registry
-   * import bumps it), computed on a miss in one snapshot with that version: exact at every moment, and a matching
-   * If-None-Match is a 304 that reads nothing but the version.
+   * import bumps it), computed on a miss by compute(): exact at every moment, and a matching If-None-Match is a
+   * 304 that reads nothing but the version.
    */
   const cached = (
     name: string,
@@ -212,14 +218,11 @@ export function createAnalysisService(deps: {
     ifNoneMatch: string | undefined,
     args: [string, AnalysisLevel, string | null],
   ) =>
-    reads.cache.answer(
-      { name: `analysis.${name}`, query, scope: scopeOf(actor) },
-      () => reads.snapshot((run) => read(...args, run)),
-      ifNoneMatch,
-    );
+    reads.cache.answer({ name: `analysis.${name}`, query, scope: scopeOf(actor) }, () => compute(...args), ifNoneMatch);
 
   return {
-    read,
+    /** The answer, computed now (no cache). */
+    read: async (kind: string, level: AnalysisLevel, root: string | null) => (await compute(kind, level, root)).value,
 
     async list(
       actor: Actor | null,
