@@ -142,20 +142,22 @@ export function answerOf(question: Question, values: Map<string, number> | undef
 
 export function toAnalysisRow(row: TallyRow, level: AnalysisLevel, unit: 'centre' | 'table', questions: Question[]) {
   // The stripes added up, per question: "<question>|<value>" → units.
+  // A read's hot loop (thousands of keys a region): no entry arrays, one Map lookup per question key.
   const byQuestion = new Map<string, Map<string, number>>();
   let reporting = 0;
   for (const counts of row.counts ?? [])
-    for (const [key, count] of Object.entries(counts)) {
+    for (const key in counts) {
+      const count = counts[key]!;
       if (key === '#units') {
         reporting += count;
         continue;
       }
       const bar = key.indexOf('|');
-      const question = key.slice(0, bar);
-      const value = key.slice(bar + 1);
-      const values = byQuestion.get(question) ?? new Map<string, number>();
+      const question = key.substring(0, bar);
+      let values = byQuestion.get(question);
+      if (values === undefined) byQuestion.set(question, (values = new Map<string, number>()));
+      const value = key.substring(bar + 1);
       values.set(value, (values.get(value) ?? 0) + count);
-      byQuestion.set(question, values);
     }
   return {
     code: level === 'national' ? 'national' : row.code,
