@@ -72,6 +72,7 @@ export const analysisRepository = {
                   FROM area a
                   LEFT JOIN summary_registry g ON g.level = ${level} AND g.code = a.code
                   LEFT JOIN t ON t.code = a.code), '[]'::json) AS rows`);
-    return { ...row!, version: Number(row!.version) };
+    if (!row) throw new Error('the analysis statement answered no row');
+    return { ...row, version: Number(row.version) };
   },
 };

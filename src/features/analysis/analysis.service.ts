@@ -147,7 +147,7 @@ export function toAnalysisRow(row: TallyRow, level: AnalysisLevel, unit: 'centre
   let reporting = 0;
   for (const counts of row.counts ?? [])
     for (const key in counts) {
-      const count = counts[key]!;
+      const count = counts[key] ?? 0;
       if (key === '#units') {
         reporting += count;
         continue;
