@@ -71,16 +71,42 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM (SELECT d.key, coalesce((c.v ->> d.key)::int, 0) + d.value::int AS total FROM jsonb_each_text(delta) AS d(key, value)) s) a
 $$;
 
+-- What moving units from what they counted (`befores`) to what they count now (`afters`: the same units, in the
+-- same order; a null or report-less before counted nothing) changes in the tallies: per form, level (rank 1
+-- national … 4 parish) and region, the units to add under each key (negative: a key a unit no longer counts),
+-- nothing where a before and its after cancel. Every level in one pass over the signed cells (a grouping set per
+-- level; GROUPING() tells which columns a row's set left out: 7 national, 3 state, 5 municipality, 6 parish).
+-- For the recounts (testigo_analysis_move) and for the readers' pending delta (testigo_analysis_pending).
+CREATE OR REPLACE FUNCTION "testigo_analysis_deltas"(befores analysis_units[], afters analysis_units[])
+RETURNS TABLE (form_key text, rank integer, level text, code text, cell text, units integer)
+LANGUAGE sql IMMUTABLE AS $$
+  WITH signed AS (
+    SELECT n.form_key, n.state_code, n.municipality_code, n.parish_code, unnest(n.cells) AS cell, 1 AS sign FROM unnest(afters) n
+    WHERE n.report_id IS NOT NULL
+    UNION ALL
+    SELECT o.form_key, o.state_code, o.municipality_code, o.parish_code, unnest(o.cells), -1 FROM unnest(befores) o
+    WHERE o.report_id IS NOT NULL),
+  sums AS (
+    SELECT s.form_key, GROUPING(s.state_code, s.municipality_code, s.parish_code) AS grouped, s.state_code, s.municipality_code,
+           s.parish_code, s.cell, sum(s.sign)::int AS units
+    FROM signed s
+    GROUP BY GROUPING SETS ((s.form_key, s.cell), (s.form_key, s.state_code, s.cell), (s.form_key, s.municipality_code, s.cell),
+                            (s.form_key, s.parish_code, s.cell))
+    HAVING sum(s.sign) <> 0)
+  SELECT m.form_key::text, l.rank, l.level,
+         (CASE l.rank WHEN 1 THEN '' WHEN 2 THEN m.state_code WHEN 3 THEN m.municipality_code ELSE m.parish_code END)::text, m.cell, m.units
+  FROM sums m
+  JOIN (VALUES (7, 1, 'national'), (3, 2, 'state'), (5, 3, 'municipality'), (6, 4, 'parish')) AS l(grouped, rank, level) ON l.grouped = m.grouped
+$$;
+
 -- Moves units, already locked by the caller, from what they counted (`befores`) to what they count now (`afters`:
--- the same units' rows, in the same order): stores the afters, and adds the difference of their keys to the
--- tallies of their parish, municipality, state and the nation (one row each, locked in one order: form, level
--- national → parish, code). One stripe (0): new reports arrive through the log's integrator, one batch at a time,
--- so only revisions and reviews can meet it on a row, and a reader adds one row per region, not eight.
+-- the same units' rows, in the same order): stores the afters, and adds testigo_analysis_deltas to the tallies of
+-- their parish, municipality, state and the nation (one row each, locked in one order: form, level national →
+-- parish, code). One stripe (0): new reports arrive through the log's integrator, one batch at a time, so only
+-- revisions and reviews can meet it on a row, and a reader adds one row per region, not eight.
 CREATE OR REPLACE FUNCTION "testigo_analysis_move"(befores analysis_units[], afters analysis_units[]) RETURNS void
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
-DECLARE
-  my_stripe smallint := 0;
 BEGIN
   IF coalesce(cardinality(afters), 0) = 0 THEN
     RETURN;
@@ -89,29 +115,9 @@ BEGIN
     state_code = n.state_code, municipality_code = n.municipality_code, parish_code = n.parish_code, cells = n.cells
   FROM unnest(afters) n
   WHERE a.form_key = n.form_key AND a.centre_code = n.centre_code AND a.table_number = n.table_number;
-  WITH signed AS (
-    SELECT n.form_key, n.state_code, n.municipality_code, n.parish_code, unnest(n.cells) AS cell, 1 AS sign FROM unnest(afters) n
-    WHERE n.report_id IS NOT NULL
-    UNION ALL
-    SELECT o.form_key, o.state_code, o.municipality_code, o.parish_code, unnest(o.cells), -1 FROM unnest(befores) o
-    WHERE o.report_id IS NOT NULL),
-  -- Every level's sums in one pass over the signed cells (a grouping set per level; GROUPING() tells which
-  -- columns a row's set left out: 7 national, 3 state, 5 municipality, 6 parish), not one copy of each per level.
-  sums AS (
-    SELECT s.form_key, GROUPING(s.state_code, s.municipality_code, s.parish_code) AS grouped, s.state_code, s.municipality_code,
-           s.parish_code, s.cell, sum(s.sign)::int AS units
-    FROM signed s
-    GROUP BY GROUPING SETS ((s.form_key, s.cell), (s.form_key, s.state_code, s.cell), (s.form_key, s.municipality_code, s.cell),
-                            (s.form_key, s.parish_code, s.cell))
-    HAVING sum(s.sign) <> 0),
-  deltas AS (
-    SELECT m.form_key, l.rank, l.level,
-           CASE l.rank WHEN 1 THEN '' WHEN 2 THEN m.state_code WHEN 3 THEN m.municipality_code ELSE m.parish_code END AS code, m.cell, m.units
-    FROM sums m
-    JOIN (VALUES (7, 1, 'national'), (3, 2, 'state'), (5, 3, 'municipality'), (6, 4, 'parish')) AS l(grouped, rank, level) ON l.grouped = m.grouped)
   INSERT INTO analysis_tallies AS t (form_key, level, code, stripe, counts)
-  SELECT d.form_key, d.level, d.code, my_stripe, jsonb_object_agg(d.cell, d.units)
-  FROM deltas d
+  SELECT d.form_key, d.level, d.code, 0, jsonb_object_agg(d.cell, d.units)
+  FROM testigo_analysis_deltas(befores, afters) d
   GROUP BY d.form_key, d.rank, d.level, d.code
   ORDER BY d.form_key, d.rank, d.code
   ON CONFLICT (form_key, level, code, stripe) DO UPDATE SET counts = testigo_analysis_add(t.counts, excluded.counts);
@@ -127,6 +133,86 @@ LANGUAGE sql STABLE AS $$
   SELECT r.* FROM reports r
   WHERE r.centre_code = centre AND r.kind = form AND r.review_state <> 'rejected' AND (unit <> 'table' OR r.table_number = unit_table)
   ORDER BY r.observed_at DESC, r.received_at DESC, r.id DESC LIMIT 1
+$$;
+
+-- The units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms), once each: reports
+-- of unknown forms, and of table forms without a table, belong to none.
+CREATE OR REPLACE FUNCTION "testigo_analysis_touched"(kinds text[], centres text[], tables integer[])
+RETURNS TABLE (form_key text, unit text, centre_code text, table_number integer)
+LANGUAGE sql STABLE AS $$
+  SELECT DISTINCT f.key::text, f.unit::text, x.centre_code, CASE WHEN f.unit = 'table' THEN x.table_number ELSE 0 END
+  FROM unnest(kinds, centres, tables) AS x(kind, centre_code, table_number)
+  JOIN forms f ON f.key = x.kind
+  WHERE f.unit <> 'table' OR x.table_number IS NOT NULL
+$$;
+
+-- The touched units (testigo_analysis_touched) that count otherwise now, in the caller's snapshot: each unit's
+-- stored row (`before`; null when it has none) beside what it counts now (`after`: its counted report found again,
+-- or no report). Only a unit whose counted report is another one, or one of `ids` (whose keys may have changed),
+-- can count otherwise.
+CREATE OR REPLACE FUNCTION "testigo_analysis_changes"(kinds text[], centres text[], tables integer[], ids uuid[])
+RETURNS TABLE (before analysis_units, after analysis_units)
+LANGUAGE sql STABLE AS $$
+  SELECT c.before, c.after FROM (
+    SELECT a AS before, ROW(t.form_key, t.centre_code, t.table_number, k.id, k.form_version, k.observed_at, k.received_at, k.state_code,
+             k.municipality_code, k.parish_code,
+             CASE WHEN k.id IS NULL THEN '{}'::text[] ELSE testigo_analysis_keys(q.keys, q.types, k.answers) END)::analysis_units AS after
+    FROM testigo_analysis_touched(kinds, centres, tables) t
+    LEFT JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
+    LEFT JOIN LATERAL testigo_analysis_counted(t.form_key, t.unit, t.centre_code, t.table_number) k ON TRUE
+    LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
+    WHERE k.id IS DISTINCT FROM a.report_id OR k.id = ANY (ids)) c
+  WHERE c.after IS DISTINCT FROM c.before
+$$;
+
+-- What the reports still queued for the log (log_pending, type 'report': not yet in the tallies) change in the
+-- tallies of form `form` at `level`, in the caller's snapshot: per region, the counts to add (negative for what a
+-- unit counted before), as one more stripe. The touched units' changes are found as testigo_analysis_apply finds
+-- them (testigo_analysis_changes, testigo_analysis_deltas), so tallies plus this equal a recount from the reports.
+CREATE OR REPLACE FUNCTION "testigo_analysis_pending"(form text, at_level text) RETURNS TABLE (code text, counts jsonb)
+LANGUAGE sql STABLE AS $$
+  WITH queued AS (
+    SELECT array_agg(r.kind::text) AS kinds, array_agg(r.centre_code::text) AS centres, array_agg(r.table_number) AS tables
+    -- one index probe per queued row (LIMIT 1 keeps the lateral a nested loop, never a scan of the reports)
+    FROM log_pending p
+    CROSS JOIN LATERAL (SELECT x.kind, x.centre_code, x.table_number FROM reports x WHERE x.id = p.report_id LIMIT 1) r
+    WHERE p.type = 'report' AND r.kind = form),
+  changed AS (
+    SELECT array_agg(c.before) AS befores, array_agg(c.after) AS afters
+    FROM queued q CROSS JOIN LATERAL testigo_analysis_changes(q.kinds, q.centres, q.tables, '{}'::uuid[]) c)
+  SELECT d.code, jsonb_object_agg(d.cell, d.units)
+  FROM changed c CROSS JOIN LATERAL testigo_analysis_deltas(c.befores, c.afters) d
+  WHERE d.level = at_level
+  GROUP BY d.code
+$$;
+
+-- Recounts the units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms), after an
+-- UPDATE or DELETE of the reports `ids`: locks their analysis_units rows in one order, finds each one's counted
+-- report again and moves the units whose counted report is another one, or one of `ids` whose keys changed.
+CREATE OR REPLACE FUNCTION "testigo_analysis_apply"(kinds text[], centres text[], tables integer[], ids uuid[]) RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  befores analysis_units[];
+  afters analysis_units[];
+BEGIN
+  IF cardinality(kinds) = 0 THEN
+    RETURN;
+  END IF;
+  INSERT INTO analysis_units AS a (form_key, centre_code, table_number)
+  SELECT t.form_key, t.centre_code, t.table_number FROM testigo_analysis_touched(kinds, centres, tables) t
+  ORDER BY 1, 2, 3
+  ON CONFLICT (form_key, centre_code, table_number) DO UPDATE SET report_id = a.report_id;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  -- After the locks (the statement's snapshot is taken after them): what each unit counts now.
+  SELECT array_agg(c.before ORDER BY (c.after).form_key, (c.after).centre_code, (c.after).table_number),
+         array_agg(c.after ORDER BY (c.after).form_key, (c.after).centre_code, (c.after).table_number)
+  INTO befores, afters
+  FROM testigo_analysis_changes(kinds, centres, tables, ids) c;
+  PERFORM testigo_analysis_move(befores, afters);
+END
 $$;
 
 -- The trigger function of log_leaves_analysis (statement-level, after INSERT, transition table): a new report
@@ -152,90 +238,6 @@ BEGIN
     PERFORM testigo_analysis_apply(kinds, centres, tables, ids);
   END IF;
   RETURN NULL;
-END
-$$;
-
--- What the reports still queued for the log (log_pending, type 'report': not yet in the tallies) change in the
--- tallies of form `form` at `level`, in the caller's snapshot: per region, the counts to add (negative for what a
--- unit counted before), as one more stripe. Each touched unit's counted report is found again as
--- testigo_analysis_apply would, so tallies plus this equal a recount from the reports.
-CREATE OR REPLACE FUNCTION "testigo_analysis_pending"(form text, at_level text) RETURNS TABLE (code text, counts jsonb)
-LANGUAGE sql STABLE AS $$
-  WITH touched AS (
-    SELECT DISTINCT f.key AS form_key, f.unit, r.centre_code, CASE WHEN f.unit = 'table' THEN r.table_number ELSE 0 END AS table_number
-    -- one index probe per queued row (LIMIT 1 keeps the lateral a nested loop, never a scan of the reports)
-    FROM log_pending p
-    CROSS JOIN LATERAL (SELECT x.kind, x.centre_code, x.table_number FROM reports x WHERE x.id = p.report_id LIMIT 1) r
-    JOIN forms f ON f.key = r.kind
-    WHERE p.type = 'report' AND r.kind = form AND (f.unit <> 'table' OR r.table_number IS NOT NULL)),
-  counted AS (
-    SELECT a.report_id AS before_id, a.cells AS before_cells, a.state_code AS before_state, a.municipality_code AS before_municipality,
-           a.parish_code AS before_parish, k.id, k.state_code, k.municipality_code, k.parish_code,
-           testigo_analysis_keys(q.keys, q.types, k.answers) AS cells
-    FROM touched t
-    LEFT JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
-    LEFT JOIN LATERAL testigo_analysis_counted(t.form_key, t.unit, t.centre_code, t.table_number) k ON TRUE
-    LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
-    WHERE k.id IS DISTINCT FROM a.report_id),
-  signed AS (
-    SELECT c.state_code, c.municipality_code, c.parish_code, unnest(c.cells) AS cell, 1 AS sign FROM counted c WHERE c.id IS NOT NULL
-    UNION ALL
-    SELECT c.before_state, c.before_municipality, c.before_parish, unnest(c.before_cells), -1 FROM counted c WHERE c.before_id IS NOT NULL)
-  SELECT d.code, jsonb_object_agg(d.cell, d.units) FROM (
-    SELECT l.code, s.cell, sum(s.sign)::int AS units FROM signed s
-    CROSS JOIN LATERAL (SELECT CASE at_level WHEN 'national' THEN '' WHEN 'state' THEN s.state_code
-                                             WHEN 'municipality' THEN s.municipality_code WHEN 'parish' THEN s.parish_code END) AS l(code)
-    WHERE l.code IS NOT NULL
-    GROUP BY l.code, s.cell HAVING sum(s.sign) <> 0) d
-  GROUP BY d.code
-$$;
-
--- Recounts the units of forms `kinds[i]` at centres `centres[i]` (tables `tables[i]`, for table forms), after an
--- UPDATE or DELETE of the reports `ids`: locks their analysis_units rows in one order, finds each one's counted
--- report again and moves the units whose counted report is another one, or one of `ids` whose keys changed.
-CREATE OR REPLACE FUNCTION "testigo_analysis_apply"(kinds text[], centres text[], tables integer[], ids uuid[]) RETURNS void
-LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
-DECLARE
-  befores analysis_units[];
-  afters analysis_units[];
-BEGIN
-  IF cardinality(kinds) = 0 THEN
-    RETURN;
-  END IF;
-  INSERT INTO analysis_units AS a (form_key, centre_code, table_number)
-  SELECT DISTINCT f.key, x.centre_code, CASE WHEN f.unit = 'table' THEN x.table_number ELSE 0 END
-  FROM unnest(kinds, centres, tables) AS x(kind, centre_code, table_number)
-  JOIN forms f ON f.key = x.kind
-  WHERE f.unit <> 'table' OR x.table_number IS NOT NULL
-  ORDER BY 1, 2, 3
-  ON CONFLICT (form_key, centre_code, table_number) DO UPDATE SET report_id = a.report_id;
-  IF NOT FOUND THEN
-    RETURN;
-  END IF;
-
-  WITH touched AS (
-    SELECT DISTINCT f.key AS form_key, f.unit, x.centre_code, CASE WHEN f.unit = 'table' THEN x.table_number ELSE 0 END AS table_number
-    FROM unnest(kinds, centres, tables) AS x(kind, centre_code, table_number)
-    JOIN forms f ON f.key = x.kind
-    WHERE f.unit <> 'table' OR x.table_number IS NOT NULL),
-  counted AS (
-    -- Each unit's counted report now (none: the unit's row with no report), beside what the unit counted before.
-    SELECT a AS before, ROW(a.form_key, a.centre_code, a.table_number, k.id, k.form_version, k.observed_at, k.received_at, k.state_code,
-             k.municipality_code, k.parish_code,
-             CASE WHEN k.id IS NULL THEN '{}'::text[] ELSE testigo_analysis_keys(q.keys, q.types, k.answers) END)::analysis_units AS after
-    FROM touched t
-    JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
-    LEFT JOIN LATERAL testigo_analysis_counted(t.form_key, t.unit, t.centre_code, t.table_number) k ON TRUE
-    LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
-    -- Only a unit whose counted report is another one, or one of `ids`, can count otherwise.
-    WHERE k.id IS DISTINCT FROM a.report_id OR k.id = ANY (ids))
-  SELECT array_agg(c.before ORDER BY (c.before).form_key, (c.before).centre_code, (c.before).table_number),
-         array_agg(c.after ORDER BY (c.before).form_key, (c.before).centre_code, (c.before).table_number)
-  INTO befores, afters
-  FROM counted c
-  WHERE c.after IS DISTINCT FROM c.before;
-  PERFORM testigo_analysis_move(befores, afters);
 END
 $$;
 
