@@ -44,6 +44,9 @@ function busyTicks(): number {
   return user! + nice! + system! + irq! + softirq! + steal!;
 }
 
+/** PostgreSQL's own processes: the postmaster, its backends and auxiliary processes. */
+const isPostgres = (proc: Proc) => proc.cmdline.includes('/bin/postgres ') || proc.cmdline.startsWith('postgres: ');
+
 function isOurs(all: Map<number, Proc>, database: string): (proc: Proc) => boolean {
   const ours = new Set([process.pid]);
   for (let grew = true; grew; ) {
@@ -57,7 +60,7 @@ function isOurs(all: Map<number, Proc>, database: string): (proc: Proc) => boole
   return (proc) => {
     if (ours.has(proc.pid) || proc.cmdline.includes('/bin/postgres ')) return true; // the postmaster
     const backend = /^postgres: \S+: \S+ (\S+) (\S+\(\d+\)|\[local\])/.exec(proc.cmdline);
-    return proc.cmdline.startsWith('postgres: ') && (!backend || backend[1] === database);
+    return isPostgres(proc) && (!backend || backend[1] === database);
   };
 }
 
@@ -91,8 +94,7 @@ export function foreignCpu(database: string, serverPid?: number): () => ForeignC
       if (ours(proc)) {
         ourTicks += delta(proc);
         if (proc.pid === serverPid) serverTicks += delta(proc);
-        else if (proc.cmdline.startsWith('postgres: ') || proc.cmdline.includes('/bin/postgres '))
-          databaseTicks += delta(proc);
+        else if (isPostgres(proc)) databaseTicks += delta(proc);
       } else if (!top || delta(proc) > top.ticks) top = { proc, ticks: delta(proc) };
     }
     const capacity = seconds * 100 * availableParallelism(); // ticks are USER_HZ (100 on Linux)

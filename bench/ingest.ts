@@ -9,7 +9,7 @@
 // BENCH_CPU_PROF_DIR=dir profiles the Testigo server (V8 sampling profiler, like `node --cpu-prof`) into dir.
 // BENCH_WITHOUT_SUMMARIES=1 disables the summary triggers on reports for the run (to measure what they cost;
 // the summaries are then wrong for that database, which is dropped afterwards); BENCH_DISABLE_TRIGGERS=table.trigger,…
-// disables any others the same way (e.g. reports.reports_analysis_insert, report_revisions.report_revisions_log).
+// disables any others the same way (e.g. log_leaves.log_leaves_analysis, report_revisions.report_revisions_log).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
