@@ -1,5 +1,6 @@
 // C2SP signed notes, keys, checkpoints and Testigo's signed promises: the Go note package's published example
 // (golang.org/x/mod/sumdb/note) reproduced byte for byte, sign/open round trips, and one-byte alterations refused.
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   keyId,
@@ -13,6 +14,8 @@ import {
 } from '../../bin/lib/tlog.mjs';
 import { leafHash } from '../../src/features/log/merkle.js';
 import {
+  DEFAULT_ED25519_BACKEND,
+  ed25519Signing,
   formatCheckpoint,
   generateSigner,
   parseSignerKey,
@@ -158,5 +161,29 @@ describe('signed promises of inclusion', () => {
     refused(() => verifyPromise(signer.verifierKey, 'elsewhere.example/log', promise));
     refused(() => verifyPromise(generateSigner(origin).signer.verifierKey, origin, promise));
     refused(() => verifyPromise(signer.verifierKey, origin, { ...promise, timestamp: 1.5 }));
+  });
+});
+
+describe('Ed25519 signing: libsodium and OpenSSL', () => {
+  it('libsodium signs by default on the platforms of its prebuilt addon (this one included)', () => {
+    // linux-x64 is what CI, the machines here and the Docker image run: a failed addon load must not go unnoticed.
+    if (process.platform === 'linux' && process.arch === 'x64') expect(DEFAULT_ED25519_BACKEND).toBe('libsodium');
+  });
+
+  it('both give the same bytes for the same seed and message, and OpenSSL verifies them', () => {
+    for (let i = 0; i < 200; i += 1) {
+      const seed = randomBytes(32);
+      const message = randomBytes(i * 7);
+      const sodium = ed25519Signing(seed, 'libsodium')(message);
+      expect(ed25519Signing(seed, 'openssl')(message).equals(sodium)).toBe(true);
+      const { signer } = generateSigner('testigo.example/log');
+      const signature = signer.sign(message);
+      const publicKey = createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: signer.publicKey.toString('base64url') },
+        format: 'jwk',
+      });
+      expect(verify(null, message, publicKey, signature)).toBe(true);
+      expect(verify(null, Buffer.concat([message, Buffer.of(0)]), publicKey, signature)).toBe(false);
+    }
   });
 });
