@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { analysisRepository } from '../../src/features/analysis/analysis.repository.js';
 import { analysisSchema } from '../../src/features/analysis/analysis.schemas.js';
+import { preparedQuery } from '../../src/infra/db/prepared.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 import { seedRegistry } from '../helpers/factories.js';
@@ -274,6 +276,77 @@ describe('GET /v1/analysis', () => {
     expect(after.yes - before.yes).toBe(1);
     expect(after.no - before.no).toBe(-1);
     await expectAnalysisMatchesRecount(db, 'checklist', read({ app }, admin, 'checklist'));
+  });
+
+  it('reuses stored rows parsed by their row version: unchanged rows come without counts, changed ones again', async () => {
+    await publish(db, 'rowcache', 'centre', [[{ key: 'seen', type: 'boolean' }]]);
+    const report = (centre: string, seen: boolean) => ({
+      ...newReport('checklist'),
+      kind: 'rowcache',
+      centre_code: centre,
+      table_number: null,
+      form_version: 1,
+      answers: { seen },
+    });
+    const zulia = report('130101001', true);
+    await db.query(insertSql, [
+      JSON.stringify([report('010101001', true), zulia, report('130201001', false)]),
+      admin.id,
+    ]);
+    await app.services.log.integrateAll();
+    const reads = read({ app }, admin, 'rowcache');
+    await expectAnalysisMatchesRecount(db, 'rowcache', reads);
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const tokens = async () =>
+        (
+          await db.query<{ token: string }>(
+            `SELECT code || ' ' || stripe || ' ' || xmin::text || ' ' || ctid::text AS token FROM analysis_tallies
+             WHERE form_key = 'rowcache' AND level = 'state' ORDER BY code`,
+          )
+        ).map((row) => row.token);
+      const stateRows = async (known: string[]) =>
+        (await analysisRepository.read(preparedQuery(pool), 'rowcache', { level: 'state', root: null }, known)).rows
+          .filter((row) => row.stored)
+          .map((row) => ({
+            code: row.code,
+            stored: row.stored!.map((stripe) => [stripe.token, stripe.counts !== null]),
+          }));
+      const before = await tokens();
+      expect(before).toHaveLength(2);
+      expect(await stateRows([])).toEqual([
+        { code: '01', stored: [[before[0], true]] },
+        { code: '13', stored: [[before[1], true]] },
+      ]);
+      expect(await stateRows(before)).toEqual([
+        { code: '01', stored: [[before[0], false]] },
+        { code: '13', stored: [[before[1], false]] },
+      ]);
+      // A revision in Zulia rewrites its state's row (a new row version): only that one comes with its counts.
+      await db.query(`UPDATE reports SET answers = '{"seen": false}', revision = revision + 1 WHERE id = $1`, [
+        zulia.id,
+      ]);
+      const after = await tokens();
+      expect(after[0]).toBe(before[0]);
+      expect(after[1]).not.toBe(before[1]);
+      expect(await stateRows(before)).toEqual([
+        { code: '01', stored: [[before[0], false]] },
+        { code: '13', stored: [[after[1], true]] },
+      ]);
+    } finally {
+      await pool.end();
+    }
+    // The service's reads (which hold the rows they parsed) stay equal to the recount: after the revision, with a
+    // report still queued for the log (the pending delta added to a reused row), and once it is integrated.
+    await expectAnalysisMatchesRecount(db, 'rowcache', reads);
+    await db.query(insertSql, [JSON.stringify([report('130101001', true), report('010101001', false)]), admin.id]);
+    await expectAnalysisMatchesRecount(db, 'rowcache', reads);
+    const zuliaSeen = async () =>
+      (await reads('state')).rows.find((row: { code: string }) => row.code === '13').questions.seen;
+    const queued = await zuliaSeen();
+    await app.services.log.integrateAll();
+    expect(await zuliaSeen()).toEqual(queued);
+    await expectAnalysisMatchesRecount(db, 'rowcache', reads);
   });
 
   it('scopes like summaries: a coordinator sees their state, observers 403, unknown forms and parents 404, ETags', async () => {

@@ -2,6 +2,7 @@
 // unrejected report of the form, in the version it used) is kept by the database's triggers; here the scope
 // (the summaries' rules), the questions to answer (the current version's, then those only older versions had)
 // and the shape of each question's answer by type.
+import { LRUCache } from 'lru-cache';
 import type { Actor } from '../../infra/auth/actor.js';
 import type { Database } from '../../infra/db/client.js';
 import { preparedQuery, type Query, shedQuery } from '../../infra/db/prepared.js';
@@ -140,25 +141,109 @@ export function answerOf(question: Question, values: Map<string, number> | undef
   }
 }
 
-export function toAnalysisRow(row: TallyRow, level: AnalysisLevel, unit: 'centre' | 'table', questions: Question[]) {
-  // The stripes added up, per question: "<question>|<value>" → units.
-  // A read's hot loop (thousands of keys a region): no entry arrays, one Map lookup per question key.
-  const byQuestion = new Map<string, Map<string, number>>();
-  let reporting = 0;
-  for (const counts of row.counts ?? [])
-    for (const key in counts) {
-      const count = counts[key] ?? 0;
-      if (key === '#units') {
-        reporting += count;
-        continue;
-      }
-      const bar = key.indexOf('|');
-      const question = key.substring(0, bar);
-      let values = byQuestion.get(question);
-      if (values === undefined) byQuestion.set(question, (values = new Map<string, number>()));
-      const value = key.substring(bar + 1);
-      values.set(value, (values.get(value) ?? 0) + count);
+/** Tally counts added up per question: "<question>|<value>" → units, and the reporting units ("#units"). */
+export interface ParsedCounts {
+  reporting: number;
+  byQuestion: Map<string, Map<string, number>>;
+  /** How many keys were added (the size of a cached entry). */
+  cells: number;
+}
+
+const emptyCounts = (): ParsedCounts => ({ reporting: 0, byQuestion: new Map(), cells: 0 });
+
+/** Adds flat counts { key: units } into `into` (a read's hot loop: no entry arrays, one Map lookup per key). */
+export function addCounts(into: ParsedCounts, counts: Record<string, number>): ParsedCounts {
+  for (const key in counts) {
+    const count = counts[key] ?? 0;
+    into.cells += 1;
+    if (key === '#units') {
+      into.reporting += count;
+      continue;
     }
+    const bar = key.indexOf('|');
+    const question = key.substring(0, bar);
+    let values = into.byQuestion.get(question);
+    if (values === undefined) into.byQuestion.set(question, (values = new Map<string, number>()));
+    const value = key.substring(bar + 1);
+    values.set(value, (values.get(value) ?? 0) + count);
+  }
+  return into;
+}
+
+/** Parsed counts added into `into` (which is changed; `parsed` is not). */
+function addParsed(into: ParsedCounts, parsed: ParsedCounts): ParsedCounts {
+  into.reporting += parsed.reporting;
+  into.cells += parsed.cells;
+  for (const [question, values] of parsed.byQuestion) {
+    let target = into.byQuestion.get(question);
+    if (target === undefined) into.byQuestion.set(question, (target = new Map<string, number>()));
+    for (const [value, units] of values) target.set(value, (target.get(value) ?? 0) + units);
+  }
+  return into;
+}
+
+/**
+ * The stored tally rows a process has parsed, by row version (analysisRepository.read's tokens: region, stripe,
+ * xmin, ctid; a committed row version never changes, so its parsed counts are reused as long as a read finds
+ * the same token), bounded by the cells they hold; and per form and level the tokens last seen, which a read
+ * sends as `known`.
+ */
+export function createParsedTallies(maxCells = 300_000) {
+  const parsed = new LRUCache<string, ParsedCounts>({
+    maxSize: maxCells,
+    sizeCalculation: (p) => Math.max(1, p.cells),
+  });
+  const seen = new Map<string, Map<string, string>>();
+  const slotOf = (token: string) => token.slice(0, token.indexOf(' ', token.indexOf(' ') + 1));
+  return {
+    /** The parsed rows of `form` at `level` this process still holds, by token (a copy: race-free for one read). */
+    known(form: string, level: AnalysisLevel): Map<string, ParsedCounts> {
+      const tokens = seen.get(`${form} ${level}`);
+      const out = new Map<string, ParsedCounts>();
+      for (const token of tokens?.values() ?? []) {
+        const entry = parsed.get(token);
+        if (entry) out.set(token, entry);
+      }
+      return out;
+    },
+    /** A row version read with its counts: parsed, kept, and remembered as the current one of its region and stripe. */
+    store(form: string, level: AnalysisLevel, token: string, counts: Record<string, number>): ParsedCounts {
+      const entry = addCounts(emptyCounts(), counts);
+      parsed.set(token, entry);
+      const key = `${form} ${level}`;
+      let tokens = seen.get(key);
+      if (!tokens) seen.set(key, (tokens = new Map()));
+      tokens.set(slotOf(token), token);
+      return entry;
+    },
+  };
+}
+
+export type ParsedTallies = ReturnType<typeof createParsedTallies>;
+
+/**
+ * A region's counts: its stored rows (parsed now, or as parsed before for the tokens the read found unchanged)
+ * plus the pending delta. One part alone is used as it is (answerOf only reads it).
+ */
+function countsOf(
+  row: TallyRow,
+  rowOf: (token: string, counts: Record<string, number> | null) => ParsedCounts,
+): ParsedCounts {
+  const parts = (row.stored ?? []).map((stripe) => rowOf(stripe.token, stripe.counts));
+  if (row.pending) parts.push(addCounts(emptyCounts(), row.pending));
+  if (parts.length === 0) return emptyCounts();
+  if (parts.length === 1) return parts[0]!;
+  return parts.reduce((sum, part) => addParsed(sum, part), emptyCounts());
+}
+
+export function toAnalysisRow(
+  row: TallyRow,
+  counts: ParsedCounts,
+  level: AnalysisLevel,
+  unit: 'centre' | 'table',
+  questions: Question[],
+) {
+  const { reporting, byQuestion } = counts;
   return {
     code: level === 'national' ? 'national' : row.code,
     name: row.name,
@@ -182,8 +267,11 @@ export function createAnalysisService(deps: {
   /** The answer cache keyed by the tallies' version (src/features/summaries/tallies.ts), shared with summaries. */
   reads: TalliesReads;
   maxWaiting?: number;
+  /** The parsed tally rows (default: a new one of 300,000 cells). */
+  parsed?: ParsedTallies;
 }) {
   const { database, summaries, reads } = deps;
+  const parsed = deps.parsed ?? createParsedTallies();
   const direct =
     deps.maxWaiting === undefined ? preparedQuery(database.readPool) : shedQuery(database.readPool, deps.maxWaiting);
 
@@ -192,18 +280,26 @@ export function createAnalysisService(deps: {
    * tallies' version it was read at — one statement, so one snapshot: exact at that version.
    */
   async function compute(kind: string, level: AnalysisLevel, root: string | null, run: Query = direct) {
-    const { version, versions, rows } = await repo.read(run, kind, { level, root });
+    const known = parsed.known(kind, level);
+    const { version, versions, rows } = await repo.read(run, kind, { level, root }, [...known.keys()]);
     if (versions.length === 0) throw new AppError('NOT_FOUND', `Form ${kind} does not exist`);
     // The current version: the newest one still accepting reports (else the newest).
     const current = [...versions].reverse().find((entry) => !entry.retired) ?? versions.at(-1)!;
     const questions = questionsOf(versions, current);
+    const rowOf = (token: string, counts: Record<string, number> | null) => {
+      if (counts !== null) return parsed.store(kind, level, token, counts);
+      const entry = known.get(token);
+      if (!entry)
+        throw new Error(`the analysis statement left out the counts of ${token}, which this read does not hold`);
+      return entry;
+    };
     return {
       version,
       value: {
         kind,
         version: current.version,
         level,
-        rows: rows.map((row) => toAnalysisRow(row, level, current.unit, questions)),
+        rows: rows.map((row) => toAnalysisRow(row, countsOf(row, rowOf), level, current.unit, questions)),
       },
     };
   }
