@@ -75,10 +75,11 @@ export const analysisRepository = {
     const [row] = await run<AnalysisRead>(Prisma.sql`
       WITH area AS (${areaOf(level, area.root)}),
       stored AS (
-        SELECT t.code, json_agg(json_build_object('token', x.token, 'counts', CASE WHEN k.token IS NULL THEN t.counts END)) AS stored
+        SELECT t.code,
+               json_agg(json_build_object('token', x.token,
+                                          'counts', CASE WHEN x.token IN (SELECT unnest(${known}::text[])) THEN NULL ELSE t.counts END)) AS stored
         FROM analysis_tallies t
         CROSS JOIN LATERAL (SELECT t.code || ' ' || t.stripe || ' ' || t.xmin::text || ' ' || t.ctid::text AS token) x
-        LEFT JOIN unnest(${known}::text[]) AS k(token) ON k.token = x.token
         WHERE t.form_key = ${key} AND t.level = ${level} AND t.code IN (SELECT code FROM area) AND t.counts <> '{}'::jsonb
         GROUP BY t.code),
       -- the reports the log has not integrated yet (not in the tallies): what they change, in this snapshot
