@@ -306,12 +306,13 @@ describe('GET /v1/analysis', () => {
           )
         ).map((row) => row.token);
       const stateRows = async (known: string[]) =>
-        (await analysisRepository.read(preparedQuery(pool), 'rowcache', { level: 'state', root: null }, known)).rows
-          .filter((row) => row.stored)
-          .map((row) => ({
-            code: row.code,
-            stored: row.stored!.map((stripe) => [stripe.token, stripe.counts !== null]),
-          }));
+        (
+          await analysisRepository.read(preparedQuery(pool), 'rowcache', { level: 'state', root: null }, known)
+        ).rows.flatMap((row) =>
+          row.stored
+            ? [{ code: row.code, stored: row.stored.map((stripe) => [stripe.token, stripe.counts !== null]) }]
+            : [],
+        );
       const before = await tokens();
       expect(before).toHaveLength(2);
       expect(await stateRows([])).toEqual([

@@ -231,8 +231,9 @@ function countsOf(
 ): ParsedCounts {
   const parts = (row.stored ?? []).map((stripe) => rowOf(stripe.token, stripe.counts));
   if (row.pending) parts.push(addCounts(emptyCounts(), row.pending));
-  if (parts.length === 0) return emptyCounts();
-  if (parts.length === 1) return parts[0]!;
+  const [only, ...more] = parts;
+  if (only === undefined) return emptyCounts();
+  if (more.length === 0) return only;
   return parts.reduce((sum, part) => addParsed(sum, part), emptyCounts());
 }
 
