@@ -152,7 +152,7 @@ export interface ParsedCounts {
 const emptyCounts = (): ParsedCounts => ({ reporting: 0, byQuestion: new Map(), cells: 0 });
 
 /** Adds flat counts { key: units } into `into` (a read's hot loop: no entry arrays, one Map lookup per key). */
-export function addCounts(into: ParsedCounts, counts: Record<string, number>): ParsedCounts {
+function addCounts(into: ParsedCounts, counts: Record<string, number>): ParsedCounts {
   for (const key in counts) {
     const count = counts[key] ?? 0;
     into.cells += 1;
@@ -223,18 +223,17 @@ export type ParsedTallies = ReturnType<typeof createParsedTallies>;
 
 /**
  * A region's counts: its stored rows (parsed now, or as parsed before for the tokens the read found unchanged)
- * plus the pending delta. One part alone is used as it is (answerOf only reads it).
+ * plus the pending delta. A single stored row without a pending delta is used as it is (answerOf only reads it);
+ * otherwise the parts are added into a new one, so that no cached row changes.
  */
 function countsOf(
   row: TallyRow,
   rowOf: (token: string, counts: Record<string, number> | null) => ParsedCounts,
 ): ParsedCounts {
-  const parts = (row.stored ?? []).map((stripe) => rowOf(stripe.token, stripe.counts));
-  if (row.pending) parts.push(addCounts(emptyCounts(), row.pending));
-  const [only, ...more] = parts;
-  if (only === undefined) return emptyCounts();
-  if (more.length === 0) return only;
-  return parts.reduce((sum, part) => addParsed(sum, part), emptyCounts());
+  const stored = (row.stored ?? []).map((stripe) => rowOf(stripe.token, stripe.counts));
+  if (row.pending === null && stored.length === 1) return stored[0] ?? emptyCounts();
+  const sum = stored.reduce(addParsed, emptyCounts());
+  return row.pending === null ? sum : addCounts(sum, row.pending);
 }
 
 export function toAnalysisRow(
