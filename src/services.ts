@@ -53,7 +53,7 @@ type Limits = Pick<
 >;
 
 export interface ServiceDeps {
-  database: Pick<Database, 'prisma' | 'readPool'>;
+  database: Pick<Database, 'prisma' | 'pool' | 'readPool'>;
   store: BlobStore;
   config: Limits;
   /** The log's signing key, origin and actor key (features/log/log.keys.ts). */
@@ -79,7 +79,7 @@ export function buildServices(deps: ServiceDeps) {
   });
   // The log is below reports and photos: they hand out its receipts; it knows their rows only through SQL.
   const log = createLogService({
-    repo: createLogRepository(prisma),
+    repo: createLogRepository(prisma, database.pool),
     keys: deps.logKeys,
     mergeDelayMs: config.LOG_MERGE_DELAY_MS,
     contentHash,
@@ -89,7 +89,7 @@ export function buildServices(deps: ServiceDeps) {
   let photosOf: ReportsServiceDeps['photosOf'] = async () => [];
   const reports = createReportsService({
     // Exports read on the read pool, so that observers' writes keep their connections.
-    repo: createReportsRepository(prisma, { reads: preparedQuery(database.readPool) }),
+    repo: createReportsRepository(prisma, { pool: database.pool, reads: preparedQuery(database.readPool) }),
     election,
     forms,
     photosOf: (actor, reportId) => photosOf(actor, reportId),

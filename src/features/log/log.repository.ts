@@ -2,11 +2,13 @@
 // one for a receipt), the integrator's append (leaves, node hashes, checkpoint, queue emptied: one statement
 // inside its advisory lock), and reads of leaves, node hashes and checkpoints.
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import type pg from 'pg';
 import type { Db } from '../../infra/db/client.js';
+import { preparedQuery, preparedTransaction, type Query } from '../../infra/db/prepared.js';
 import type { EntrySource, EntryType } from './log.entries.js';
 
 /** A queued row with what its entry is made of (`found` false: its row is gone; nothing to log). */
-export type PendingSource = EntrySource & { seq: bigint; queuedAt: Date; found: boolean };
+export type PendingSource = EntrySource & { seq: string; queuedAt: Date; found: boolean };
 /** A stored row with its entry's facts, and for revisions the content to recompute its hash from. */
 export type StoredSource = EntrySource & {
   observedAt: Date | null;
@@ -43,7 +45,8 @@ export interface Appended {
   }[];
   nodes: { level: number; index: number; hash: Buffer }[];
   checkpoint: { size: number; root: Buffer; note: string };
-  done: bigint[];
+  /** The queued rows' seq (int8, as text). */
+  done: string[];
 }
 
 /** The key of the advisory lock only the integrating process holds (pg_try_advisory_xact_lock: nobody waits). */
@@ -88,11 +91,11 @@ export const logRepository = {
    * one primary-key probe (LATERAL … LIMIT 1 keeps the planner from hash-joining whole tables: plain LEFT JOINs
    * seq-scanned reports and report_revisions on every run, ~25 ms at 15,000 reports and growing with them).
    */
-  async pendingSources(db: Db, limit: number): Promise<PendingSource[]> {
-    return db.$queryRaw<PendingSource[]>`
-      SELECT p.seq, p.created_at AS "queuedAt", p.type, p.report_id::text AS "reportId",
+  async pendingSources(run: Query, limit: number): Promise<PendingSource[]> {
+    return run<PendingSource>(Prisma.sql`
+      SELECT p.seq::text AS seq, p.created_at AS "queuedAt", p.type, p.report_id::text AS "reportId",
              CASE WHEN p.type = 'photo' THEN NULL ELSE p.revision END AS revision,
-             p.review_id AS "reviewId", p.photo_id::text AS "photoId", ${entryColumns},
+             p.review_id::text AS "reviewId", p.photo_id::text AS "photoId", ${entryColumns},
              CASE p.type WHEN 'photo' THEN ph.sha256 WHEN 'review' THEN NULL ELSE v.content_hash END AS "contentHash",
              CASE p.type WHEN 'report' THEN r.received_at WHEN 'revision' THEN v.created_at
                          WHEN 'review' THEN w.created_at ELSE ph.created_at END AS "receivedAt",
@@ -108,7 +111,7 @@ export const logRepository = {
         WHERE p.type IN ('report', 'revision') AND x.report_id = p.report_id AND x.number = p.revision LIMIT 1) v ON TRUE
       LEFT JOIN LATERAL (SELECT * FROM report_reviews x WHERE p.type = 'review' AND x.id = p.review_id LIMIT 1) w ON TRUE
       LEFT JOIN LATERAL (SELECT * FROM photos x WHERE p.type = 'photo' AND x.id = p.photo_id LIMIT 1) ph ON TRUE
-      ORDER BY p.seq`;
+      ORDER BY p.seq`);
   },
 
   /** Whether anything is queued (the integrator's idle check: one index probe). */
@@ -178,31 +181,31 @@ export const logRepository = {
    * past jit_above_cost, and compiling them took 20–40 ms a run (all of pendingSources' time, measured with
    * pg_stat_statements' jit columns), more than running them.
    */
-  async tryLock(db: Db): Promise<boolean> {
-    const rows = await db.$queryRaw<{ locked: boolean }[]>`
-      SELECT pg_try_advisory_xact_lock(${LOCK}) AS locked, set_config('jit', 'off', true) AS jit`;
+  async tryLock(run: Query): Promise<boolean> {
+    const rows = await run<{ locked: boolean }>(Prisma.sql`
+      SELECT pg_try_advisory_xact_lock(${LOCK}) AS locked, set_config('jit', 'off', true) AS jit`);
     return rows[0]?.locked ?? false;
   },
 
   /** The number of leaves (their indices are 0 … size-1). */
-  async size(db: Db): Promise<number> {
-    const rows = await db.$queryRaw<
-      { size: bigint }[]
-    >`SELECT coalesce(max(idx) + 1, 0)::bigint AS size FROM log_leaves`;
-    return Number(rows[0]?.size ?? 0);
+  async size(run: Query): Promise<number> {
+    const rows = await run<{ size: number }>(
+      Prisma.sql`SELECT coalesce(max(idx) + 1, 0)::float8 AS size FROM log_leaves`,
+    );
+    return rows[0]?.size ?? 0;
   },
 
   /** The stored hashes of these complete nodes, keyed `level/index` (level 0: the leaves' own hashes); one probe each. */
-  async nodes(db: Db, nodes: { level: number; index: number }[]): Promise<Map<string, Buffer>> {
+  async nodes(run: Query, nodes: { level: number; index: number }[]): Promise<Map<string, Buffer>> {
     if (nodes.length === 0) return new Map();
-    const rows = await db.$queryRaw<NodeRow[]>`
-      SELECT k.level, k.idx, encode(h.hash, 'hex') AS hash
+    const rows = await run<{ level: number; idx: string; hash: string }>(Prisma.sql`
+      SELECT k.level, k.idx::text AS idx, encode(h.hash, 'hex') AS hash
       FROM unnest(${nodes.map((node) => node.level)}::int[], ${nodes.map((node) => node.index)}::bigint[]) AS k(level, idx)
       CROSS JOIN LATERAL (
         SELECT x.hash FROM log_hashes x WHERE k.level > 0 AND x.level = k.level AND x.idx = k.idx
         UNION ALL
         SELECT x.leaf_hash FROM log_leaves x WHERE k.level = 0 AND x.idx = k.idx
-        LIMIT 1) h`;
+        LIMIT 1) h`);
     return new Map(rows.map((row) => [`${row.level}/${row.idx}`, Buffer.from(row.hash, 'hex')]));
   },
 
@@ -232,10 +235,10 @@ export const logRepository = {
    * checkpoint, and empties the queue of `done`: one statement, each table's rows in one multi-row INSERT of
    * parallel arrays (no JSON to build or parse).
    */
-  append(db: Db, appended: Appended): Promise<number> {
+  async append(run: Query, appended: Appended): Promise<void> {
     const { leaves, checkpoint } = appended;
     const nodes = appended.nodes.filter((node) => node.level > 0);
-    return db.$executeRaw`
+    await run(Prisma.sql`
       WITH leaves AS (
         INSERT INTO log_leaves (idx, leaf_hash, entry, type, report_id, revision, review_id, photo_id, queued_at)
         SELECT x.idx, decode(x.leaf_hash, 'hex'), decode(x.entry, 'base64'), x.type, x.report_id, x.revision, x.review_id,
@@ -256,7 +259,7 @@ export const logRepository = {
         INSERT INTO log_checkpoints (size, root, note, created_at)
         SELECT ${checkpoint.size}, decode(${checkpoint.root.toString('hex')}, 'hex'), ${checkpoint.note}, clock_timestamp()
         WHERE ${checkpoint.size} > 0 AND ${leaves.length} > 0)
-      DELETE FROM log_pending WHERE seq = ANY (${appended.done.map(String)}::bigint[])`;
+      DELETE FROM log_pending WHERE seq = ANY (${appended.done}::bigint[])`);
   },
 
   async latestCheckpoint(db: Db): Promise<CheckpointRow | undefined> {
@@ -287,16 +290,19 @@ export const logRepository = {
 };
 
 /** The log repository on `prisma`: reads, and the integration as one transaction under the integrator's lock. */
-export function createLogRepository(prisma: PrismaClient) {
+export function createLogRepository(prisma: PrismaClient, pool: pg.Pool) {
   const r = logRepository;
+  // The integrator's statements (and the node lookups of proofs) prepared on the pool under `prisma`: planned once
+  // per connection instead of on every run, and their rows without Prisma's conversion.
+  const run = preparedQuery(pool);
   return {
     hasPending: () => r.hasPending(prisma),
     pendingKeys: () => r.pendingKeys(prisma),
     storedSources: () => r.storedSources(prisma),
     reportsUnlikeLatest: () => r.reportsUnlikeLatest(prisma),
     storedSource: (key: Parameters<typeof r.storedSource>[1]) => r.storedSource(prisma, key),
-    size: () => r.size(prisma),
-    nodes: (nodes: { level: number; index: number }[]) => r.nodes(prisma, nodes),
+    size: () => r.size(run),
+    nodes: (nodes: { level: number; index: number }[]) => r.nodes(run, nodes),
     levelRange: (level: number, start: number, end: number) => r.levelRange(prisma, level, start, end),
     allNodes: () => r.allNodes(prisma),
     latestCheckpoint: () => r.latestCheckpoint(prisma),
@@ -317,18 +323,15 @@ export function createLogRepository(prisma: PrismaClient) {
         nodes: (refs: { level: number; index: number }[]) => Promise<Map<string, Buffer>>,
       ) => Promise<Appended | undefined>,
     ): Promise<number | null> {
-      return prisma.$transaction(
-        async (tx) => {
-          if (!(await r.tryLock(tx))) return null;
-          const pending = await r.pendingSources(tx, limit);
-          if (pending.length === 0) return 0;
-          const appended = await plan(pending, await r.size(tx), (refs) => r.nodes(tx, refs));
-          if (!appended) return 0;
-          await r.append(tx, appended);
-          return appended.leaves.length;
-        },
-        { timeout: 60_000 },
-      );
+      return preparedTransaction(pool, async (tx) => {
+        if (!(await r.tryLock(tx))) return null;
+        const pending = await r.pendingSources(tx, limit);
+        if (pending.length === 0) return 0;
+        const appended = await plan(pending, await r.size(tx), (refs) => r.nodes(tx, refs));
+        if (!appended) return 0;
+        await r.append(tx, appended);
+        return appended.leaves.length;
+      });
     },
   };
 }
