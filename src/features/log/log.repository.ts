@@ -1,8 +1,9 @@
 // SQL of the log: the rows entries are made of (queued ones for the integrator, all of them for log:verify,
 // one for a receipt), the integrator's append (leaves, node hashes, checkpoint, queue emptied: one statement
 // inside its advisory lock), and reads of leaves, node hashes and checkpoints.
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+
 import type pg from 'pg';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import type { Db } from '../../infra/db/client.js';
 import { preparedQuery, preparedTransaction, type Query } from '../../infra/db/prepared.js';
 import type { EntrySource, EntryType } from './log.entries.js';
