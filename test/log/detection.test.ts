@@ -129,4 +129,31 @@ describe('log:verify and GET /v1/log/audit', () => {
       expect.arrayContaining([expect.objectContaining({ problem: 'log rewritten', index })]),
     );
   }, 180_000);
+
+  it('a row changed between its receipt and its integration is logged as it is stored, not as the receipt said', async () => {
+    // The integrator reuses the entries of the receipts it gave only when the queued row's facts are the receipt's.
+    await app.services.log.stopIntegrator();
+    try {
+      const honest = await post({ method: 'POST', url: '/v1/reports', payload: reportPayload('arrival') });
+      const changed = await post({ method: 'POST', url: '/v1/reports', payload: reportPayload('arrival') });
+      expect(honest.statusCode, honest.body).toBe(201);
+      expect(changed.statusCode, changed.body).toBe(201);
+      await behindTheBack(`
+        UPDATE report_revisions SET content_hash = repeat('0', 64) WHERE report_id = '${changed.json().id}' AND number = 1`);
+      await app.services.log.integrateAll();
+      const rows = await db.query<{ reportId: string; entry: string }>(
+        `SELECT report_id::text AS "reportId", convert_from(entry, 'UTF8') AS entry FROM log_leaves WHERE report_id = ANY ($1::uuid[])`,
+        [[honest.json().id, changed.json().id]],
+      );
+      const entryOf = (id: string) => rows.find((row) => row.reportId === id)?.entry;
+      expect(entryOf(honest.json().id)).toBe(Buffer.from(honest.json().receipt.entry, 'base64').toString('utf8'));
+      expect(JSON.parse(entryOf(changed.json().id) ?? '{}').contentHash).toBe('0'.repeat(64));
+      const missing = await post(
+        `/v1/log/proof/inclusion?leafHash=${encodeURIComponent(changed.json().receipt.leafHash)}`,
+      );
+      expect(missing.statusCode).toBe(404);
+    } finally {
+      app.services.log.startIntegrator();
+    }
+  }, 60_000);
 });
