@@ -199,13 +199,12 @@ BEGIN
   IF cardinality(kinds) = 0 THEN
     RETURN;
   END IF;
+  -- The locks: a new unit's row inserted, an existing one locked without a new row version (DO UPDATE … WHERE
+  -- false locks the conflicting row and writes nothing), all in one pass in one order.
   INSERT INTO analysis_units AS a (form_key, centre_code, table_number)
   SELECT t.form_key, t.centre_code, t.table_number FROM testigo_analysis_touched(kinds, centres, tables) t
   ORDER BY 1, 2, 3
-  ON CONFLICT (form_key, centre_code, table_number) DO UPDATE SET report_id = a.report_id;
-  IF NOT FOUND THEN
-    RETURN;
-  END IF;
+  ON CONFLICT (form_key, centre_code, table_number) DO UPDATE SET report_id = a.report_id WHERE false;
   -- After the locks (the statement's snapshot is taken after them): what each unit counts now.
   SELECT array_agg(c.before ORDER BY (c.after).form_key, (c.after).centre_code, (c.after).table_number),
          array_agg(c.after ORDER BY (c.after).form_key, (c.after).centre_code, (c.after).table_number)
