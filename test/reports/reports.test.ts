@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { acceptedReportSchema, batchResult } from '../../src/features/reports/reports.schemas.js';
 import { as, createActor, type TestActor } from '../helpers/actors.js';
 import { setupTestApp } from '../helpers/app.js';
 import { ELECTION, registryWithTables, reportPayload, seedRegistry, setElection } from '../helpers/factories.js';
@@ -304,6 +305,30 @@ describe('POST /v1/reports/batch', () => {
     ]);
     expect(body.results[2].problem).toMatchObject({ code: 'REPORT_CONFLICT', fields: ['notes'] });
     expect(body.results[4].id).toBeNull();
+  });
+
+  it('answers exactly what the schemas of POST /v1/reports and /batch say (written without zod on the way out)', async () => {
+    const payload = voting();
+    const created = await submit(observer, payload);
+    const replayed = await submit(observer, payload);
+    const batch = await as(
+      app,
+      observer,
+    )({
+      method: 'POST',
+      url: '/v1/reports/batch',
+      payload: { reports: [voting(), payload, { ...payload, notes: 'changed' }, { nonsense: true }] },
+    });
+    // Every key and value as the schema gives it: nothing the schema would drop, nothing it would convert.
+    for (const response of [created, replayed])
+      expect(acceptedReportSchema.parse(response.json())).toStrictEqual(response.json());
+    expect(batchResult.parse(batch.json())).toStrictEqual(batch.json());
+    expect(batch.json().results.map((item: { status: string }) => item.status)).toEqual([
+      'created',
+      'replayed',
+      'conflict',
+      'invalid',
+    ]);
   });
 
   it('rejects more than 500 items', async () => {
