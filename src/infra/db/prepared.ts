@@ -26,6 +26,12 @@ export function preparedQuery(db: pg.Pool | pg.ClientBase): Query {
 export async function preparedTransaction<T>(pool: pg.Pool, run: (query: Query) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // pg-pool listens for errors of idle clients only: a connection lost while this one is held between two
+  // queries (PostgreSQL stopped, killed) is emitted on the client, and unheard it would end the process.
+  const lost = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', lost);
   try {
     await client.query('BEGIN');
     const result = await run(preparedQuery(client));
@@ -37,6 +43,7 @@ export async function preparedTransaction<T>(pool: pg.Pool, run: (query: Query) 
     });
     throw error;
   } finally {
+    client.removeListener('error', lost);
     client.release(broken);
   }
 }
