@@ -20,8 +20,8 @@ export function preparedQuery(db: pg.Pool | pg.ClientBase): Query {
 /**
  * `run` inside one transaction on one connection of `pool`, its statements prepared as preparedQuery's: committed
  * when `run` resolves, rolled back when it throws (a connection that cannot even roll back is discarded). For hot
- * writes: the reports' insert, planned on every call through Prisma, spent more of PostgreSQL's time planning
- * than running (see createReportsRepository).
+ * writes: the reports' insert, planned on every call through Prisma, spent about as much of PostgreSQL's time
+ * planning as running (see createReportsRepository).
  */
 export async function preparedTransaction<T>(pool: pg.Pool, run: (query: Query) => Promise<T>): Promise<T> {
   const client = await pool.connect();
