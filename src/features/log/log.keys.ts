@@ -80,7 +80,8 @@ export async function loadLogKeys(config: KeyConfig, options: { generate?: boole
     ? Buffer.from(config.LOG_ACTOR_SECRET, 'utf8')
     : createHash('sha256')
         .update('testigo log actor pseudonyms\n')
-        .update(signer.privateKey.export({ format: 'jwk' }).d ?? '')
+        // The seed in base64url: what a JWK export's `d` was, so the pseudonyms stay what they were.
+        .update(signer.seed.toString('base64url'))
         .digest();
   return {
     origin: signer.name,

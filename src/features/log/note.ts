@@ -3,7 +3,7 @@
 // and signed promises of inclusion. Verification (keys, notes, checkpoints, promises) is bin/lib/tlog.mjs, shared
 // with the offline verifier; this file only adds what needs the private key. Ed25519 is deterministic, so signing
 // the same text twice gives the same bytes (a replayed answer carries a byte-identical receipt).
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
   decodeBase64,
@@ -26,6 +26,8 @@ export interface Signer {
   keyIdHex: string;
   publicKey: Buffer;
   privateKey: KeyObject;
+  /** The 32-byte private seed (what the signer key text encodes; never logged). */
+  seed: Buffer;
   /** The raw 64-byte Ed25519 signature of a message (see ed25519Signing). */
   sign: (message: Uint8Array) => Buffer;
   /** The verifier key text `<name>+<hex id>+<base64(0x01 ‖ public key)>` (what GET /v1/log/key serves). */
@@ -42,14 +44,20 @@ export class SignerKeyError extends Error {
 /** PKCS#8 DER of an Ed25519 private key is this fixed prefix followed by the 32-byte seed (RFC 8410). */
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
+/**
+ * The key of a seed, and its raw public key. No JWK export (nor generateKeyPairSync, see generateSigner): on Node 20
+ * exporting an Ed25519 key as JWK holds the key's mutex while it allocates, and a garbage collection there that
+ * finalises the job which generated that key locks the same mutex: the process hangs for good (seen in CI, in
+ * node::crypto::ExportJWKEdKey under ~KeyGenJob). The SPKI DER of an Ed25519 key ends with its 32 raw bytes.
+ */
 function keyFromSeed(seed: Buffer): { privateKey: KeyObject; publicKey: Buffer } {
   const privateKey = createPrivateKey({
     key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
     format: 'der',
     type: 'pkcs8',
   });
-  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
-  return { privateKey, publicKey: Buffer.from(jwk.x ?? '', 'base64url') };
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return { privateKey, publicKey: Buffer.from(spki.subarray(spki.length - 32)) };
 }
 
 /** The part of sodium-native (libsodium's bindings) the signer uses. */
@@ -105,6 +113,7 @@ function signerFrom(name: string, seed: Buffer): Signer {
     keyIdHex: id.toString('hex'),
     publicKey,
     privateKey,
+    seed,
     sign: ed25519Signing(seed),
     verifierKey,
     verifier: parseVerifierKey(verifierKey),
@@ -146,9 +155,8 @@ export function parseSignerKey(text: string): Signer {
 /** A new random Ed25519 signer key for `name`, with its texts. */
 export function generateSigner(name: string): { signerKey: string; signer: Signer } {
   if (!isValidKeyName(name)) throw new SignerKeyError('invalid key name (empty, or with a space or "+")');
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  const seed = Buffer.from(jwk.d ?? '', 'base64url');
+  // An Ed25519 private key is 32 random bytes (RFC 8032 §5.1.5).
+  const seed = randomBytes(32);
   return { signerKey: formatSignerKey(name, seed), signer: signerFrom(name, seed) };
 }
 
