@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { sendCached } from '../../infra/http/conditional.js';
+import { serializeAsBuilt } from '../../infra/http/serialization.js';
 import { summaryAccess, summaryFreshness } from '../summaries/summaries.routes.js';
 import { analysisNationalQuery, analysisQuery, analysisSchema } from './analysis.schemas.js';
 
@@ -13,7 +14,7 @@ export async function analysisRoutes(app: FastifyInstance, options: { publicSumm
   const { config, errors } = summaryAccess(options.publicSummaries);
   await summaryFreshness(app, options.publicSummaries);
   // Built to analysisSchema by the service (test/analysis checks answers against it): written as they are, like summaries.
-  const serializerCompiler = () => (data: unknown) => JSON.stringify(data);
+  const serializerCompiler = serializeAsBuilt;
   const counted =
     'Each unit (a centre, or a table for forms about a table) counts with its latest unrejected report of the form ' +
     '(by observedAt, then receivedAt), in the version that report used; questions that version lacks are unanswered ' +
