@@ -255,6 +255,13 @@ export const problemCatalogue = {
     title: { en: 'The database is unavailable', es: 'La base de datos no está disponible' },
     description: 'PostgreSQL cannot be reached or timed out; retry later.',
   },
+  DATABASE_CONFLICT: {
+    status: 503,
+    title: { en: 'The write could not be completed', es: 'No se pudo completar la escritura' },
+    description:
+      'PostgreSQL rolled the write back because it met concurrent writes (a deadlock or a serialization failure), ' +
+      'and so did the server\'s own retries; nothing was stored. Retry after `Retry-After` seconds.',
+  },
   NOT_READY: {
     status: 503,
     title: { en: 'Not ready', es: 'El servicio aún no está listo' },

@@ -32,7 +32,7 @@ const reasons: Record<string, string> = {
   422: 'Unprocessable content',
   429: 'Too many requests',
   500: 'Internal error (`INTERNAL`); details are logged under the request id',
-  503: 'Unavailable: `DATABASE_UNAVAILABLE`, `SERVICE_OVERLOADED`, `SHUTTING_DOWN` or `NOT_READY`; see `Retry-After`',
+  503: 'Unavailable: `DATABASE_UNAVAILABLE`, `DATABASE_CONFLICT`, `SERVICE_OVERLOADED`, `SHUTTING_DOWN` or `NOT_READY`; see `Retry-After`',
 };
 
 function walk(node: unknown, visit: (object: Json) => void): void {

@@ -7,6 +7,7 @@ import type { Actor, RequestContext } from '../../infra/auth/actor.js';
 import { inRegion, visibleReports } from '../../infra/auth/policy.js';
 import type { Db as Sql } from '../../infra/db/client.js';
 import { preparedQuery, preparedTransaction, type Query } from '../../infra/db/prepared.js';
+import { retryAborted } from '../../infra/db/retry.js';
 import type { ReportKind } from './forms.js';
 export type ReviewState = 'unreviewed' | 'verified' | 'flagged' | 'rejected';
 
@@ -439,13 +440,16 @@ export function createReportsRepository(prisma: PrismaClient, options: { pool: p
     report: { kind: ReportKind; centreCode: string; tableNumber: number | null },
     statement: Prisma.Sql,
   ) {
-    if (report.kind !== 'results' || report.tableNumber === null) return prisma.$queryRaw<{ id: string }[]>(statement);
+    if (report.kind !== 'results' || report.tableNumber === null)
+      return retryAborted(() => prisma.$queryRaw<{ id: string }[]>(statement));
     const table = [{ centreCode: report.centreCode, table: report.tableNumber }];
-    const [, rows] = await prisma.$transaction([
-      prisma.$queryRaw(r.lockTables(table)),
-      prisma.$queryRaw<{ id: string }[]>(statement),
-      prisma.$queryRaw(r.conflictStatement(table)),
-    ]);
+    const [, rows] = await retryAborted(() =>
+      prisma.$transaction([
+        prisma.$queryRaw(r.lockTables(table)),
+        prisma.$queryRaw<{ id: string }[]>(statement),
+        prisma.$queryRaw(r.conflictStatement(table)),
+      ]),
+    );
     return rows;
   }
 
@@ -472,12 +476,14 @@ export function createReportsRepository(prisma: PrismaClient, options: { pool: p
      * inserts, then recomputes the conflict verdict of those tables, whose changes the answered rows include.
      */
     async insertBatch(reports: NewReport[], results: boolean): Promise<StoredRow[]> {
-      if (!results) return writes<StoredRow>(r.insertStatement(reports));
+      if (!results) return retryAborted(() => writes<StoredRow>(r.insertStatement(reports)));
       // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
-      const [found, changed] = await preparedTransaction(options.pool, async (query) => [
-        await query<StoredRow>(r.insertStatement(reports, { lock: true })),
-        await query<{ id: string; flags: string[]; updatedAt: Date }>(r.conflictStatement(reports.map(tableOf))),
-      ]);
+      const [found, changed] = await retryAborted(() =>
+        preparedTransaction(options.pool, async (query) => [
+          await query<StoredRow>(r.insertStatement(reports, { lock: true })),
+          await query<{ id: string; flags: string[]; updatedAt: Date }>(r.conflictStatement(reports.map(tableOf))),
+        ]),
+      );
       const verdicts = new Map(changed.map((row) => [row.id, row]));
       return found.map((row) => ({ ...row, ...verdicts.get(row.id) }));
     },

@@ -5,7 +5,8 @@
 -- The tallies behind GET /v1/summaries: every statement on "reports" (testigo_summaries_on_reports)
 -- applies its net difference to the tallies of the centres, parishes, municipalities, states and the nation
 -- it touches, in the same transaction, set-based (one upsert per region per statement, however many rows).
--- Tally rows are striped by backend so concurrent writers rarely meet on one row; readers sum the stripes.
+-- Tally rows are striped so that concurrent writers never meet on one row: each writing transaction claims a
+-- stripe no other transaction holds (testigo_tallies_stripe); readers sum the stripes.
 -- What needs more than the changed rows (a table's counted result, a centre's opening time) is recounted
 -- from the reports after taking the row locks that serialise its writers, so concurrent changes cannot
 -- leave it stale.
@@ -37,11 +38,13 @@ LANGUAGE plpgsql
 -- Its statements are planned once per connection, not per call (they change little with the arrays' sizes).
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-  my_stripe smallint := pg_backend_pid() % 8;
+  my_stripe smallint;
 BEGIN
   IF cardinality(olds) = 0 AND cardinality(news) = 0 THEN
     RETURN;
   END IF;
+  -- This transaction's own stripe (claimed without waiting): its tally rows and version are no one else's.
+  my_stripe := testigo_tallies_stripe();
   -- Lock what is recounted, always in the same order: the registry rows of the tables whose results
   -- change, then the tallies of the centres whose reports change.
   PERFORM 1 FROM polling_tables p
@@ -203,8 +206,6 @@ BEGIN
     valid_votes = t.valid_votes + excluded.valid_votes, null_votes = t.null_votes + excluded.null_votes,
     blank_votes = t.blank_votes + excluded.blank_votes,
     votes = CASE WHEN excluded.votes = '{}'::jsonb THEN t.votes ELSE testigo_jsonb_add(t.votes, excluded.votes) END;
-  -- Last, as every bump: the version's stripe is the last lock a writer takes (its national tally row,
-  -- same stripe, is already held by this transaction, so this adds no wait of its own).
   PERFORM testigo_tallies_bump();
 END
 $$;
@@ -231,12 +232,36 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(sum(n), 0)::bigint FROM tally_versions
 $$;
 
--- Adds 1 to the tallies' version in the caller's transaction, on the caller's stripe. Every write that changes
--- what summaries (or any answer cached by the version) show calls it, as the last lock it takes: the report
--- triggers, registry imports, changes of the election, users and assignments, form publishing.
+-- The caller's transaction's stripe of summary_tallies and tally_versions, claimed at its first call and kept
+-- (a transaction-local setting) until it ends: the first stripe whose tally_versions row no other transaction
+-- holds (FOR UPDATE SKIP LOCKED, lowest first, so readers see few stripes). A claimed stripe is written by one
+-- transaction at a time, so writers never wait for one another on a tally row or on the version, whatever they
+-- locked before or lock after, in however many statements (a shared stripe, by backend, let a transaction that
+-- had bumped in one statement wait in the next for a row held by another writer of that stripe, waiting for
+-- the bump: a deadlock). Only with all 64 stripes held does it wait, for the stripe of its backend.
+CREATE OR REPLACE FUNCTION "testigo_tallies_stripe"() RETURNS smallint
+LANGUAGE plpgsql AS $$
+DECLARE
+  claimed smallint := nullif(current_setting('testigo.stripe', true), '')::smallint;
+BEGIN
+  IF claimed IS NULL THEN
+    SELECT v.stripe INTO claimed FROM tally_versions v ORDER BY v.stripe LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF claimed IS NULL THEN
+      claimed := (pg_backend_pid() % 64)::smallint;
+      PERFORM 1 FROM tally_versions v WHERE v.stripe = claimed FOR UPDATE;
+    END IF;
+    PERFORM set_config('testigo.stripe', claimed::text, true);
+  END IF;
+  RETURN claimed;
+END
+$$;
+
+-- Adds 1 to the tallies' version in the caller's transaction, on its stripe (testigo_tallies_stripe). Every
+-- write that changes what summaries (or any answer cached by the version) show calls it: the report triggers,
+-- registry imports, changes of the election, users and assignments, form publishing.
 CREATE OR REPLACE FUNCTION "testigo_tallies_bump"() RETURNS void
 LANGUAGE sql AS $$
-  INSERT INTO tally_versions AS v (stripe, n) VALUES ((pg_backend_pid() % 8)::smallint, 1)
+  INSERT INTO tally_versions AS v (stripe, n) VALUES (testigo_tallies_stripe(), 1)
   ON CONFLICT (stripe) DO UPDATE SET n = v.n + 1
 $$;
 

@@ -123,6 +123,18 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** SQLSTATEs of a transaction PostgreSQL rolled back because of concurrent ones: deadlock_detected, serialization_failure. */
+const concurrencyAborts = new Set(['40P01', '40001']);
+
+/** True when PostgreSQL rolled the work back because it met concurrent writes: it wrote nothing, and may run again. */
+export function isAbortedByConcurrency(error: unknown): boolean {
+  const state = sqlState(error);
+  return (
+    (state !== undefined && concurrencyAborts.has(state)) ||
+    unwrap(error).some((item) => item.kind === 'TransactionWriteConflict')
+  );
+}
+
 /** Unique constraints whose violation is the client's conflict, by a column or constraint name they mention. */
 const uniqueConflicts: [RegExp, ProblemCode, string][] = [
   // Neutral: it must not tell a coordinator that a user outside their scope exists (the users service names the
@@ -148,6 +160,13 @@ export function translateDatabaseError(error: unknown): AppError | undefined {
     if (conflict) return new AppError(conflict[1], conflict[2]);
   }
   const state = sqlState(error);
+  if (isAbortedByConcurrency(error)) {
+    return new AppError(
+      'DATABASE_CONFLICT',
+      'The write met concurrent writes and was rolled back, again when retried; nothing was stored. Retry later.',
+      retry,
+    );
+  }
   if (state === '57014') {
     // query_canceled: statement_timeout
     return new AppError('DATABASE_UNAVAILABLE', 'The database did not answer in time; retry later.', retry);
