@@ -161,7 +161,9 @@ LANGUAGE sql STABLE AS $$
     LEFT JOIN analysis_units a ON a.form_key = t.form_key AND a.centre_code = t.centre_code AND a.table_number = t.table_number
     LEFT JOIN LATERAL testigo_analysis_counted(t.form_key, t.unit, t.centre_code, t.table_number) k ON TRUE
     LEFT JOIN analysis_questions q ON q.form_key = t.form_key AND q.version = k.form_version
-    WHERE k.id IS DISTINCT FROM a.report_id OR k.id = ANY (ids)) c
+    WHERE k.id IS DISTINCT FROM a.report_id OR k.id = ANY (ids)
+    -- Not flattened into the outer query, which would compute each unit's keys twice (its filter and its output).
+    OFFSET 0) c
   WHERE c.after IS DISTINCT FROM c.before
 $$;
 
