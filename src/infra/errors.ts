@@ -260,7 +260,7 @@ export const problemCatalogue = {
     title: { en: 'The write could not be completed', es: 'No se pudo completar la escritura' },
     description:
       'PostgreSQL rolled the write back because it met concurrent writes (a deadlock or a serialization failure), ' +
-      'and so did the server\'s own retries; nothing was stored. Retry after `Retry-After` seconds.',
+      "and so did the server's own retries; nothing was stored. Retry after `Retry-After` seconds.",
   },
   NOT_READY: {
     status: 503,
