@@ -63,6 +63,7 @@ export const configSchema = z
     DATA_DIR: z.string().min(1).default('./data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     DATABASE_POOL_MAX: int(10, 1, 200),
+    REPORT_WRITES_IN_FLIGHT: int(2, 1, 100),
     DATABASE_READ_POOL_MAX: int(2, 1, 200),
     DATABASE_READ_QUEUE_MAX: int(16, 1, 100_000),
     EXPORT_MAX_CONCURRENT: int(2, 1, 10_000),

@@ -39,6 +39,7 @@ import type { BlobStore } from './infra/storage/storage.js';
 type Limits = Pick<
   Config,
   | 'REPORT_MAX_CLOCK_SKEW_MS'
+  | 'REPORT_WRITES_IN_FLIGHT'
   | 'PHOTO_MAX_PIXELS'
   | 'PHOTO_MAX_DISTANCE_M'
   | 'RECOUNT_MAX_CONCURRENT'
@@ -95,6 +96,7 @@ export function buildServices(deps: ServiceDeps) {
     photosOf: (actor, reportId) => photosOf(actor, reportId),
     receipts: log,
     maxClockSkewMs: config.REPORT_MAX_CLOCK_SKEW_MS,
+    writesInFlight: config.REPORT_WRITES_IN_FLIGHT,
   });
   const photos = createPhotosService({
     repo: createPhotosRepository(prisma),
