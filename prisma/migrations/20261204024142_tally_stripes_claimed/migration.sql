@@ -186,18 +186,19 @@ CREATE OR REPLACE FUNCTION "testigo_tallies_stripe"() RETURNS smallint
 LANGUAGE plpgsql AS $$
 DECLARE
   claimed smallint := nullif(current_setting('testigo.stripe', true), '')::smallint;
+  home integer := pg_backend_pid() % 8;
   space integer;
 BEGIN
   IF claimed IS NULL THEN
     space := hashtext('testigo.stripes');
-    FOR candidate IN 0 .. 63 LOOP
-      IF pg_try_advisory_xact_lock(space, candidate) THEN
-        claimed := candidate;
+    FOR step IN 0 .. 63 LOOP
+      IF pg_try_advisory_xact_lock(space, (home + step) % 64) THEN
+        claimed := (home + step) % 64;
         EXIT;
       END IF;
     END LOOP;
     IF claimed IS NULL THEN
-      claimed := (pg_backend_pid() % 64)::smallint;
+      claimed := home;
       PERFORM pg_advisory_xact_lock(space, claimed);
     END IF;
     PERFORM set_config('testigo.stripe', claimed::text, true);
