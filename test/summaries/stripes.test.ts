@@ -15,6 +15,7 @@ beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: WRITERS + 2 });
   // Clients still closing when the database's FORCE drop ends them are no test's failure.
   pool.on('error', () => undefined);
+  await pool.query('CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held VALUES (1)');
 });
 afterAll(async () => {
   await pool.end();
@@ -82,9 +83,9 @@ describe('tally stripes', () => {
       await a.query('BEGIN');
       await a.query('SELECT testigo_tallies_bump()');
       await b.query('BEGIN');
-      await b.query('SELECT 1 FROM tally_versions WHERE stripe = 63 FOR UPDATE');
+      await b.query('SELECT 1 FROM held WHERE id = 1 FOR UPDATE');
       // a waits for b's row (as a results verdict waits for a centre's tally row held by a concurrent insert) ...
-      const waiting = a.query('SELECT 1 FROM tally_versions WHERE stripe = 63 FOR UPDATE');
+      const waiting = a.query('SELECT 1 FROM held WHERE id = 1 FOR UPDATE');
       await new Promise((resolve) => setTimeout(resolve, 100));
       // ... while b bumps: on a's stripe it would wait for a, which waits for b.
       await b.query("SET LOCAL lock_timeout = '2s'");

@@ -240,7 +240,9 @@ $$;
 -- backends let a transaction that had bumped in one statement wait in the next for a row held by another writer
 -- of that stripe, waiting for the bump: a deadlock). Starting from the backend's own stripe keeps each backend on
 -- its rows, as before: with the lowest free stripe first, most writes met on stripe 0's rows, whose chains of
--- row versions grew (ingest slowed by a third within a bench run). Only with all 64 held does it wait.
+-- row versions grew (ingest slowed by a third within a bench run). Only with all 64 held does it wait. The rows
+-- of tally_versions beyond the first 8 are created by the first bump of their stripe (the version's readers scan
+-- them all).
 CREATE OR REPLACE FUNCTION "testigo_tallies_stripe"() RETURNS smallint
 LANGUAGE plpgsql AS $$
 DECLARE
