@@ -51,14 +51,14 @@ describe('tally stripes', () => {
       expect(await version()).toBe(before + 2 * WRITERS);
       // A stripe is claimed anew by the next transaction: its backend's own (pid % 8) when free, so that each
       // backend keeps to its rows and readers see few stripes.
-      const [first] = clients;
-      await first!.query('BEGIN');
-      await first!.query('SELECT testigo_tallies_bump()');
-      const { rows } = await first!.query(
+      const first = clients[0] as pg.PoolClient;
+      await first.query('BEGIN');
+      await first.query('SELECT testigo_tallies_bump()');
+      const { rows } = await first.query(
         "SELECT current_setting('testigo.stripe')::int AS s, pg_backend_pid() % 8 AS home",
       );
       expect(rows[0].s).toBe(rows[0].home);
-      await first!.query('COMMIT');
+      await first.query('COMMIT');
     } finally {
       for (const client of clients) client.release();
     }
