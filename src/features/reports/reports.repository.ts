@@ -435,22 +435,25 @@ export function createReportsRepository(prisma: PrismaClient, options: { pool: p
   const r = reportsRepository;
   const reads: Query = options.reads ?? (<T>(sql: Prisma.Sql) => prisma.$queryRaw<T[]>(sql));
   const writes = preparedQuery(options.pool);
-  /** A write of one report, inside the locks of its results table when it has one, whose verdict it recomputes. */
-  async function onTable(
+  /**
+   * A write of one report, inside the locks of its results table when it has one, whose verdict it recomputes;
+   * run again when PostgreSQL aborts it for concurrency (retryAborted), as every write here.
+   */
+  function onTable(
     report: { kind: ReportKind; centreCode: string; tableNumber: number | null },
     statement: Prisma.Sql,
   ) {
-    if (report.kind !== 'results' || report.tableNumber === null)
-      return retryAborted(() => prisma.$queryRaw<{ id: string }[]>(statement));
-    const table = [{ centreCode: report.centreCode, table: report.tableNumber }];
-    const [, rows] = await retryAborted(() =>
-      prisma.$transaction([
+    return retryAborted(async () => {
+      if (report.kind !== 'results' || report.tableNumber === null)
+        return prisma.$queryRaw<{ id: string }[]>(statement);
+      const table = [{ centreCode: report.centreCode, table: report.tableNumber }];
+      const [, rows] = await prisma.$transaction([
         prisma.$queryRaw(r.lockTables(table)),
         prisma.$queryRaw<{ id: string }[]>(statement),
         prisma.$queryRaw(r.conflictStatement(table)),
-      ]),
-    );
-    return rows;
+      ]);
+      return rows;
+    });
   }
 
   return {
@@ -475,17 +478,17 @@ export function createReportsRepository(prisma: PrismaClient, options: { pool: p
      * Inserts distinct reports in one statement; results in one transaction of two, which locks their tables and
      * inserts, then recomputes the conflict verdict of those tables, whose changes the answered rows include.
      */
-    async insertBatch(reports: NewReport[], results: boolean): Promise<StoredRow[]> {
-      if (!results) return retryAborted(() => writes<StoredRow>(r.insertStatement(reports)));
-      // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
-      const [found, changed] = await retryAborted(() =>
-        preparedTransaction(options.pool, async (query) => [
+    insertBatch(reports: NewReport[], results: boolean): Promise<StoredRow[]> {
+      return retryAborted(async () => {
+        if (!results) return writes<StoredRow>(r.insertStatement(reports));
+        // The verdict runs after the locks are held, so it sees every report committed by those who held them before.
+        const [found, changed] = await preparedTransaction(options.pool, async (query) => [
           await query<StoredRow>(r.insertStatement(reports, { lock: true })),
           await query<{ id: string; flags: string[]; updatedAt: Date }>(r.conflictStatement(reports.map(tableOf))),
-        ]),
-      );
-      const verdicts = new Map(changed.map((row) => [row.id, row]));
-      return found.map((row) => ({ ...row, ...verdicts.get(row.id) }));
+        ]);
+        const verdicts = new Map(changed.map((row) => [row.id, row]));
+        return found.map((row) => ({ ...row, ...verdicts.get(row.id) }));
+      });
     },
 
     /** Records revision `next.number` (with the table's verdict for results); false if revised meanwhile. */

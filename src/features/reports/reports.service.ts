@@ -229,8 +229,8 @@ export function createReportsService(deps: ReportsServiceDeps) {
   // Up to `writesInFlight` statements of each lane in flight (REPORT_WRITES_IN_FLIGHT): under load, each carries the
   // submissions that arrived while the previous ones ran. Fewer statements carry more reports each: per statement,
   // PostgreSQL pays the summaries' recount and the log's queue once, and concurrent statements on the same
-  // centres wait for one another's tally rows. On the 2-core machines here, 2 in flight took 10–35 % more single
-  // reports/s than 4, with less CPU a report (`npm run bench -- ingest`, interleaved runs; see the README).
+  // centres wait for one another's tally rows. On the 2-core machines here, 2 in flight took 4–29 % (mean 14 %) more
+  // single reports/s than 4 in four interleaved pairs of `npm run bench -- ingest`, with less CPU a report.
   // A database that is down or too slow (statement timeout) would fail each report alone just the same.
   const lane = {
     maxItems: 200,
