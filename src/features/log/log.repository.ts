@@ -334,6 +334,17 @@ export function createLogRepository(prisma: PrismaClient, pool: pg.Pool) {
         return appended.leaves.length;
       });
     },
+
+    /**
+     * Vacuums the queue (outside any transaction; skipped while another vacuum runs, and without truncating, which
+     * would lock writers out for a moment). Every queued row is deleted within a second of its insert, so the queue
+     * is all dead rows but a few: autovacuum reaches it once a minute at best, and meanwhile inserts extend the table
+     * (only a vacuum records reusable space) and every scan of it reads the dead pages (measured in a 5-round ingest
+     * bench: 52,885 dead rows in 498 pages, for 1,000–2,000 live ones).
+     */
+    async vacuumQueue(): Promise<void> {
+      await pool.query('VACUUM (SKIP_LOCKED, TRUNCATE false) log_pending');
+    },
   };
 }
 

@@ -75,6 +75,8 @@ function sameFacts(a: EntrySource, b: EntrySource): boolean {
 
 /** Queued rows integrated per transaction. */
 const BATCH = 5000;
+/** Queued rows integrated between two vacuums of the queue (see logRepository.vacuumQueue). */
+const VACUUM_EVERY = 5000;
 /** The integrator's period, at most (see startIntegrator). */
 const INTEGRATOR_INTERVAL_MS = 500;
 /** Entries per GET /v1/log/entries. */
@@ -133,9 +135,26 @@ export function createLogService(deps: LogServiceDeps) {
     return { size: Number(checkpoint.size), root: Buffer.from(checkpoint.root, 'hex'), note: checkpoint.note };
   }
 
+  /** integrateOnce, and a vacuum of the queue every VACUUM_EVERY rows integrated (a failed one is told, not thrown). */
+  let sinceVacuum = 0;
+  async function integrateAndTidy(): Promise<number | null> {
+    const appended = await integrateOnce();
+    if (sinceVacuum >= VACUUM_EVERY) {
+      sinceVacuum = 0;
+      await repo
+        .vacuumQueue()
+        .catch((error: unknown) =>
+          deps.log?.warn({ err: error, event: 'log.vacuum_failed' }, 'vacuuming the log queue failed'),
+        );
+    }
+    return appended;
+  }
+
   /** Appends one batch of queued rows, if no other process is integrating (null then). */
   async function integrateOnce(): Promise<number | null> {
     return repo.integrate(BATCH, async (pending: PendingSource[], size, nodesOf) => {
+      // Every queued row read is deleted by this run, found or not (a run that rolls back only vacuums early).
+      sinceVacuum += pending.length;
       const found = pending.filter((source) => source.found);
       if (found.length < pending.length)
         deps.log?.warn(
@@ -170,7 +189,7 @@ export function createLogService(deps: LogServiceDeps) {
       if (!(await repo.hasPending())) return;
       const deadline = Date.now() + mergeDelayMs / 2;
       for (;;) {
-        const appended = await integrateOnce();
+        const appended = await integrateAndTidy();
         if (appended === null || appended < BATCH || Date.now() > deadline || stopping) return;
       }
     } catch (error) {
@@ -247,7 +266,7 @@ export function createLogService(deps: LogServiceDeps) {
     async integrateAll(): Promise<number> {
       let total = 0;
       for (;;) {
-        const appended = await integrateOnce();
+        const appended = await integrateAndTidy();
         if (appended === null) {
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
