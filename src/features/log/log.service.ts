@@ -135,24 +135,15 @@ export function createLogService(deps: LogServiceDeps) {
     return { size: Number(checkpoint.size), root: Buffer.from(checkpoint.root, 'hex'), note: checkpoint.note };
   }
 
-  /** integrateOnce, and a vacuum of the queue every VACUUM_EVERY rows integrated (a failed one is told, not thrown). */
+  /** Queued rows dequeued since the queue's last vacuum. */
   let sinceVacuum = 0;
-  async function integrateAndTidy(): Promise<number | null> {
-    const appended = await integrateOnce();
-    if (sinceVacuum >= VACUUM_EVERY) {
-      sinceVacuum = 0;
-      await repo
-        .vacuumQueue()
-        .catch((error: unknown) =>
-          deps.log?.warn({ err: error, event: 'log.vacuum_failed' }, 'vacuuming the log queue failed'),
-        );
-    }
-    return appended;
-  }
 
-  /** Appends one batch of queued rows, if no other process is integrating (null then). */
+  /**
+   * Appends one batch of queued rows, if no other process is integrating (null then); then vacuums the queue when
+   * VACUUM_EVERY rows were dequeued since its last vacuum (a failed vacuum is told, not thrown).
+   */
   async function integrateOnce(): Promise<number | null> {
-    return repo.integrate(BATCH, async (pending: PendingSource[], size, nodesOf) => {
+    const appended = await repo.integrate(BATCH, async (pending: PendingSource[], size, nodesOf) => {
       // Every queued row read is deleted by this run, found or not (a run that rolls back only vacuums early).
       sinceVacuum += pending.length;
       const found = pending.filter((source) => source.found);
@@ -177,6 +168,15 @@ export function createLogService(deps: LogServiceDeps) {
         done,
       };
     });
+    if (sinceVacuum >= VACUUM_EVERY) {
+      sinceVacuum = 0;
+      await repo
+        .vacuumQueue()
+        .catch((error: unknown) =>
+          deps.log?.warn({ err: error, event: 'log.vacuum_failed' }, 'vacuuming the log queue failed'),
+        );
+    }
+    return appended;
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -189,7 +189,7 @@ export function createLogService(deps: LogServiceDeps) {
       if (!(await repo.hasPending())) return;
       const deadline = Date.now() + mergeDelayMs / 2;
       for (;;) {
-        const appended = await integrateAndTidy();
+        const appended = await integrateOnce();
         if (appended === null || appended < BATCH || Date.now() > deadline || stopping) return;
       }
     } catch (error) {
@@ -266,7 +266,7 @@ export function createLogService(deps: LogServiceDeps) {
     async integrateAll(): Promise<number> {
       let total = 0;
       for (;;) {
-        const appended = await integrateAndTidy();
+        const appended = await integrateOnce();
         if (appended === null) {
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
